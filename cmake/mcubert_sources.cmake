@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: Apache-2.0
+# The runtime's sources, shared by the Zephyr module and the host build.
+set(MCUBERT_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
+set(MCUBERT_SOURCES
+  ${MCUBERT_DIR}/src/mcubert_init.c
+  ${MCUBERT_DIR}/src/mcubert_classify.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_linear_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_attn_qk_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_attn_pv_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_softmax_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_lut_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_residual_add_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_layernorm_s8.c
+  ${MCUBERT_DIR}/src/kernels/mcubert_embedding_s8.c
+)
+set(MCUBERT_INCLUDE_DIRS ${MCUBERT_DIR}/include)

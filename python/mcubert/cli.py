@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The `mcubert` command line: a thin layer over the library modules."""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _ranks(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def cmd_new_model(a) -> int:
+    from .newmodel import new_model
+
+    overrides = json.loads(a.override) if a.override else {}
+    m = new_model(a.preset, a.clusters, _ranks(a.ranks), a.seed, a.out, **overrides)
+    emb = m.bert.embeddings.word_embeddings
+    print(f"wrote {a.out}: {a.preset}, {sum(p.numel() for p in m.parameters())} parameters, "
+          f"embedding clusters {emb.sizes} ranks {emb.ranks}")
+    return 0
+
+
+def _read_sentences(path: str) -> list[str]:
+    return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
+
+
+def cmd_quantize(a) -> int:
+    from transformers import AutoTokenizer
+
+    from . import modelfile, reference
+    from .model import McuBertForSequenceClassification
+    from .quantize import CalibConfig, quantize_model, random_calibration_ids
+    from .vocab import encode
+
+    model = McuBertForSequenceClassification.from_pretrained(a.checkpoint).eval()
+    cfg = model.config
+    vocab = None
+    try:
+        tok = AutoTokenizer.from_pretrained(a.checkpoint)
+        if len(tok) == cfg.vocab_size:
+            vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
+    except (OSError, ValueError):
+        tok = None
+    calib = CalibConfig(samples=a.samples, max_len=a.max_len, seed=a.seed)
+    if a.data:
+        if vocab is None:
+            print("error: --data needs the checkpoint's tokenizer (matching vocab_size)", file=sys.stderr)
+            return 2
+        sents = _read_sentences(a.data)[: a.samples]
+        samples = [np.array(encode(tok, s, min(a.max_len, cfg.max_position_embeddings))) for s in sents]
+        source = f"{len(samples)} sentences from {a.data}"
+    else:
+        samples = random_calibration_ids(cfg.vocab_size, calib, cfg.max_position_embeddings)
+        source = f"{len(samples)} random token sequences"
+    qm = quantize_model(model, samples, vocab=vocab)
+    size = modelfile.save(qm, a.out)
+    print(f"calibrated on {source}")
+    rng_cfg = CalibConfig(samples=a.check, max_len=a.max_len, seed=a.seed + 1)
+    check = samples[: a.check] if a.data else random_calibration_ids(cfg.vocab_size, rng_cfg,
+                                                                      cfg.max_position_embeddings)
+    agr = reference.agreement(qm, model, check)
+    print(f"int8 vs float on {agr['n']} inputs: label agreement {agr['label_agreement']:.3f}, "
+          f"max relative logit error {agr['max_rel_logit_err']:.4f}, mean {agr['mean_rel_logit_err']:.4f}")
+    print(f"wrote {a.out} ({size} bytes, {qm.weight_bytes()} bytes of integer tensors)")
+    return 0
+
+
+def _plan_kw(a) -> dict:
+    kw = {}
+    for k in ("q_tile", "ffn_tile", "per_head"):
+        if getattr(a, k, None) is not None:
+            kw[k] = getattr(a, k)
+    return kw
+
+
+def cmd_generate(a) -> int:
+    from .generate import generate
+
+    g = generate(a.model, a.max_seq_len, a.out_dir, name=a.name, mode=a.schedule, **_plan_kw(a))
+    for kind, path in g.files.items():
+        print(f"{kind:>8}: {path}")
+    print(f"blob_bytes: {len(g.blob)}  arena_bytes: {g.plan.arena_size}  schedule_hash: 0x{g.plan.hash:08X}")
+    return 0
+
+
+def cmd_plan(a) -> int:
+    from . import modelfile
+    from .planner import Dims, check_overlap, plan
+
+    qm = modelfile.load(a.model)
+    p = plan(Dims.of(qm), a.max_seq_len, a.schedule, **_plan_kw(a))
+    bad = check_overlap(p)
+    if bad:
+        print(f"internal error: overlapping buffers {bad}", file=sys.stderr)
+        return 1
+    print(p.describe())
+    return 0
+
+
+def cmd_verify(a) -> int:
+    from . import modelfile
+    from .verify import verify
+
+    qm = modelfile.load(a.model)
+    r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
+    for m in r.mismatches[:5]:
+        print(f"mismatch: input {m['index']} ({m['n_tokens']} tokens) status {m['status']} "
+              f"reference {m['reference']} runtime {m['runtime']}")
+    print(f"bit-exact: {r.exact}/{r.n}")
+    return 0 if r.ok else 1
+
+
+def cmd_run(a) -> int:
+    from . import host, modelfile
+    from .planner import Dims, plan
+    from .blob import build_blob
+    from .vocab import encode, tokenizer_from_vocab
+
+    qm = modelfile.load(a.model)
+    L = a.max_seq_len or qm.max_positions
+    if a.ids:
+        ids = [int(x) for x in a.ids.replace(",", " ").split()]
+    else:
+        if not qm.vocab:
+            print("error: this model file has no vocabulary; pass --ids", file=sys.stderr)
+            return 2
+        ids = encode(tokenizer_from_vocab(qm.vocab, L), a.text, L)
+    p = plan(Dims.of(qm), L, a.schedule)
+    rt = host.Runtime(p, build_blob(qm, p.hash))
+    if rt.status != 0:
+        print(f"error: mcubert_init: {host.strerror(rt.status)}", file=sys.stderr)
+        return 1
+    st, logits = rt.classify(ids)
+    if st != 0:
+        print(f"error: mcubert_classify: {host.strerror(st)}", file=sys.stderr)
+        return 1
+    scale = struct.unpack("<f", struct.pack("<f", qm.scales.get("logit", 1.0)))[0]
+    fl = logits.astype(np.float64) * scale
+    probs = np.exp(fl - fl.max())
+    probs /= probs.sum()
+    labels = qm.labels
+    best = int(np.argmax(logits))
+    print(f"tokens: {len(ids)}")
+    print(f"label: {labels[best]}")
+    for i, name in enumerate(labels):
+        print(f"  {name}: logit {fl[i]:+.4f} (int {int(logits[i])})  p={probs[i]:.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mcubert", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("new-model", help="random-weight float checkpoint (tests, benchmarks)")
+    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--clusters", type=int, default=1)
+    s.add_argument("--ranks", default="128")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--override", help="JSON dict of BertConfig overrides, e.g. '{\"hidden_size\": 64}'")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_new_model)
+
+    s = sub.add_parser("quantize", help="calibrate and write a .mcubert int8 model file")
+    s.add_argument("checkpoint")
+    s.add_argument("--out", required=True)
+    s.add_argument("--data", help="text file, one sentence per line, for calibration")
+    s.add_argument("--samples", type=int, default=64)
+    s.add_argument("--max-len", type=int, default=128)
+    s.add_argument("--check", type=int, default=16, help="inputs for the int8-vs-float report")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_quantize)
+
+    def sched_args(s, tiles=True):
+        s.add_argument("--max-seq-len", type=int, required=True)
+        s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
+        if tiles:
+            s.add_argument("--q-tile", type=int)
+            s.add_argument("--ffn-tile", type=int)
+            s.add_argument("--per-head", type=int, choices=[0, 1])
+
+    s = sub.add_parser("generate", help="weight blob (.bin, .inc) and mcubert_schedule.h")
+    s.add_argument("model")
+    sched_args(s)
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--name", help="C identifier prefix (default: model file stem)")
+    s.set_defaults(fn=cmd_generate)
+
+    s = sub.add_parser("plan", help="print the arena plan")
+    s.add_argument("model")
+    sched_args(s)
+    s.set_defaults(fn=cmd_plan)
+
+    s = sub.add_parser("verify", help="C runtime vs integer reference, bit for bit")
+    s.add_argument("model")
+    sched_args(s)
+    s.add_argument("--n", type=int, default=20)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--target", default="host", choices=["host"])
+    s.set_defaults(fn=cmd_verify)
+
+    s = sub.add_parser("run", help="classify one input through the host C runtime")
+    s.add_argument("model")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text")
+    g.add_argument("--ids", help="comma-separated token ids")
+    s.add_argument("--max-seq-len", type=int)
+    s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
+    s.set_defaults(fn=cmd_run)
+    return ap
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Model configuration: a BertConfig plus the clustered low-rank embedding layout."""
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, BertConfig
+
+
+# transformers 5 configs are strict dataclasses: new fields are declared, not set in __init__.
+@strict
+class McuBertConfig(BertConfig):
+    model_type = "mcubert"
+
+    # Tokens per cluster (sums to vocab_size) and the rank of each cluster (0 = zero vectors).
+    # None means one cluster over the whole vocab at rank hidden_size; filled in __post_init__.
+    cluster_sizes: list[int] | None = None
+    cluster_ranks: list[int] | None = None
+    # A classifier has no output embedding to tie to.
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.cluster_sizes is None:
+            self.cluster_sizes = [self.vocab_size]
+        if self.cluster_ranks is None:
+            self.cluster_ranks = [self.hidden_size] * len(self.cluster_sizes)
+        # json gives lists already; tuples would fail the strict list[int] check
+        self.cluster_sizes = [int(n) for n in self.cluster_sizes]
+        self.cluster_ranks = [int(r) for r in self.cluster_ranks]
+        super().__post_init__(**kwargs)
+        self.validate_clusters()
+
+    @property
+    def num_clusters(self) -> int:
+        return len(self.cluster_sizes)
+
+    # validate_* methods also run on save_pretrained (strict dataclass validation)
+    def validate_clusters(self):
+        sizes, ranks = self.cluster_sizes, self.cluster_ranks
+        if len(sizes) != len(ranks):
+            raise ValueError(f"cluster_sizes has {len(sizes)} entries but cluster_ranks has {len(ranks)}")
+        if sum(sizes) != self.vocab_size:
+            raise ValueError(f"cluster_sizes sum to {sum(sizes)}, expected vocab_size {self.vocab_size}")
+        if any(n < 0 for n in sizes):
+            raise ValueError(f"negative cluster size in {sizes}")
+        for c, (n, r) in enumerate(zip(sizes, ranks)):
+            if not 0 <= r <= self.hidden_size:
+                raise ValueError(f"cluster {c} (size {n}): rank {r} not in [0, hidden_size {self.hidden_size}]")
+
+
+# Lets AutoConfig.from_pretrained read our config.json.
+AutoConfig.register("mcubert", McuBertConfig)
+
+# Shapes of the Google "well-read students" small BERTs.
+PRESETS = {
+    "bert-tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
+    "bert-mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+}
+
+DEFAULTS = dict(
+    vocab_size=30522,
+    max_position_embeddings=512,
+    type_vocab_size=2,
+    num_labels=2,
+    hidden_act="gelu",  # exact erf GELU; the firmware implements the same
+    layer_norm_eps=1e-12,
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    initializer_range=0.02,
+)
+
+
+def make_config(preset: str, **overrides) -> McuBertConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    return McuBertConfig(**{**DEFAULTS, **PRESETS[preset], **overrides})

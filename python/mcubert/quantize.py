@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Post-training int8 quantization of a McuBertForSequenceClassification (docs/numerics.md)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import numerics as nx
+from .qmodel import QuantModel
+
+RES_QMAX = 16384        # residual grids keep 2x headroom below int16
+LOGIT_QMAX = 2**20
+
+
+@dataclass
+class CalibConfig:
+    samples: int = 64
+    max_len: int = 128
+    seed: int = 0
+
+
+def pack_ln(g: np.ndarray, b: np.ndarray, e: int) -> np.ndarray:
+    """LayerNorm parameters as int32 [G(H), B(H), E lo, E hi]."""
+    return np.concatenate([g.astype(np.int32), b.astype(np.int32),
+                           np.array([e & 0xFFFFFFFF, e >> 32], dtype=np.uint32).view(np.int32)])
+
+
+def unpack_ln(p: np.ndarray):
+    h = (len(p) - 2) // 2
+    e = int(p[2 * h:].view(np.uint32)[0]) | (int(p[2 * h:].view(np.uint32)[1]) << 32)
+    return p[:h], p[h:2 * h], e
+
+
+def random_calibration_ids(vocab_size: int, cfg: CalibConfig, max_positions: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(cfg.seed)
+    hi = min(cfg.max_len, max_positions)
+    return [rng.integers(0, vocab_size, size=int(rng.integers(2, hi + 1))) for _ in range(cfg.samples)]
+
+
+class _MaxAbs:
+    """Forward hooks that record max |activation| per name."""
+
+    def __init__(self):
+        self.values: dict[str, float] = {}
+        self.handles = []
+
+    def _put(self, name, t):
+        v = float(t.detach().abs().max())
+        self.values[name] = max(self.values.get(name, 0.0), v)
+
+    def output(self, module, name):
+        self.handles.append(module.register_forward_hook(lambda m, i, o: self._put(name, o)))
+
+    def input(self, module, name):
+        self.handles.append(module.register_forward_pre_hook(lambda m, i: self._put(name, i[0])))
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+@torch.no_grad()
+def calibrate(model, samples: list[np.ndarray]) -> dict[str, float]:
+    """Max |x| of every quantized activation over the calibration inputs (one sequence at a time)."""
+    model.eval()
+    bert = model.bert
+    rec = _MaxAbs()
+    rec.input(bert.embeddings.LayerNorm, "emb.sum")
+    rec.output(bert.embeddings.LayerNorm, "h0")
+    for i, layer in enumerate(bert.encoder.layer):
+        att = layer.attention
+        rec.output(att.self.query, f"l{i}.q")
+        rec.output(att.self.key, f"l{i}.k")
+        rec.output(att.self.value, f"l{i}.v")
+        rec.input(att.output.dense, f"l{i}.ctx")
+        rec.input(att.output.LayerNorm, f"l{i}.r1")
+        rec.output(att.output.LayerNorm, f"l{i}.h1")
+        rec.output(layer.intermediate.dense, f"l{i}.f1")
+        rec.input(layer.output.LayerNorm, f"l{i}.r2")
+        rec.output(layer.output.LayerNorm, f"h{i + 1}")
+    rec.output(bert.pooler.dense, "pool.in")
+    rec.output(model.classifier, "logits")
+    try:
+        for ids in tqdm(samples, desc="calibrate", leave=False, disable=len(samples) < 200):
+            model(input_ids=torch.as_tensor(ids, dtype=torch.long)[None])
+    finally:
+        rec.close()
+    return rec.values
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().to(torch.float64).cpu().numpy()
+
+
+def _linear(lin, s_in: float, s_out: float) -> dict[str, np.ndarray]:
+    w, sw = nx.quantize_weight_per_channel(_np(lin.weight))
+    return {"w": w, "b": nx.quantize_bias(_np(lin.bias), s_in * sw),
+            "rq": nx.quantize_multipliers(s_in * sw / s_out)}
+
+
+def _ln(ln, s_in: float, s_out: float) -> np.ndarray:
+    g, b, e = nx.layernorm_params(_np(ln.weight), _np(ln.bias), ln.eps, s_in, s_out, ln.weight.shape[0])
+    return pack_ln(g, b, e)
+
+
+def _rq1(real: float) -> list[int]:
+    return list(nx.quantize_multiplier(real))
+
+
+def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = None) -> QuantModel:
+    """Integer model from a float model and calibration token-id sequences."""
+    mx = calibrate(model, samples)
+    cfg = model.config
+    bert = model.bert
+    H, NH = cfg.hidden_size, cfg.num_attention_heads
+    dh = H // NH
+    s8 = lambda name: nx.scale_of(mx[name], nx.INT8_MAX)      # noqa: E731
+    s16 = lambda name: nx.scale_of(mx[name], RES_QMAX)        # noqa: E731
+    scales: dict[str, float] = {}
+    t: dict[str, np.ndarray] = {}
+
+    # --- embedding: per-cluster U (per-tensor) and V^T (per hidden channel)
+    emb = bert.embeddings.word_embeddings
+    s_e, s_h = s16("emb.sum"), s8("h0")
+    scales.update({"emb.sum": s_e, "h0": s_h})
+    cluster_of = emb.token_cluster.cpu().numpy().astype(np.int64)
+    K = len(cfg.cluster_sizes)
+    if K > 256:
+        raise ValueError(f"{K} clusters: at most 256 are supported")
+    t["emb.cluster_of"] = cluster_of.astype(np.uint8)
+    rows = emb.token_row.cpu().numpy()
+    for c in range(K):
+        members = np.nonzero(cluster_of == c)[0]
+        if not np.array_equal(rows[members], np.arange(len(members))):
+            raise ValueError(f"cluster {c}: rows are not in token-id order")
+        u, v = _np(emb.U[c]), _np(emb.V[c])
+        r = u.shape[1]
+        s_u = nx.scale_of(np.abs(u).max() if u.size else 0.0, nx.INT8_MAX)
+        vt, s_v = nx.quantize_weight_per_channel(v.T) if r else (np.zeros((H, 0), np.int8), np.ones(H))
+        t[f"emb.U.{c}"] = nx.quantize_tensor(u, s_u)
+        t[f"emb.Vt.{c}"] = vt
+        t[f"emb.rq.{c}"] = nx.quantize_multipliers(s_u * s_v / s_e)
+    pos = _np(bert.embeddings.position_embeddings.weight) + _np(bert.embeddings.token_type_embeddings.weight[0])
+    s_p = nx.scale_of(np.abs(pos).max(), nx.INT8_MAX)
+    t["pos"] = nx.quantize_tensor(pos, s_p)
+    t["pos.rq"] = np.array(_rq1(s_p / s_e), np.int32)
+    t["emb.ln"] = _ln(bert.embeddings.LayerNorm, s_e, s_h)
+
+    # --- encoder layers
+    for i, layer in enumerate(bert.encoder.layer):
+        att = layer.attention
+        s_q, s_k, s_v = s8(f"l{i}.q"), s8(f"l{i}.k"), s8(f"l{i}.v")
+        s_ctx, s_r1, s_h1 = s8(f"l{i}.ctx"), s16(f"l{i}.r1"), s8(f"l{i}.h1")
+        s_f1, s_r2, s_h2 = s8(f"l{i}.f1"), s16(f"l{i}.r2"), s8(f"h{i + 1}")
+        # GELU output scale covers the LUT's whole input range, so the LUT never clips
+        s_g = nx.scale_of(max(abs(0.5 * x * (1 + math.erf(x / math.sqrt(2))))
+                              for x in np.arange(-128, 128) * s_f1), nx.INT8_MAX)
+        for name, lin, so in (("q", att.self.query, s_q), ("k", att.self.key, s_k), ("v", att.self.value, s_v)):
+            for k, arr in _linear(lin, s_h, so).items():
+                t[f"l{i}.{name}.{k}"] = arr
+        for k, arr in _linear(att.output.dense, s_ctx, s_r1).items():
+            t[f"l{i}.o.{k}"] = arr
+        for k, arr in _linear(layer.intermediate.dense, s_h1, s_f1).items():
+            t[f"l{i}.f1.{k}"] = arr
+        for k, arr in _linear(layer.output.dense, s_g, s_r2).items():
+            t[f"l{i}.f2.{k}"] = arr
+        t[f"l{i}.ln1"] = _ln(att.output.LayerNorm, s_r1, s_h1)
+        t[f"l{i}.ln2"] = _ln(layer.output.LayerNorm, s_r2, s_h2)
+        t[f"l{i}.softmax_lut"] = nx.softmax_lut(nx.SCORE_GRID)
+        t[f"l{i}.gelu_lut"] = nx.gelu_lut(s_f1, s_g)
+        t[f"l{i}.scalars"] = np.array(
+            _rq1(s_q * s_k / (math.sqrt(dh) * nx.SCORE_GRID)) + _rq1(s_v / (256.0 * s_ctx))
+            + _rq1(s_h / s_r1) + _rq1(s_h1 / s_r2), np.int32)
+        scales.update({f"l{i}.{n}": v for n, v in (("q", s_q), ("k", s_k), ("v", s_v), ("ctx", s_ctx),
+                       ("r1", s_r1), ("h1", s_h1), ("f1", s_f1), ("g", s_g), ("r2", s_r2))})
+        scales[f"h{i + 1}"] = s_h2
+        s_h = s_h2
+
+    # --- pooler (tanh LUT, output scale 1/127) and classifier (int32 logits)
+    s_pin = s8("pool.in")
+    for k, arr in _linear(bert.pooler.dense, s_h, s_pin).items():
+        t[f"pool.{k}"] = arr
+    t["tanh_lut"] = nx.tanh_lut(s_pin)
+    s_logit = nx.scale_of(mx["logits"], LOGIT_QMAX)
+    for k, arr in _linear(model.classifier, 1.0 / nx.INT8_MAX, s_logit).items():
+        t[f"cls.{k}"] = arr
+    scales.update({"pool.in": s_pin, "logit": s_logit})
+
+    config = {
+        "vocab_size": int(cfg.vocab_size), "hidden_size": int(H), "num_layers": int(cfg.num_hidden_layers),
+        "num_heads": int(NH), "ffn_size": int(cfg.intermediate_size),
+        "max_positions": int(cfg.max_position_embeddings), "num_labels": int(cfg.num_labels),
+        "cluster_sizes": [int(x) for x in cfg.cluster_sizes], "cluster_ranks": [int(x) for x in cfg.cluster_ranks],
+        "id2label": {str(k): str(v) for k, v in (cfg.id2label or {}).items()},
+        "layer_norm_eps": float(cfg.layer_norm_eps),
+    }
+    return QuantModel(config=config, tensors=t, scales=scales, vocab=vocab)

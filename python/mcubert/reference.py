@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Integer reference engine: runs a QuantModel op by op with the numerics of docs/numerics.md.
+
+No op that the C runtime does in integers uses a float here. Tensors are processed whole
+(layer-wise); the C fine schedule computes the same elements in another order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import numerics as nx
+from .qmodel import QuantModel
+from .quantize import unpack_ln
+
+
+def _ln(x16: np.ndarray, packed: np.ndarray) -> np.ndarray:
+    g, b, e = unpack_ln(packed)
+    return nx.layernorm(x16, g, b, e)
+
+
+def _lin(qm: QuantModel, prefix: str, x: np.ndarray, out: str) -> np.ndarray:
+    t = qm.tensors
+    acc = nx.linear(x, t[f"{prefix}.w"], t[f"{prefix}.b"], None)
+    rq = t[f"{prefix}.rq"]
+    fn = {"s8": nx.requant_s8, "s16": nx.requant_s16, "s32": nx.requant_s32}[out]
+    return fn(acc, rq[0], rq[1])
+
+
+def embed(qm: QuantModel, ids: np.ndarray) -> np.ndarray:
+    """Clustered low-rank word embedding + position embedding, then LayerNorm -> int8 [n, H]."""
+    t = qm.tensors
+    H = qm.hidden
+    cl = t["emb.cluster_of"].astype(np.int64)
+    rows = qm.token_rows()
+    a = np.zeros((len(ids), H), np.int16)
+    for j, tok in enumerate(ids):
+        c, r = cl[tok], rows[tok]
+        u = t[f"emb.U.{c}"]
+        if u.shape[1]:
+            acc = nx.linear(u[r][None], t[f"emb.Vt.{c}"], None, None)[0]
+            rq = t[f"emb.rq.{c}"]
+            a[j] = nx.requant_s16(acc, rq[0], rq[1])
+    pm, ps = (int(v) for v in t["pos.rq"])
+    r16 = nx.residual_add(a, t["pos"][: len(ids)], pm, ps)
+    return _ln(r16, t["emb.ln"])
+
+
+def attention(qm: QuantModel, i: int, h: np.ndarray) -> np.ndarray:
+    """Context vectors int8 [n, H] of layer i."""
+    n, H, NH, dh = h.shape[0], qm.hidden, qm.heads, qm.head_dim
+    q = _lin(qm, f"l{i}.q", h, "s8")
+    k = _lin(qm, f"l{i}.k", h, "s8")
+    v = _lin(qm, f"l{i}.v", h, "s8")
+    sm, ss = qm.scalar(i, "score")
+    cm, cs = qm.scalar(i, "ctx")
+    lut = qm.layer(i, "softmax_lut")
+    ctx = np.zeros((n, H), np.int8)
+    for hd in range(NH):
+        sl = slice(hd * dh, (hd + 1) * dh)
+        scores = nx.requant_s16(nx.linear(q[:, sl], k[:, sl], None, None), sm, ss)
+        p = nx.softmax(scores, lut)
+        ctx[:, sl] = nx.requant_s8(p.astype(np.int64) @ v[:, sl].astype(np.int64), cm, cs)
+    return ctx
+
+
+def layer(qm: QuantModel, i: int, h: np.ndarray) -> np.ndarray:
+    ctx = attention(qm, i, h)
+    a = _lin(qm, f"l{i}.o", ctx, "s16")
+    h1 = _ln(nx.residual_add(a, h, *qm.scalar(i, "res1")), qm.layer(i, "ln1"))
+    f = nx.lut_s8(_lin(qm, f"l{i}.f1", h1, "s8"), qm.layer(i, "gelu_lut"))
+    a2 = _lin(qm, f"l{i}.f2", f, "s16")
+    return _ln(nx.residual_add(a2, h1, *qm.scalar(i, "res2")), qm.layer(i, "ln2"))
+
+
+def check_ids(qm: QuantModel, ids) -> np.ndarray:
+    ids = np.asarray(ids, np.int64).ravel()
+    if not 1 <= len(ids) <= qm.max_positions:
+        raise ValueError(f"{len(ids)} tokens: the model takes 1 to {qm.max_positions}")
+    if ids.min() < 0 or ids.max() >= qm.vocab_size:
+        raise ValueError(f"token id out of range [0, {qm.vocab_size})")
+    return ids
+
+
+def classify(qm: QuantModel, ids) -> np.ndarray:
+    """int32 logits [num_labels]; multiply by scales['logit'] for float logits."""
+    ids = check_ids(qm, ids)
+    h = embed(qm, ids)
+    for i in range(qm.layers):
+        h = layer(qm, i, h)
+    pooled = nx.lut_s8(_lin(qm, "pool", h[:1], "s8"), qm.tensors["tanh_lut"])
+    return _lin(qm, "cls", pooled, "s32")[0]
+
+
+def agreement(qm: QuantModel, model, samples) -> dict:
+    """How closely int8 logits follow the float model: label agreement and logit error."""
+    import torch
+
+    model.eval()
+    agree, errs, n = 0, [], 0
+    with torch.no_grad():
+        for ids in samples:
+            ref = model(input_ids=torch.as_tensor(np.asarray(ids), dtype=torch.long)[None]).logits[0].numpy()
+            q = classify(qm, ids).astype(np.float64) * qm.scales["logit"]
+            agree += int(np.argmax(ref) == np.argmax(q))
+            errs.append(float(np.abs(ref - q).max() / max(np.abs(ref).max(), 1e-9)))
+            n += 1
+    return {"n": n, "label_agreement": agree / max(n, 1), "max_rel_logit_err": max(errs) if errs else 0.0,
+            "mean_rel_logit_err": float(np.mean(errs)) if errs else 0.0}

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bit-exactness of the C runtime against the integer reference on random inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from . import host, reference
+from .generate import generate_from
+from .qmodel import QuantModel
+
+
+@dataclass
+class VerifyResult:
+    n: int
+    exact: int
+    mismatches: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exact == self.n
+
+
+def random_inputs(qm: QuantModel, max_seq_len: int, n: int, seed: int = 0) -> list[np.ndarray]:
+    """n sequences of random length in 1..max_seq_len; the first and last lengths are 1 and the max."""
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(1, max_seq_len + 1, size=n)
+    if n >= 2:
+        lens[0], lens[-1] = 1, max_seq_len
+    return [rng.integers(0, qm.vocab_size, size=int(k)).astype(np.uint16) for k in lens]
+
+
+def runner_command(target: str = "host", variant: str = "release") -> list[str]:
+    if target == "host":
+        return [str(host.build(variant) / "mcubert_runner")]
+    raise ValueError(f"unknown target {target!r}")
+
+
+def verify(qm: QuantModel, max_seq_len: int, n: int, mode: str = "fine", seed: int = 0,
+           target: str = "host", variant: str = "release", inputs=None, **plan_kw) -> VerifyResult:
+    plan, blob = generate_from(qm, max_seq_len, mode, **plan_kw)
+    inputs = inputs if inputs is not None else random_inputs(qm, max_seq_len, n, seed)
+    statuses, logits = host.run_runner(runner_command(target, variant), plan, blob, inputs)
+    res = VerifyResult(n=len(inputs), exact=0)
+    for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=len(inputs) < 8)):
+        want = reference.classify(qm, ids)
+        if statuses[i] == 0 and np.array_equal(want, logits[i]):
+            res.exact += 1
+        else:
+            res.mismatches.append({"index": i, "n_tokens": len(ids), "status": host.ERRORS.get(statuses[i]),
+                                   "reference": want.tolist(), "runtime": logits[i].tolist()})
+    return res

@@ -1,0 +1,62 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Clustered low-rank embedding: token t of cluster c at row j is U_c[j] . V_c, plus the
+ * position embedding. Rows come from the checkpoint table (tokens of c before t's block
+ * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
+ */
+#include "mcubert/mcubert_kernels.h"
+#include "../mcubert_support.h"
+
+uint32_t mcubert_embedding_cluster(const struct mcubert_embedding_params *p, uint32_t token)
+{
+	const uint32_t bits = (uint32_t)p->cluster_bits;
+
+	if (bits == 0) {
+		return 0;
+	}
+	const uint32_t at = token * bits;
+
+	return (p->cluster_map[at >> 3] >> (at & 7u)) & ((1u << bits) - 1u);
+}
+
+void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
+			  uint32_t position, int16_t *out)
+{
+	const int32_t hidden = p->hidden;
+	const uint32_t c = mcubert_embedding_cluster(p, token);
+	const uint32_t block = token / MCUBERT_CKPT_BLOCK;
+	uint32_t row = p->ckpt[block * (uint32_t)p->clusters + c];
+	uint32_t u_off = 0;
+	uint32_t vt_off = 0;
+
+	for (uint32_t t = block * MCUBERT_CKPT_BLOCK; t < token; t++) {
+		row += (mcubert_embedding_cluster(p, t) == c);
+	}
+	for (uint32_t k = 0; k < c; k++) {
+		u_off += p->cluster_info[2 * k] * p->cluster_info[2 * k + 1];
+		vt_off += (uint32_t)hidden * p->cluster_info[2 * k + 1];
+	}
+	const int32_t rank = (int32_t)p->cluster_info[2 * c + 1];
+	const int8_t *u = p->u + u_off + row * (uint32_t)rank;
+	const int8_t *vt = p->vt + vt_off;
+	const int32_t *mult = p->rq + 2 * c * (uint32_t)hidden;
+	const int32_t *shift = mult + hidden;
+	const int8_t *pos = p->pos + position * (uint32_t)hidden;
+
+	for (int32_t h = 0; h < hidden; h++) {
+		int32_t word = 0;
+
+		if (rank > 0) {
+			int32_t acc = 0;
+
+			for (int32_t k = 0; k < rank; k++) {
+				acc += (int32_t)u[k] * (int32_t)vt[h * rank + k];
+			}
+			word = mcubert_sat16(mcubert_requant(acc, mult[h], shift[h]));
+		}
+		int32_t pe = mcubert_sat16(mcubert_requant(pos[h], p->pos_mult, p->pos_shift));
+
+		out[h] = mcubert_sat16(word + pe);
+	}
+}

@@ -1,0 +1,284 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * mcubert_classify(): the two schedules the planner (python/mcubert/planner.py) knows.
+ *
+ * fine: per layer, K and V for all tokens, then attention per query tile (all heads, or
+ * one head at a time when the planner chose per_head), the out-projection, residual and
+ * LayerNorm written back in place into HIDDEN; the FFN per token tile likewise. The L x L
+ * scores and the L x FFN intermediate never exist. The last layer computes Q, attention
+ * and FFN for the [CLS] row only.
+ *
+ * layerwise: every op produces a full tensor (the TFLM-like baseline). Both schedules
+ * compute every output element with the same integer ops, so their logits are identical.
+ */
+#include "mcubert_internal.h"
+
+struct lin {
+	struct mcubert_linear_dims d;
+	struct mcubert_linear_params p;
+};
+
+/* Linear `slot_w` of layer l restricted to output rows [o0, o0 + n_out). */
+static struct lin layer_lin(const struct mcubert_ctx *ctx, uint32_t l, uint32_t slot_w,
+			    int32_t rows, int32_t in_dim, int32_t o0, int32_t n_out, int32_t x_stride,
+			    int32_t y_stride, int32_t out_dim_total)
+{
+	struct lin r;
+	const int32_t *rq = (const int32_t *)mcubert_lslot(ctx, l, slot_w + 2);
+
+	r.d.rows = rows;
+	r.d.in_dim = in_dim;
+	r.d.out_dim = n_out;
+	r.d.x_stride = x_stride;
+	r.d.y_stride = y_stride;
+	r.p.w = (const int8_t *)mcubert_lslot(ctx, l, slot_w) + o0 * in_dim;
+	r.p.bias = (const int32_t *)mcubert_lslot(ctx, l, slot_w + 1) + o0;
+	r.p.mult = rq + o0;
+	r.p.shift = rq + out_dim_total + o0;
+	return r;
+}
+
+static void *buf(const struct mcubert_ctx *ctx, enum mcubert_buf b)
+{
+	return ctx->arena + ctx->sched->buf_offset[b];
+}
+
+static const int32_t *scalars(const struct mcubert_ctx *ctx, uint32_t l)
+{
+	return (const int32_t *)mcubert_lslot(ctx, l, LS_SCALARS);
+}
+
+/* RES[rows] (already holding the sublayer output) += hidden rows, then LayerNorm into hidden. */
+static void add_norm(const struct mcubert_ctx *ctx, uint32_t l, int16_t *res, int8_t *hidden,
+		     int32_t rows, uint32_t sc, uint32_t ln_slot, int8_t *out)
+{
+	const int32_t H = (int32_t)ctx->model.hidden;
+	const int32_t *s = scalars(ctx, l);
+	const int32_t *ln = (const int32_t *)mcubert_lslot(ctx, l, ln_slot);
+
+	mcubert_residual_add_s8(res, hidden, rows * H, s[2 * sc], s[2 * sc + 1]);
+	for (int32_t i = 0; i < rows; i++) {
+		mcubert_layernorm_s8(res + i * H, H, ln, out + i * H);
+	}
+}
+
+/* Scores, softmax and context of `rows` queries of one head against n keys. */
+static void attend(const struct mcubert_ctx *ctx, uint32_t l, int32_t rows, int32_t n,
+		   const int8_t *q, int32_t q_stride, const int8_t *k, const int8_t *v,
+		   int32_t kv_stride, int16_t *scores, uint8_t *probs, int32_t probs_stride,
+		   int8_t *ctx_out, int32_t ctx_stride)
+{
+	const int32_t *s = scalars(ctx, l);
+	const uint16_t *lut = (const uint16_t *)mcubert_lslot(ctx, l, LS_SOFTMAX_LUT);
+	struct mcubert_attn_dims d = {rows, n, (int32_t)(ctx->model.hidden / ctx->model.heads),
+				      q_stride, kv_stride, n};
+
+	mcubert_attn_qk_s8(&d, q, k, s[2 * SC_SCORE], s[2 * SC_SCORE + 1], scores);
+	for (int32_t i = 0; i < rows; i++) {
+		mcubert_softmax_s8(scores + i * n, n, lut, probs + i * probs_stride);
+	}
+	d.out_stride = ctx_stride;
+	mcubert_attn_pv_s8(&d, probs, probs_stride, v, s[2 * SC_CTX], s[2 * SC_CTX + 1], ctx_out);
+}
+
+static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n, int32_t nq)
+{
+	const int32_t H = (int32_t)ctx->model.hidden, NH = (int32_t)ctx->model.heads;
+	const int32_t dh = H / NH, tq = (int32_t)ctx->sched->q_tile;
+	const int per_head = ctx->sched->per_head != 0;
+	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN);
+	int8_t *q = buf(ctx, MCUBERT_BUF_Q), *k = buf(ctx, MCUBERT_BUF_K), *v = buf(ctx, MCUBERT_BUF_V);
+	int8_t *cx = buf(ctx, MCUBERT_BUF_CTX);
+	int16_t *scores = buf(ctx, MCUBERT_BUF_SCORES), *res = buf(ctx, MCUBERT_BUF_RES);
+	/* probabilities overwrite their own score row (see mcubert_softmax_s8) */
+	uint8_t *probs = (uint8_t *)scores;
+	const int32_t p_stride = 2 * n;
+	struct lin lin;
+
+	if (!per_head) {
+		lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
+		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+		lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
+		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
+			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
+
+			lin = layer_lin(ctx, l, LS_Q_W, T, H, 0, H, H, H, H);
+			mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, q);
+			for (int32_t h = 0; h < NH; h++) {
+				attend(ctx, l, T, n, q + h * dh, H, k + h * dh, v + h * dh, H, scores,
+				       probs, p_stride, cx + h * dh, H);
+			}
+			lin = layer_lin(ctx, l, LS_O_W, T, H, 0, H, H, H, H);
+			mcubert_linear_s8_s16(&lin.d, &lin.p, cx, res);
+			add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES1, LS_LN1, hidden + t0 * H);
+		}
+		return;
+	}
+	/* per head: K_h, V_h for all tokens, context of every query tile into CTX[L][H] */
+	for (int32_t h = 0; h < NH; h++) {
+		lin = layer_lin(ctx, l, LS_K_W, n, H, h * dh, dh, H, dh, H);
+		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+		lin = layer_lin(ctx, l, LS_V_W, n, H, h * dh, dh, H, dh, H);
+		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
+			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
+
+			lin = layer_lin(ctx, l, LS_Q_W, T, H, h * dh, dh, H, dh, H);
+			mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, q);
+			attend(ctx, l, T, n, q, dh, k, v, dh, scores, probs, p_stride,
+			       cx + t0 * H + h * dh, H);
+		}
+	}
+	for (int32_t t0 = 0; t0 < nq; t0 += tq) {
+		const int32_t T = nq - t0 < tq ? nq - t0 : tq;
+
+		lin = layer_lin(ctx, l, LS_O_W, T, H, 0, H, H, H, H);
+		mcubert_linear_s8_s16(&lin.d, &lin.p, cx + t0 * H, res);
+		add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES1, LS_LN1, hidden + t0 * H);
+	}
+}
+
+static void ffn_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t nf)
+{
+	const int32_t H = (int32_t)ctx->model.hidden, F = (int32_t)ctx->model.ffn;
+	const int32_t tf = (int32_t)ctx->sched->ffn_tile;
+	const int8_t *gelu = (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT);
+	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN), *inter = buf(ctx, MCUBERT_BUF_INTER);
+	int16_t *res = buf(ctx, MCUBERT_BUF_RES2);
+	struct lin lin;
+
+	for (int32_t t0 = 0; t0 < nf; t0 += tf) {
+		const int32_t T = nf - t0 < tf ? nf - t0 : tf;
+
+		lin = layer_lin(ctx, l, LS_F1_W, T, H, 0, F, H, F, F);
+		mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, inter);
+		mcubert_lut_s8(inter, T * F, gelu, inter);
+		lin = layer_lin(ctx, l, LS_F2_W, T, F, 0, H, F, H, H);
+		mcubert_linear_s8_s16(&lin.d, &lin.p, inter, res);
+		add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES2, LS_LN2, hidden + t0 * H);
+	}
+}
+
+static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t n)
+{
+	const int32_t H = (int32_t)ctx->model.hidden, NH = (int32_t)ctx->model.heads;
+	const int32_t F = (int32_t)ctx->model.ffn, dh = H / NH;
+	const int32_t L = (int32_t)ctx->sched->max_seq_len;
+	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN), *hidden2 = buf(ctx, MCUBERT_BUF_HIDDEN2);
+	int8_t *q = buf(ctx, MCUBERT_BUF_Q), *k = buf(ctx, MCUBERT_BUF_K), *v = buf(ctx, MCUBERT_BUF_V);
+	int8_t *cx = buf(ctx, MCUBERT_BUF_CTX);
+	int8_t *inter = buf(ctx, MCUBERT_BUF_INTER), *inter2 = buf(ctx, MCUBERT_BUF_INTER2);
+	int16_t *scores = buf(ctx, MCUBERT_BUF_SCORES), *res = buf(ctx, MCUBERT_BUF_RES);
+	int16_t *res2 = buf(ctx, MCUBERT_BUF_RES2);
+	uint8_t *probs = buf(ctx, MCUBERT_BUF_PROBS);
+	struct lin lin;
+
+	lin = layer_lin(ctx, l, LS_Q_W, n, H, 0, H, H, H, H);
+	mcubert_linear_s8(&lin.d, &lin.p, hidden, q);
+	lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
+	mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+	lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
+	mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+	/* one op at a time over all heads, as the planner's lifetimes assume */
+	const int32_t *s = scalars(ctx, l);
+	const uint16_t *lut = (const uint16_t *)mcubert_lslot(ctx, l, LS_SOFTMAX_LUT);
+	struct mcubert_attn_dims ad = {n, n, dh, H, H, n};
+
+	for (int32_t h = 0; h < NH; h++) {
+		mcubert_attn_qk_s8(&ad, q + h * dh, k + h * dh, s[2 * SC_SCORE], s[2 * SC_SCORE + 1],
+				   scores + h * L * L);
+	}
+	for (int32_t h = 0; h < NH; h++) {
+		for (int32_t i = 0; i < n; i++) {
+			mcubert_softmax_s8(scores + h * L * L + i * n, n, lut, probs + h * L * L + i * n);
+		}
+	}
+	ad.out_stride = H;
+	for (int32_t h = 0; h < NH; h++) {
+		mcubert_attn_pv_s8(&ad, probs + h * L * L, n, v + h * dh, s[2 * SC_CTX],
+				   s[2 * SC_CTX + 1], cx + h * dh);
+	}
+	lin = layer_lin(ctx, l, LS_O_W, n, H, 0, H, H, H, H);
+	mcubert_linear_s8_s16(&lin.d, &lin.p, cx, res);
+	add_norm(ctx, l, res, hidden, n, SC_RES1, LS_LN1, hidden2);
+	lin = layer_lin(ctx, l, LS_F1_W, n, H, 0, F, H, F, F);
+	mcubert_linear_s8(&lin.d, &lin.p, hidden2, inter);
+	mcubert_lut_s8(inter, n * F, (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT), inter2);
+	lin = layer_lin(ctx, l, LS_F2_W, n, F, 0, H, F, H, H);
+	mcubert_linear_s8_s16(&lin.d, &lin.p, inter2, res2);
+	add_norm(ctx, l, res2, hidden2, n, SC_RES2, LS_LN2, hidden);
+}
+
+static void embed(const struct mcubert_ctx *ctx, const uint16_t *ids, int32_t n)
+{
+	const int32_t H = (int32_t)ctx->model.hidden;
+	const int32_t *ln = (const int32_t *)mcubert_slot(ctx, SLOT_EMB_LN);
+	const int layerwise = ctx->sched->mode == MCUBERT_MODE_LAYERWISE;
+	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN);
+	int16_t *row = buf(ctx, MCUBERT_BUF_ROW16);
+	struct mcubert_embedding_params ep;
+
+	mcubert_embedding_params(ctx, &ep);
+	for (int32_t t = 0; t < n; t++) {
+		/* layerwise keeps all embedding sums, fine reuses one row */
+		int16_t *r = layerwise ? row + t * H : row;
+
+		mcubert_embedding_s8(&ep, ids[t], (uint32_t)t, r);
+		mcubert_layernorm_s8(r, H, ln, hidden + t * H);
+	}
+}
+
+static void head(const struct mcubert_ctx *ctx, int32_t *logits)
+{
+	const int32_t H = (int32_t)ctx->model.hidden, C = (int32_t)ctx->model.labels;
+	const int32_t *pool_rq = (const int32_t *)mcubert_slot(ctx, SLOT_POOL_RQ);
+	const int32_t *cls_rq = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_RQ);
+	int8_t *pooled = buf(ctx, MCUBERT_BUF_POOLED);
+	struct mcubert_linear_dims d = {1, H, H, H, H};
+	struct mcubert_linear_params p = {(const int8_t *)mcubert_slot(ctx, SLOT_POOL_W),
+					  (const int32_t *)mcubert_slot(ctx, SLOT_POOL_B), pool_rq,
+					  pool_rq + H};
+
+	mcubert_linear_s8(&d, &p, buf(ctx, MCUBERT_BUF_HIDDEN), pooled);
+	mcubert_lut_s8(pooled, H, (const int8_t *)mcubert_slot(ctx, SLOT_TANH_LUT), pooled);
+	d.out_dim = C;
+	d.y_stride = C;
+	p.w = (const int8_t *)mcubert_slot(ctx, SLOT_CLS_W);
+	p.bias = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_B);
+	p.mult = cls_rq;
+	p.shift = cls_rq + C;
+	mcubert_linear_s8_s32(&d, &p, pooled, logits);
+}
+
+int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
+		     int32_t *logits_out)
+{
+	if (ctx == NULL || !ctx->initialized || token_ids == NULL || logits_out == NULL) {
+		return MCUBERT_ERR_ARG;
+	}
+	if (n_tokens == 0 || n_tokens > ctx->sched->max_seq_len) {
+		return MCUBERT_ERR_N_TOKENS;
+	}
+	for (size_t i = 0; i < n_tokens; i++) {
+		if (token_ids[i] >= ctx->model.vocab) {
+			return MCUBERT_ERR_TOKEN_ID;
+		}
+	}
+	const int32_t n = (int32_t)n_tokens;
+
+	embed(ctx, token_ids, n);
+	for (uint32_t l = 0; l < ctx->model.layers; l++) {
+		if (ctx->sched->mode == MCUBERT_MODE_LAYERWISE) {
+			encoder_layerwise(ctx, l, n);
+		} else {
+			const int32_t rows = (l + 1 == ctx->model.layers) ? 1 : n;
+
+			attention_fine(ctx, l, n, rows);
+			ffn_fine(ctx, l, rows);
+		}
+	}
+	head(ctx, logits_out);
+	return MCUBERT_OK;
+}

@@ -1,0 +1,168 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Test runner: classifies a batch of inputs from files, so the same program checks the
+ * runtime on the host (optionally under ASan/UBSan) and on emulated cores (semihosting).
+ *
+ *   mcubert_runner SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin
+ *
+ * INPUTS.bin : u32 count, then per input u32 n_tokens and n_tokens u16 ids.
+ * OUTPUTS.bin: per input i32 status and `labels` i32 logits.
+ * Guard bytes around the arena are checked after every call: the runtime must never
+ * write outside it. Exit status: 0 ok, 1 usage/io error, 2 init error, 3 guard overwritten.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcubert/mcubert.h"
+
+#define GUARD 64
+#define GUARD_BYTE 0xA5
+
+static void *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *data = NULL;
+	size_t cap = 0, n = 0;
+
+	if (f == NULL) {
+		return NULL;
+	}
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 65536;
+			unsigned char *p = realloc(data, cap + MCUBERT_ALIGN);
+
+			if (p == NULL) {
+				free(data);
+				fclose(f);
+				return NULL;
+			}
+			data = p;
+		}
+		size_t got = fread(data + n, 1, cap - n, f);
+
+		n += got;
+		if (got == 0) {
+			break;
+		}
+	}
+	fclose(f);
+	*len = n;
+	return data;
+}
+
+static unsigned char *aligned_copy(const unsigned char *src, size_t len, void **base)
+{
+	unsigned char *p = malloc(len + MCUBERT_ALIGN);
+
+	*base = p;
+	if (p == NULL) {
+		return NULL;
+	}
+	p += (MCUBERT_ALIGN - (uintptr_t)p % MCUBERT_ALIGN) % MCUBERT_ALIGN;
+	memcpy(p, src, len);
+	return p;
+}
+
+static int guards_ok(const unsigned char *arena, size_t len)
+{
+	for (size_t i = 0; i < GUARD; i++) {
+		if (arena[-1 - (long)i] != GUARD_BYTE || arena[len + i] != GUARD_BYTE) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+int main(int argc, char **argv)
+{
+	size_t sched_len, blob_len, in_len;
+	void *blob_base, *arena_base;
+	struct mcubert_schedule sched;
+	struct mcubert_ctx ctx;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin\n", argv[0]);
+		return 1;
+	}
+	unsigned char *sched_raw = read_file(argv[1], &sched_len);
+	unsigned char *blob_raw = read_file(argv[2], &blob_len);
+	unsigned char *in = read_file(argv[3], &in_len);
+
+	if (sched_raw == NULL || blob_raw == NULL || in == NULL || sched_len != sizeof(sched) ||
+	    in_len < 4) {
+		fprintf(stderr, "mcubert_runner: cannot read inputs\n");
+		return 1;
+	}
+	memcpy(&sched, sched_raw, sizeof(sched));
+	unsigned char *blob = aligned_copy(blob_raw, blob_len, &blob_base);
+	size_t arena_len = sched.arena_size;
+	unsigned char *raw_arena = malloc(arena_len + 2 * GUARD + 2 * MCUBERT_ALIGN);
+
+	if (blob == NULL || raw_arena == NULL) {
+		fprintf(stderr, "mcubert_runner: out of memory\n");
+		return 1;
+	}
+	arena_base = raw_arena;
+	unsigned char *arena = raw_arena + GUARD;
+
+	arena += (MCUBERT_ALIGN - (uintptr_t)arena % MCUBERT_ALIGN) % MCUBERT_ALIGN;
+	memset(arena - GUARD, GUARD_BYTE, arena_len + 2 * GUARD);
+
+	int err = mcubert_init(&ctx, &sched, blob, blob_len, arena, arena_len);
+
+	if (err != MCUBERT_OK) {
+		fprintf(stderr, "mcubert_runner: init: %s\n", mcubert_strerror(err));
+		return 2;
+	}
+	FILE *out = fopen(argv[4], "wb");
+	uint32_t count = rd32(in), labels = mcubert_num_labels(&ctx);
+	size_t pos = 4;
+	int32_t *logits = malloc(sizeof(int32_t) * labels);
+	uint16_t *ids = malloc(sizeof(uint16_t) * 65536);
+	int rc = 0;
+
+	if (out == NULL || logits == NULL || ids == NULL) {
+		fprintf(stderr, "mcubert_runner: cannot write outputs\n");
+		return 1;
+	}
+	for (uint32_t i = 0; i < count && pos + 4 <= in_len; i++) {
+		uint32_t n = rd32(in + pos);
+
+		pos += 4;
+		if (n > 65536 || pos + 2u * n > in_len) {
+			fprintf(stderr, "mcubert_runner: inputs truncated\n");
+			rc = 1;
+			break;
+		}
+		for (uint32_t j = 0; j < n; j++) {
+			ids[j] = (uint16_t)(in[pos + 2 * j] | (in[pos + 2 * j + 1] << 8));
+		}
+		pos += 2u * n;
+		memset(logits, 0, sizeof(int32_t) * labels);
+		int32_t status = mcubert_classify(&ctx, ids, n, logits);
+
+		if (!guards_ok(arena, arena_len)) {
+			fprintf(stderr, "mcubert_runner: input %u wrote outside the arena\n", (unsigned)i);
+			rc = 3;
+		}
+		fwrite(&status, sizeof(status), 1, out);
+		fwrite(logits, sizeof(int32_t), labels, out);
+	}
+	fclose(out);
+	free(ids);
+	free(logits);
+	free(arena_base);
+	free(blob_base);
+	free(blob_raw);
+	free(sched_raw);
+	free(in);
+	return rc;
+}
