@@ -86,9 +86,10 @@ class Runtime:
 
     GUARD = 64
 
-    def __init__(self, plan_or_words, blob: bytes, arena_len: int | None = None, variant: str = "release",
+    def __init__(self, plan_or_words, blob: bytes, arena_len: int | None = None,
                  blob_len: int | None = None, blob_offset: int = 0, arena_offset: int = 0):
-        self.lib = load_library(variant)
+        # release build only: an ASan library cannot be loaded into an uninstrumented Python
+        self.lib = load_library("release")
         words = plan_or_words.words() if isinstance(plan_or_words, Plan) else list(plan_or_words)
         self.sched = _schedule_struct(words)
         self.labels = words[9]

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The C runtime against the integer reference, bit for bit, over many model shapes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcubert import reference
+from mcubert.verify import random_inputs, verify
+
+from conftest import lengths_for, make_qm
+
+# (layers, hidden, heads, ffn, clusters, ranks, max_len): hidden sizes include
+# non-multiples of 4 and 8 (50, 33, 36, 100) and head dims that are odd (25, 11).
+SHAPES = [
+    (1, 32, 1, 64, 1, (32,), 63),
+    (2, 50, 2, 70, 3, (16, 0, 8), 128),
+    (3, 33, 3, 40, 2, (0, 11), 64),
+    (4, 36, 4, 64, 4, (20, 10, 0, 4), 32),
+    (2, 100, 4, 200, 2, (40, 0), 128),
+    (2, 128, 2, 512, 4, (64, 32, 16, 0), 512),  # bert-tiny with a clustered embedding
+    (1, 256, 4, 1024, 2, (64, 0), 128),         # bert-mini width
+    (2, 64, 2, 96, 1, (0,), 2),                 # every word vector is zero
+]
+
+
+def _id(s):
+    return f"L{s[0]}-H{s[1]}-NH{s[2]}-F{s[3]}-K{s[4]}-T{s[6]}"
+
+
+@pytest.fixture(scope="module", params=SHAPES, ids=_id)
+def shaped(request, tmp_path_factory):
+    layers, hidden, heads, ffn, k, ranks, max_len = request.param
+    _, qm = make_qm(tmp_path_factory.mktemp("shape"), layers=layers, hidden=hidden, heads=heads, ffn=ffn,
+                    clusters=k, ranks=ranks, vocab=600, max_pos=max(max_len, 64), seed=sum(request.param[:4]))
+    return qm, max_len
+
+
+def _inputs(qm, L, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, qm.vocab_size, size=n).astype(np.uint16) for n in lengths_for(L, rng)]
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_bit_exact(shaped, mode):
+    qm, L = shaped
+    r = verify(qm, L, 0, mode=mode, inputs=_inputs(qm, L, 1))
+    assert r.ok, r.mismatches[:2]
+
+
+def test_bit_exact_forced_tilings(shaped):
+    """Every tiling choice the planner could make gives the same bits."""
+    qm, L = shaped
+    inputs = _inputs(qm, L, 2)[:4]
+    for kw in ({"q_tile": 1, "ffn_tile": 1, "per_head": 0}, {"q_tile": 3, "ffn_tile": 5, "per_head": 1},
+               {"q_tile": 64, "ffn_tile": 64, "per_head": 0}):
+        r = verify(qm, L, 0, inputs=inputs, **kw)
+        assert r.ok, (kw, r.mismatches[:1])
+
+
+def test_sanitized_runtime(shaped):
+    """The same comparison with the runtime built with ASan + UBSan (any report aborts the runner)."""
+    qm, L = shaped
+    for mode in ("fine", "layerwise"):
+        r = verify(qm, L, 0, mode=mode, variant="sanitize", inputs=_inputs(qm, L, 3)[:4])
+        assert r.ok, r.mismatches[:1]
+
+
+def test_mismatch_is_detected(small_qm):
+    """verify must fail when the model the runtime sees differs from the reference's."""
+    import copy
+
+    other = copy.deepcopy(small_qm)
+    other.tensors["l0.f2.b"] = other.tensors["l0.f2.b"] + 1000
+    inputs = random_inputs(small_qm, 16, 4)
+    from mcubert import host
+    from mcubert.generate import generate_from
+
+    plan, blob = generate_from(other, 16)
+    statuses, logits = host.run_runner([str(host.build() / "mcubert_runner")], plan, blob, inputs)
+    assert statuses == [0] * 4
+    assert any(not np.array_equal(reference.classify(small_qm, ids), lg) for ids, lg in zip(inputs, logits))

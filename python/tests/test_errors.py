@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every bad input gets its documented error code, never a crash, and the arena guards hold."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from mcubert import host, reference
+from mcubert.blob import GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
+from mcubert.planner import Dims, fnv1a, plan
+
+E = host.ERR
+L = 24
+
+
+@pytest.fixture(scope="module")
+def good(small_qm):
+    p = plan(Dims.of(small_qm), L)
+    return small_qm, p, build_blob(small_qm, p.hash)
+
+
+def _init(p_or_words, blob, **kw):
+    return host.Runtime(p_or_words, blob, **kw).status
+
+
+def _patch(blob: bytes, offset: int, data: bytes) -> bytes:
+    b = bytearray(blob)
+    b[offset:offset + len(data)] = data
+    return bytes(b)
+
+
+def _slot(blob: bytes, i: int) -> tuple[int, int]:
+    return struct.unpack_from("<II", blob, HEADER_SIZE + 8 * i)
+
+
+def _rehash(words: list[int]) -> list[int]:
+    w = list(words)
+    w[1] = fnv1a(w[:1] + w[2:])
+    return w
+
+
+def test_valid_model_initialises(good):
+    _, p, blob = good
+    assert _init(p, blob) == E["MCUBERT_OK"]
+
+
+@pytest.mark.parametrize("case,code", [
+    ("short_header", "MCUBERT_ERR_TRUNCATED"),
+    ("truncated", "MCUBERT_ERR_TRUNCATED"),
+    ("magic", "MCUBERT_ERR_MAGIC"),
+    ("version", "MCUBERT_ERR_VERSION"),
+    ("layout", "MCUBERT_ERR_VERSION"),
+    ("flipped_byte", "MCUBERT_ERR_CRC"),
+    ("flipped_weight", "MCUBERT_ERR_CRC"),
+    ("other_schedule", "MCUBERT_ERR_SCHEDULE"),
+    ("slot_size", "MCUBERT_ERR_LAYOUT"),
+    ("slot_misaligned", "MCUBERT_ERR_LAYOUT"),
+    ("slot_past_end", "MCUBERT_ERR_LAYOUT"),
+    ("bad_shift", "MCUBERT_ERR_CONFIG"),
+    ("bad_cluster_id", "MCUBERT_ERR_CONFIG"),
+    ("bad_checkpoint", "MCUBERT_ERR_CONFIG"),
+    ("rank_above_hidden", "MCUBERT_ERR_CONFIG"),
+    ("softmax_lut_zero", "MCUBERT_ERR_CONFIG"),
+    ("huge_bias", "MCUBERT_ERR_CONFIG"),
+])
+def test_bad_blob(good, case, code):
+    qm, p, blob = good
+    n = len(blob)
+    blob_len = None
+    if case == "short_header":
+        blob_len = HEADER_SIZE - 1
+    elif case == "truncated":
+        blob_len = n - 1
+    elif case == "magic":
+        blob = _patch(blob, 0, b"XCBB")
+    elif case == "version":
+        blob = _patch(blob, 4, struct.pack("<H", 2))
+    elif case == "layout":
+        blob = _patch(blob, 6, struct.pack("<H", 7))
+    elif case == "flipped_byte":
+        blob = _patch(blob, n // 2, bytes([blob[n // 2] ^ 0x10]))
+    elif case == "flipped_weight":
+        off, _ = _slot(blob, len(GLOBAL_SLOTS))      # layer 0 Q weights
+        blob = _patch(blob, off, bytes([blob[off] ^ 1]))
+    elif case == "other_schedule":
+        blob = build_blob(qm, plan(Dims.of(qm), L + 1).hash)
+    elif case == "slot_size":
+        off, size = _slot(blob, 9)
+        blob = fix_crc(_patch(blob, HEADER_SIZE + 8 * 9, struct.pack("<II", off, size - 1)))
+    elif case == "slot_misaligned":
+        off, size = _slot(blob, 9)
+        blob = fix_crc(_patch(blob, HEADER_SIZE + 8 * 9, struct.pack("<II", off + 4, size)))
+    elif case == "slot_past_end":
+        off, size = _slot(blob, 9)
+        blob = fix_crc(_patch(blob, HEADER_SIZE + 8 * 9, struct.pack("<II", n - 16, size)))
+    elif case == "bad_shift":
+        off, size = _slot(blob, 11)                   # pooler rq: shifts in the second half
+        blob = fix_crc(_patch(blob, off + size // 2, struct.pack("<i", 63)))
+    elif case == "bad_cluster_id":
+        off, _ = _slot(blob, 1)                       # 3 clusters, 2 bits: id 3 is out of range
+        blob = fix_crc(_patch(blob, off, bytes([0xFF])))
+    elif case == "bad_checkpoint":
+        off, _ = _slot(blob, 2)
+        blob = fix_crc(_patch(blob, off + 2 * 3, struct.pack("<H", 0xFFFF)))
+    elif case == "rank_above_hidden":
+        off, _ = _slot(blob, 0)
+        blob = fix_crc(_patch(blob, off + 4, struct.pack("<I", qm.hidden + 1)))
+    elif case == "softmax_lut_zero":
+        off, _ = _slot(blob, len(GLOBAL_SLOTS) + 20)
+        blob = fix_crc(_patch(blob, off, struct.pack("<H", 0)))
+    elif case == "huge_bias":
+        off, _ = _slot(blob, len(GLOBAL_SLOTS) + 1)
+        blob = fix_crc(_patch(blob, off, struct.pack("<i", 2**31 - 1)))
+    rt = host.Runtime(p, blob, blob_len=blob_len)
+    assert rt.status == E[code]
+    # a failed init leaves a context that classify refuses
+    assert rt.classify([1, 2])[0] == E["MCUBERT_ERR_ARG"]
+    assert rt.guards_intact()
+
+
+@pytest.mark.parametrize("field,value", [
+    ("hidden", 2000), ("heads", 0), ("heads", 5), ("layers", 0), ("max_seq_len", 65), ("labels", 0),
+    ("clusters", 0), ("q_tile", 0), ("q_tile", 1000), ("mode", 2), ("per_head", 2), ("vocab_size", 70000),
+])
+def test_config_out_of_bounds(good, field, value):
+    """A schedule with out-of-bounds dimensions (validly hashed) is refused before any use."""
+    _, p, blob = good
+    names = ["version", "hash", "mode", "vocab_size", "hidden", "layers", "heads", "ffn", "max_positions",
+             "labels", "clusters", "max_seq_len", "q_tile", "ffn_tile", "per_head", "arena_size"]
+    w = p.words()
+    w[names.index(field)] = value
+    assert _init(_rehash(w), blob) == E["MCUBERT_ERR_CONFIG"]
+
+
+def test_schedule_errors(good):
+    _, p, blob = good
+    w = p.words()
+    tampered = list(w)
+    tampered[12] += 1                               # q_tile edited, hash not updated
+    assert _init(tampered, blob) == E["MCUBERT_ERR_SCHEDULE"]
+    small_buf = list(w)
+    small_buf[16 + 3 + 14] = 16                     # buf_size[K] below what the runtime needs
+    assert _init(_rehash(small_buf), blob) == E["MCUBERT_ERR_SCHEDULE"]
+    outside = list(w)
+    outside[16 + 3] = w[15]                         # buf_offset[K] at the arena end
+    assert _init(_rehash(outside), blob) == E["MCUBERT_ERR_SCHEDULE"]
+    version = list(w)
+    version[0] = 99
+    assert _init(_rehash(version), blob) == E["MCUBERT_ERR_VERSION"]
+
+
+def test_arena_and_alignment(good):
+    _, p, blob = good
+    assert _init(p, blob, arena_len=p.arena_size - 1) == E["MCUBERT_ERR_ARENA"]
+    assert _init(p, blob, arena_len=0) == E["MCUBERT_ERR_ARENA"]
+    assert _init(p, blob, arena_offset=4) == E["MCUBERT_ERR_ALIGN"]
+    assert _init(p, blob, blob_offset=8) == E["MCUBERT_ERR_ALIGN"]
+    assert _init(p, blob, arena_len=p.arena_size + 100) == E["MCUBERT_OK"]
+
+
+def test_null_arguments(good):
+    import ctypes
+
+    _, p, blob = good
+    lib = host.load_library()
+    rt = host.Runtime(p, blob)
+    args = [rt.ctx, rt.sched, ctypes.c_void_p(rt.blob_ptr), len(blob), ctypes.c_void_p(rt.arena_ptr), rt.arena_len]
+    for i in (0, 1, 2, 4):
+        bad = list(args)
+        bad[i] = None
+        assert lib.mcubert_init(*bad) == E["MCUBERT_ERR_ARG"]
+    assert rt.classify([1])[0] == E["MCUBERT_ERR_ARG"]      # ctx was wiped by the failed init above
+    rt = host.Runtime(p, blob)
+    out = np.zeros(4, np.int32)
+    assert lib.mcubert_classify(rt.ctx, None, 1, out.ctypes.data_as(ctypes.c_void_p)) == E["MCUBERT_ERR_ARG"]
+    assert lib.mcubert_classify(None, None, 1, None) == E["MCUBERT_ERR_ARG"]
+
+
+def test_bad_tokens(good):
+    qm, p, blob = good
+    rt = host.Runtime(p, blob)
+    assert rt.status == 0
+    assert rt.classify([])[0] == E["MCUBERT_ERR_N_TOKENS"]
+    assert rt.classify(np.ones(L + 1))[0] == E["MCUBERT_ERR_N_TOKENS"]
+    assert rt.classify([1, qm.vocab_size, 2])[0] == E["MCUBERT_ERR_TOKEN_ID"]
+    assert rt.classify([65535])[0] == E["MCUBERT_ERR_TOKEN_ID"]
+    # the context stays usable after rejected inputs
+    st, logits = rt.classify([1, 2, 3])
+    assert st == 0 and np.array_equal(logits, reference.classify(qm, [1, 2, 3]))
+    assert rt.guards_intact()
+
+
+def test_strerror_documents_every_code():
+    msgs = {code: host.strerror(code) for code in host.ERRORS}
+    assert len(set(msgs.values())) == len(msgs)
+    assert host.strerror(-999) == "unknown error"
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_arena_guards(small_qm, mode):
+    """Guard bytes around an exactly-sized arena survive full-length inputs in both schedules."""
+    p = plan(Dims.of(small_qm), L, mode)
+    rt = host.Runtime(p, build_blob(small_qm, p.hash))
+    rng = np.random.default_rng(0)
+    for n in (1, 2, L // 2, L):
+        ids = rng.integers(0, small_qm.vocab_size, n)
+        st, logits = rt.classify(ids)
+        assert st == 0 and np.array_equal(logits, reference.classify(small_qm, ids))
+        assert rt.guards_intact()
+
+
+def test_guard_check_detects_a_write(small_qm):
+    """The guard check itself works: a byte written just past the arena is caught."""
+    import ctypes
+
+    p = plan(Dims.of(small_qm), L)
+    rt = host.Runtime(p, build_blob(small_qm, p.hash))
+    assert rt.guards_intact()
+    ctypes.memset(rt.arena_ptr + rt.arena_len, 0, 1)
+    assert not rt.guards_intact()
