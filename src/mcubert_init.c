@@ -55,17 +55,21 @@ uint32_t mcubert_schedule_hash(const struct mcubert_schedule *s)
 	return h;
 }
 
-/* Byte size every buffer needs under this schedule (0 = unused); mirrors planner.py. */
-static void required_sizes(const struct mcubert_schedule *s, uint32_t req[MCUBERT_BUF_COUNT])
+/*
+ * Byte size every buffer needs under this schedule (0 = unused); mirrors planner.py.
+ * 64-bit: layerwise SCORES (2 * NH * L * L) reaches 2^35 within the bounds, and a wrapped
+ * size would pass the buf_size check below.
+ */
+static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBERT_BUF_COUNT])
 {
-	const uint32_t L = s->max_seq_len, H = s->hidden, F = s->ffn, NH = s->heads;
-	const uint32_t dh = H / NH;
+	const uint64_t L = s->max_seq_len, H = s->hidden, F = s->ffn, NH = s->heads;
+	const uint64_t dh = H / NH;
 
-	memset(req, 0, sizeof(uint32_t) * MCUBERT_BUF_COUNT);
+	memset(req, 0, sizeof(uint64_t) * MCUBERT_BUF_COUNT);
 	req[MCUBERT_BUF_HIDDEN] = L * H;
 	req[MCUBERT_BUF_POOLED] = H;
 	if (s->mode == MCUBERT_MODE_FINE) {
-		const uint32_t tq = s->q_tile, tf = s->ffn_tile, kv = s->per_head ? dh : H;
+		const uint64_t tq = s->q_tile, tf = s->ffn_tile, kv = s->per_head ? dh : H;
 
 		req[MCUBERT_BUF_ROW16] = 2 * H;
 		req[MCUBERT_BUF_Q] = tq * kv;
@@ -99,7 +103,7 @@ static int in_range(uint32_t v, uint32_t lo, uint32_t hi)
 
 static int check_schedule(const struct mcubert_schedule *s, size_t arena_len)
 {
-	uint32_t req[MCUBERT_BUF_COUNT];
+	uint64_t req[MCUBERT_BUF_COUNT];
 
 	if (s->version != MCUBERT_SCHEDULE_VERSION) {
 		return MCUBERT_ERR_VERSION;
@@ -107,7 +111,7 @@ static int check_schedule(const struct mcubert_schedule *s, size_t arena_len)
 	if (mcubert_schedule_hash(s) != s->hash) {
 		return MCUBERT_ERR_SCHEDULE;
 	}
-	/* Bounds first: they keep every size product below 2^32. */
+	/* Bounds first: with them no size product overflows required_sizes()'s 64 bits. */
 	if (!in_range(s->hidden, 1, MCUBERT_MAX_HIDDEN) || !in_range(s->heads, 1, s->hidden) ||
 	    s->hidden % s->heads != 0 || s->hidden / s->heads > MCUBERT_MAX_HEAD_DIM ||
 	    !in_range(s->layers, 1, MCUBERT_MAX_LAYERS) || !in_range(s->ffn, 1, MCUBERT_MAX_FFN) ||
