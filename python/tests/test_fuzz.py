@@ -10,22 +10,30 @@ import re
 import shutil
 import struct
 import subprocess
+import zlib
 
 import pytest
 
 from mcubert import host
+from mcubert.blob import HEADER_SIZE
+from mcubert.planner import BUFFERS, Dims, fnv1a, plan
 
 FUZZ_SECONDS = int(os.environ.get("MCUBERT_FUZZ_SECONDS", "30"))
 MIN_RUNS = 1000
 
 
 def _seeds(blob: bytes) -> dict[str, bytes]:
-    """One input per mode of the target (its first byte)."""
+    """Inputs for every mode of the target (bits 0-1 of byte 0) and every schedule (bits 2-6)."""
+    head = bytearray(blob[:512])
+    struct.pack_into("<I", head, 8, len(head))  # total length fits: reaches the CRC check
+    tokens = struct.pack("<6H", 5, 101, 7, 42, 299, 102)
     return {
-        "raw_blob": b"\x00" + blob[:512],                        # header and slot table, truncated
+        "raw_blob": b"\x00" + bytes(head),
         "patch_blob": b"\x01" + struct.pack("<IB", 64, 0x01),    # logit scale bits: still valid
         "patch_schedule": b"\x02" + struct.pack("<IB", 48, 0x0C),  # q_tile 8 -> 4: still valid
-        "tokens": b"\x03" + struct.pack("<6H", 5, 101, 7, 42, 299, 102),
+        "tokens": b"\x03" + tokens,
+        "patch_schedule_1": bytes([2 | 1 << 2]) + struct.pack("<IB", 0, 0),
+        "tokens_2": bytes([3 | 2 << 2]) + tokens,
     }
 
 
@@ -47,9 +55,12 @@ def seed_model(tmp_path_factory):
                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
                       num_hidden_layers=1)
     qm = quantize_model(model, random_calibration_ids(300, CalibConfig(samples=8, max_len=32), 64))
-    plan, blob = generate_from(qm, 32)
+    p, blob = generate_from(qm, 32)
+    # Same model, other schedules (the target rewrites the blob's hash for them): every
+    # classify path, not only the one the planner picked.
+    others = [plan(Dims.of(qm), 32, "fine", per_head=1 - p.per_head), plan(Dims.of(qm), 32, "layerwise")]
     (d / "blob.bin").write_bytes(blob)
-    (d / "schedule.bin").write_bytes(plan.to_bytes())
+    (d / "schedule.bin").write_bytes(b"".join(x.to_bytes() for x in [p, *others]))
     return d, blob
 
 
@@ -65,7 +76,8 @@ def test_fuzz_smoke(fuzz_binary, seed_model, tmp_path):
            "-print_final_stats=1", f"-artifact_prefix={tmp_path}/", str(corpus)]
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=FUZZ_SECONDS + 120)
-    crashes = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("crash-", "leak-", "oom-", "timeout-")))
+    crashes = sorted(p.name for p in tmp_path.iterdir()
+                     if p.name.startswith(("crash-", "leak-", "oom-", "timeout-")))
     assert r.returncode == 0, f"fuzzer exited {r.returncode}, artifacts {crashes}:\n{r.stderr[-6000:]}"
     m = re.search(r"stat::number_of_executed_units:\s*(\d+)", r.stderr)
     assert m, r.stderr[-3000:]
@@ -78,3 +90,52 @@ def test_fuzz_needs_seed_model(fuzz_binary, tmp_path):
     r = subprocess.run([str(fuzz_binary), "-runs=1"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != 0 and "MCUBERT_FUZZ_BLOB" in r.stderr
+
+
+def _wrapping_layerwise_model(d):
+    """hidden 1024, 256 heads, max_seq_len 4096, layerwise: SCORES (2*NH*L*L = 2^33 bytes) and
+    PROBS (2^32) are within every bound, but wrapped to 0 in 32 bits they passed as unused and
+    classify wrote 32 MiB past the arena (found by review; the seed model is far too small)."""
+    H, NH, F, P, V, C = 1024, 256, 1, 4096, 1, 1
+    L = P
+    i32 = lambda *v: struct.pack(f"<{len(v)}i", *v)      # noqa: E731
+    rq = lambda n: i32(*[1] * (2 * n))                    # noqa: E731  mult 1, shift 1
+    ln = lambda: i32(*[1] * H + [0] * H) + struct.pack("<Q", 1)  # noqa: E731
+    slots = [struct.pack("<II", V, 0), b"", bytes(2), b"", b"", rq(H), bytes(P * H), i32(1, 1), ln(),
+             bytes(H * H), bytes(4 * H), rq(H), bytes(256), bytes(C * H), bytes(4 * C), rq(C)]
+    for _ in range(4):                                    # Q, K, V, O
+        slots += [bytes(H * H), bytes(4 * H), rq(H)]
+    slots += [bytes(F * H), bytes(4 * F), rq(F), bytes(F * H), bytes(4 * H), rq(H), ln(), ln(),
+              struct.pack("<256H", *[1] * 256), bytes(256), i32(*[1, 1] * 4)]
+    size = {"HIDDEN": L * H, "ROW16": 2 * L * H, "Q": L * H, "K": L * H, "V": L * H, "SCORES": 0, "PROBS": 0,
+            "CTX": L * H, "RES": 2 * L * H, "HIDDEN2": L * H, "INTER": L * F, "INTER2": L * F, "RES2": 2 * L * H,
+            "POOLED": H}
+    # every buffer at offset 0: an 8 MiB arena
+    w = [1, 0, 1, V, H, 1, NH, F, P, C, 1, L, 0, 0, 0, max(size.values())] + [0] * len(BUFFERS)
+    w += [size[b] for b in BUFFERS]
+    w[1] = fnv1a(w[:1] + w[2:])
+    pos = HEADER_SIZE + 8 * len(slots)
+    pos += -pos % 16
+    data, table = bytearray(), b""
+    for s in slots:
+        data += bytes(-(pos + len(data)) % 16)
+        table += struct.pack("<II", pos + len(data), len(s))
+        data += s
+    head = b"MCBB" + struct.pack("<HHIIII", 1, 0, pos + len(data), 0, w[1], len(slots))
+    head += struct.pack("<12I", V, H, 1, NH, F, P, C, 1, 0, 64, 0x3F800000, 0) + table
+    blob = bytearray(head.ljust(pos, b"\0") + data)
+    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[16:])))
+    (d / "blob.bin").write_bytes(blob)
+    (d / "schedule.bin").write_bytes(struct.pack(f"<{len(w)}I", *w))
+    return w, bytes(blob)
+
+
+def test_layerwise_size_overflow_rejected(fuzz_binary, tmp_path):
+    words, blob = _wrapping_layerwise_model(tmp_path)
+    assert host.Runtime(words, blob).status == host.ERR["MCUBERT_ERR_SCHEDULE"]
+    (tmp_path / "one_token").write_bytes(b"\x03" + struct.pack("<HH", 1, 0))
+    env = {**os.environ, "MCUBERT_FUZZ_BLOB": str(tmp_path / "blob.bin"),
+           "MCUBERT_FUZZ_SCHEDULE": str(tmp_path / "schedule.bin")}
+    r = subprocess.run([str(fuzz_binary), "-rss_limit_mb=2048", str(tmp_path / "one_token")], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-4000:]

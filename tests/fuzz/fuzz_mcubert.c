@@ -4,17 +4,21 @@
  * libFuzzer target over mcubert_init() + mcubert_classify().
  *
  * Raw bytes as a blob almost never get past the CRC, so the target starts from a valid
- * seed model (MCUBERT_FUZZ_BLOB, and MCUBERT_FUZZ_SCHEDULE: the raw struct mcubert_schedule
- * words as `mcubert generate` writes <name>_schedule.bin) and the first input byte picks
- * what the rest of the input changes:
+ * seed model: MCUBERT_FUZZ_BLOB names its blob and MCUBERT_FUZZ_SCHEDULE its schedule, the
+ * raw struct mcubert_schedule words as `mcubert generate` writes <name>_schedule.bin. The
+ * schedule file may hold more schedules of the same model back to back (other modes,
+ * per_head); they reach classify paths that patches to one schedule cannot.
  *
- *   0  raw blob, real schedule            (header parsing up to the CRC)
+ * Input byte 0: bits 0-1 pick what the rest of the input changes, bits 2-6 a schedule
+ * (modes 2, 3), bit 7 shortens the arena by MCUBERT_ALIGN bytes (MCUBERT_ERR_ARENA):
+ *
+ *   0  raw blob, first schedule           (header parsing up to the CRC)
  *   1  (u32 offset, u8 xor) patches to the blob, CRC recomputed  (everything behind the CRC)
- *   2  (u32 offset, u8 xor) patches to the schedule, hash recomputed and written into the
- *      blob (CRC recomputed) so the schedule, not the hash check, is what gets tested
+ *   2  (u32 offset, u8 xor) patches to the schedule, hash recomputed (a patch to the hash
+ *      word stays a corruption of it) and the true hash written into the blob, CRC
+ *      recomputed, so the schedule itself, not the blob's hash check, is what gets tested
  *   3  valid model; u16 n_tokens and u16 ids for classify, as given (0, > max, >= vocab)
  *
- * Bit 7 of the first byte shortens the arena by MCUBERT_ALIGN bytes (MCUBERT_ERR_ARENA).
  * Whenever init succeeds, classify runs twice over arenas pre-filled with different bytes:
  * the guard bytes around the arena must hold and the logits must not differ (a difference
  * means the runtime read arena bytes it never wrote). Any abort here is a runtime bug.
@@ -34,6 +38,8 @@
 #define ARENA_CAP (16u << 20)
 #define PATCH_LEN 5
 #define MODE_MASK 3u
+#define SCHED_SHIFT 2
+#define SCHED_MASK 0x1Fu
 #define SHORT_ARENA 0x80u
 
 /* Blob header fields the target rewrites (src/mcubert_blob.h). */
@@ -45,7 +51,8 @@ enum fuzz_mode { MODE_RAW_BLOB, MODE_PATCH_BLOB, MODE_PATCH_SCHEDULE, MODE_TOKEN
 
 static uint8_t *seed_blob;
 static size_t seed_blob_len;
-static struct mcubert_schedule seed_sched;
+static struct mcubert_schedule *seed_scheds;
+static size_t n_scheds;
 static uint32_t crc_table[256];
 
 static void die(const char *msg)
@@ -180,10 +187,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		crc_table[i] = c;
 	}
 	raw = read_file(sched_path, &len);
-	if (raw == NULL || len != sizeof(seed_sched)) {
-		die("cannot read MCUBERT_FUZZ_SCHEDULE (or it is not one struct mcubert_schedule)");
+	if (raw == NULL || len == 0 || len % sizeof(*seed_scheds) != 0) {
+		die("cannot read MCUBERT_FUZZ_SCHEDULE (or it is not whole struct mcubert_schedule)");
 	}
-	memcpy(&seed_sched, raw, sizeof(seed_sched));
+	seed_scheds = malloc(len);
+	if (seed_scheds == NULL) {
+		die("out of memory");
+	}
+	memcpy(seed_scheds, raw, len);
+	n_scheds = len / sizeof(*seed_scheds);
 	free(raw);
 	raw = read_file(blob_path, &len);
 	if (raw == NULL) {
@@ -308,7 +320,7 @@ static void classify_twice(struct mcubert_ctx *ctx, const struct mcubert_schedul
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mcubert_schedule sched = seed_sched;
+	struct mcubert_schedule sched;
 	struct mcubert_ctx ctx;
 	struct arena arena;
 	const uint8_t *in;
@@ -322,6 +334,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	in = data + 1;
 	in_len = size - 1;
+	sched = seed_scheds[0];
+	if ((data[0] & MODE_MASK) >= MODE_PATCH_SCHEDULE) {
+		sched = seed_scheds[((data[0] >> SCHED_SHIFT) & SCHED_MASK) % n_scheds];
+	}
 	switch (data[0] & MODE_MASK) {
 	case MODE_RAW_BLOB:
 		blob = aligned_copy(in, in_len);
@@ -333,25 +349,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		apply_patches(blob, blob_len, in, in_len);
 		fix_crc(blob, blob_len);
 		break;
-	case MODE_PATCH_SCHEDULE: {
+	default: {
 		uint8_t words[sizeof(sched)];
+		const uint32_t hash = sched.hash;
+		uint32_t true_hash;
 
-		memcpy(words, &sched, sizeof(sched));
-		apply_patches(words, sizeof(words), in, in_len);
-		memcpy(&sched, words, sizeof(sched));
-		sched.hash = schedule_hash(&sched);
+		if ((data[0] & MODE_MASK) == MODE_PATCH_SCHEDULE) {
+			memcpy(words, &sched, sizeof(sched));
+			apply_patches(words, sizeof(words), in, in_len);
+			memcpy(&sched, words, sizeof(sched));
+		}
+		true_hash = schedule_hash(&sched);
+		sched.hash = true_hash ^ sched.hash ^ hash;
+		/* the blob follows the (other or patched) schedule */
 		blob = aligned_copy(seed_blob, seed_blob_len);
 		blob_len = seed_blob_len;
 		if (blob_len >= BLOB_HASH_OFF + 4) {
-			wr32(blob + BLOB_HASH_OFF, sched.hash);
+			wr32(blob + BLOB_HASH_OFF, true_hash);
 			fix_crc(blob, blob_len);
 		}
 		break;
 	}
-	default:
-		blob = aligned_copy(seed_blob, seed_blob_len);
-		blob_len = seed_blob_len;
-		break;
 	}
 
 	arena_len = sched.arena_size < ARENA_CAP ? sched.arena_size : ARENA_CAP;
