@@ -85,7 +85,7 @@ def calibrate(model, samples: list[np.ndarray]) -> dict[str, float]:
     rec.output(bert.pooler.dense, "pool.in")
     rec.output(model.classifier, "logits")
     try:
-        for ids in tqdm(samples, desc="calibrate", leave=False, disable=len(samples) < 200):
+        for ids in tqdm(samples, desc="calibrate", leave=False, disable=len(samples) < 200 or None):
             model(input_ids=torch.as_tensor(ids, dtype=torch.long)[None])
     finally:
         rec.close()

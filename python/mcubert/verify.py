@@ -44,7 +44,7 @@ def verify(qm: QuantModel, max_seq_len: int, n: int, mode: str = "fine", seed: i
     inputs = inputs if inputs is not None else random_inputs(qm, max_seq_len, n, seed)
     statuses, logits = host.run_runner(runner_command(target, variant), plan, blob, inputs)
     res = VerifyResult(n=len(inputs), exact=0)
-    for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=len(inputs) < 8)):
+    for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=len(inputs) < 8 or None)):
         want = reference.classify(qm, ids)
         if statuses[i] == 0 and np.array_equal(want, logits[i]):
             res.exact += 1
