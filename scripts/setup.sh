@@ -24,5 +24,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # torch==2.13.0 is pinned in python/pyproject.toml: an unpinned torch would pull CUDA.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "python[test]" 2>&1 | grep -v "is ignored" || true
+if ! out=$(.venv/bin/python -m pip install -q --disable-pip-version-check -e "python[test]" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 .venv/bin/python -c "import mcubert, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
