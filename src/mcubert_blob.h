@@ -14,6 +14,14 @@
 
 #define MCUBERT_BLOB_MAGIC 0x4242434Du /* "MCBB" */
 #define MCUBERT_LAYOUT_ROW_MAJOR 0u
+/*
+ * Linear weights W[O][K] (q/k/v/o/f1/f2, pooler, classifier): output channels in pairs, K
+ * in blocks of 4. W[o][k] is at (o/2)*2*Kp + (k/4)*8 + (o%2)*4 + k%4, Kp = roundup(K, 4),
+ * Op = roundup(O, 2), zero padding. Both kernel variants read this layout.
+ */
+#define MCUBERT_LAYOUT_OC2_K4 1u
+#define MCUBERT_KP(k) (((k) + 3u) & ~3u)
+#define MCUBERT_OP(o) (((o) + 1u) & ~1u)
 #define MCUBERT_HEADER_SIZE 72u
 
 enum mcubert_cfg {

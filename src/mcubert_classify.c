@@ -19,7 +19,7 @@ struct lin {
 	struct mcubert_linear_params p;
 };
 
-/* Linear `slot_w` of layer l restricted to output rows [o0, o0 + n_out). */
+/* Linear `slot_w` of layer l restricted to output channels [o0, o0 + n_out). */
 static struct lin layer_lin(const struct mcubert_ctx *ctx, uint32_t l, uint32_t slot_w,
 			    int32_t rows, int32_t in_dim, int32_t o0, int32_t n_out, int32_t x_stride,
 			    int32_t y_stride, int32_t out_dim_total)
@@ -29,14 +29,23 @@ static struct lin layer_lin(const struct mcubert_ctx *ctx, uint32_t l, uint32_t 
 
 	r.d.rows = rows;
 	r.d.in_dim = in_dim;
-	r.d.out_dim = n_out;
+	r.d.out_first = o0;
+	r.d.out_count = n_out;
 	r.d.x_stride = x_stride;
 	r.d.y_stride = y_stride;
-	r.p.w = (const int8_t *)mcubert_lslot(ctx, l, slot_w) + o0 * in_dim;
-	r.p.bias = (const int32_t *)mcubert_lslot(ctx, l, slot_w + 1) + o0;
-	r.p.mult = rq + o0;
-	r.p.shift = rq + out_dim_total + o0;
+	r.d.y_ch_stride = 1;
+	r.p.w = (const int8_t *)mcubert_lslot(ctx, l, slot_w);
+	r.p.bias = (const int32_t *)mcubert_lslot(ctx, l, slot_w + 1);
+	r.p.mult = rq;
+	r.p.shift = rq + out_dim_total;
 	return r;
+}
+
+/* V is stored transposed, [channel][max_seq_len], so P.V runs contiguously over keys. */
+static void v_transposed(struct lin *lin, const struct mcubert_ctx *ctx)
+{
+	lin->d.y_stride = 1;
+	lin->d.y_ch_stride = (int32_t)ctx->sched->max_seq_len;
 }
 
 static void *buf(const struct mcubert_ctx *ctx, enum mcubert_buf b)
@@ -65,7 +74,7 @@ static void add_norm(const struct mcubert_ctx *ctx, uint32_t l, int16_t *res, in
 
 /* Scores, softmax and context of `rows` queries of one head against n keys. */
 static void attend(const struct mcubert_ctx *ctx, uint32_t l, int32_t rows, int32_t n,
-		   const int8_t *q, int32_t q_stride, const int8_t *k, const int8_t *v,
+		   const int8_t *q, int32_t q_stride, const int8_t *k, const int8_t *vt,
 		   int32_t kv_stride, int16_t *scores, uint8_t *probs, int32_t probs_stride,
 		   int8_t *ctx_out, int32_t ctx_stride)
 {
@@ -79,13 +88,15 @@ static void attend(const struct mcubert_ctx *ctx, uint32_t l, int32_t rows, int3
 		mcubert_softmax_s8(scores + i * n, n, lut, probs + i * probs_stride);
 	}
 	d.out_stride = ctx_stride;
-	mcubert_attn_pv_s8(&d, probs, probs_stride, v, s[2 * SC_CTX], s[2 * SC_CTX + 1], ctx_out);
+	d.kv_stride = (int32_t)ctx->sched->max_seq_len;
+	mcubert_attn_pv_s8(&d, probs, probs_stride, vt, s[2 * SC_CTX], s[2 * SC_CTX + 1], ctx_out);
 }
 
 static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n, int32_t nq)
 {
 	const int32_t H = (int32_t)ctx->model.hidden, NH = (int32_t)ctx->model.heads;
 	const int32_t dh = H / NH, tq = (int32_t)ctx->sched->q_tile;
+	const int32_t L = (int32_t)ctx->sched->max_seq_len;
 	const int per_head = ctx->sched->per_head != 0;
 	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN);
 	int8_t *q = buf(ctx, MCUBERT_BUF_Q), *k = buf(ctx, MCUBERT_BUF_K), *v = buf(ctx, MCUBERT_BUF_V);
@@ -100,6 +111,7 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 		lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
 		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
 		lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
+		v_transposed(&lin, ctx);
 		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
 		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
 			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
@@ -107,7 +119,7 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 			lin = layer_lin(ctx, l, LS_Q_W, T, H, 0, H, H, H, H);
 			mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, q);
 			for (int32_t h = 0; h < NH; h++) {
-				attend(ctx, l, T, n, q + h * dh, H, k + h * dh, v + h * dh, H, scores,
+				attend(ctx, l, T, n, q + h * dh, H, k + h * dh, v + h * dh * L, H, scores,
 				       probs, p_stride, cx + h * dh, H);
 			}
 			lin = layer_lin(ctx, l, LS_O_W, T, H, 0, H, H, H, H);
@@ -121,6 +133,7 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 		lin = layer_lin(ctx, l, LS_K_W, n, H, h * dh, dh, H, dh, H);
 		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
 		lin = layer_lin(ctx, l, LS_V_W, n, H, h * dh, dh, H, dh, H);
+		v_transposed(&lin, ctx);
 		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
 		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
 			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
@@ -180,6 +193,7 @@ static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t
 	lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
 	mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
 	lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
+	v_transposed(&lin, ctx);
 	mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
 	/* one op at a time over all heads, as the planner's lifetimes assume */
 	const int32_t *s = scalars(ctx, l);
@@ -196,8 +210,9 @@ static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t
 		}
 	}
 	ad.out_stride = H;
+	ad.kv_stride = L;
 	for (int32_t h = 0; h < NH; h++) {
-		mcubert_attn_pv_s8(&ad, probs + h * L * L, n, v + h * dh, s[2 * SC_CTX],
+		mcubert_attn_pv_s8(&ad, probs + h * L * L, n, v + h * dh * L, s[2 * SC_CTX],
 				   s[2 * SC_CTX + 1], cx + h * dh);
 	}
 	lin = layer_lin(ctx, l, LS_O_W, n, H, 0, H, H, H, H);
@@ -236,14 +251,14 @@ static void head(const struct mcubert_ctx *ctx, int32_t *logits)
 	const int32_t *pool_rq = (const int32_t *)mcubert_slot(ctx, SLOT_POOL_RQ);
 	const int32_t *cls_rq = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_RQ);
 	int8_t *pooled = buf(ctx, MCUBERT_BUF_POOLED);
-	struct mcubert_linear_dims d = {1, H, H, H, H};
+	struct mcubert_linear_dims d = {1, H, 0, H, H, H, 1};
 	struct mcubert_linear_params p = {(const int8_t *)mcubert_slot(ctx, SLOT_POOL_W),
 					  (const int32_t *)mcubert_slot(ctx, SLOT_POOL_B), pool_rq,
 					  pool_rq + H};
 
 	mcubert_linear_s8(&d, &p, buf(ctx, MCUBERT_BUF_HIDDEN), pooled);
 	mcubert_lut_s8(pooled, H, (const int8_t *)mcubert_slot(ctx, SLOT_TANH_LUT), pooled);
-	d.out_dim = C;
+	d.out_count = C;
 	d.y_stride = C;
 	p.w = (const int8_t *)mcubert_slot(ctx, SLOT_CLS_W);
 	p.bias = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_B);

@@ -175,13 +175,15 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 			      uint32_t sum_hr)
 {
 	const uint32_t H = m->hidden, F = m->ffn, C = m->labels, K = m->clusters, V = m->vocab;
+	const uint32_t HH = MCUBERT_OP(H) * MCUBERT_KP(H); /* weights: MCUBERT_LAYOUT_OC2_K4 */
 
 	if (slot >= MCUBERT_SLOT_GLOBAL_COUNT) {
 		switch ((slot - MCUBERT_SLOT_GLOBAL_COUNT) % MCUBERT_SLOT_LAYER_COUNT) {
-		case LS_Q_W: case LS_K_W: case LS_V_W: case LS_O_W: return H * H;
+		case LS_Q_W: case LS_K_W: case LS_V_W: case LS_O_W: return HH;
 		case LS_Q_B: case LS_K_B: case LS_V_B: case LS_O_B: case LS_F2_B: return 4 * H;
 		case LS_Q_RQ: case LS_K_RQ: case LS_V_RQ: case LS_O_RQ: case LS_F2_RQ: return 8 * H;
-		case LS_F1_W: case LS_F2_W: return F * H;
+		case LS_F1_W: return MCUBERT_OP(F) * MCUBERT_KP(H);
+		case LS_F2_W: return MCUBERT_OP(H) * MCUBERT_KP(F);
 		case LS_F1_B: return 4 * F;
 		case LS_F1_RQ: return 8 * F;
 		case LS_LN1: case LS_LN2: return 8 * H + 8;
@@ -200,11 +202,11 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 	case SLOT_POS: return m->max_pos * H;
 	case SLOT_POS_RQ: return 8;
 	case SLOT_EMB_LN: return 8 * H + 8;
-	case SLOT_POOL_W: return H * H;
+	case SLOT_POOL_W: return HH;
 	case SLOT_POOL_B: return 4 * H;
 	case SLOT_POOL_RQ: return 8 * H;
 	case SLOT_TANH_LUT: return 256;
-	case SLOT_CLS_W: return C * H;
+	case SLOT_CLS_W: return MCUBERT_OP(C) * MCUBERT_KP(H);
 	case SLOT_CLS_B: return 4 * C;
 	default: return 8 * C;
 	}
@@ -309,7 +311,7 @@ static int parse_header(struct mcubert_ctx *ctx, const struct mcubert_schedule *
 		return MCUBERT_ERR_MAGIC;
 	}
 	if ((mcubert_rd32(blob + 4) & 0xFFFFu) != MCUBERT_BLOB_VERSION ||
-	    (mcubert_rd32(blob + 4) >> 16) != MCUBERT_LAYOUT_ROW_MAJOR) {
+	    (mcubert_rd32(blob + 4) >> 16) != MCUBERT_LAYOUT_OC2_K4) {
 		return MCUBERT_ERR_VERSION;
 	}
 	const uint32_t total = mcubert_rd32(blob + 8);

@@ -4,6 +4,10 @@
  * int8 kernels of the mcubert runtime, one operator per file (src/kernels/), in the
  * CMSIS-NN style: explicit dimension and quantisation structs, caller-owned memory.
  * Numerics: docs/numerics.md. None of these kernels needs scratch memory.
+ *
+ * Each kernel has a portable C path and, where the core has the DSP extension (Cortex-M4,
+ * M7, M33, ...), a SIMD path with ACLE intrinsics; both give the same bits. Define
+ * MCUBERT_PORTABLE to force the portable path.
  */
 #ifndef MCUBERT_MCUBERT_KERNELS_H_
 #define MCUBERT_MCUBERT_KERNELS_H_
@@ -14,13 +18,21 @@
 extern "C" {
 #endif
 
-/* y[r][o] = requant(bias[o] + sum_i x[r][i] * w[o][i]); w is row-major [out_dim][in_dim]. */
+/*
+ * y[r][o] = requant(bias[o] + sum_k x[r][k] * W[o][k]) for the output channels
+ * o in [out_first, out_first + out_count), written to y[r * y_stride + (o - out_first) * y_ch_stride]
+ * (y_ch_stride 1: row-major; y_ch_stride = rows' capacity: transposed, as V is stored).
+ * W is the whole [out_total][in_dim] matrix in MCUBERT_LAYOUT_OC2_K4 (src/mcubert_blob.h);
+ * bias, mult and shift are indexed by absolute channel. x rows may be unaligned.
+ */
 struct mcubert_linear_dims {
 	int32_t rows;
 	int32_t in_dim;
-	int32_t out_dim;
-	int32_t x_stride; /* elements between rows of x */
-	int32_t y_stride; /* elements between rows of y */
+	int32_t out_first;
+	int32_t out_count;
+	int32_t x_stride;    /* elements between rows of x */
+	int32_t y_stride;    /* elements between rows of y */
+	int32_t y_ch_stride; /* elements between output channels of y */
 };
 
 /* Per-output-channel requantisation: mult[o], shift[o] (numerics.md, "Requantisation"). */
@@ -52,9 +64,13 @@ struct mcubert_attn_dims {
 void mcubert_attn_qk_s8(const struct mcubert_attn_dims *d, const int8_t *q, const int8_t *k,
 			int32_t mult, int32_t shift, int16_t *scores);
 
-/* ctx[r][c] = sat8(requant(sum_j p[r][j] * v[j][c], mult, shift)); p rows are p_stride bytes apart */
+/*
+ * ctx[r][c] = sat8(requant(sum_j p[r][j] * vt[c][j], mult, shift)). V is stored transposed
+ * (vt rows are kv_stride elements apart) so that both operands run contiguously over j;
+ * p rows are p_stride bytes apart.
+ */
 void mcubert_attn_pv_s8(const struct mcubert_attn_dims *d, const uint8_t *p, int32_t p_stride,
-			const int8_t *v, int32_t mult, int32_t shift, int8_t *ctx);
+			const int8_t *vt, int32_t mult, int32_t shift, int8_t *ctx);
 
 /* uint8 probabilities (scale 1/256) of one score row. scores is clobbered; probs may alias it. */
 void mcubert_softmax_s8(int16_t *scores, int32_t n, const uint16_t *exp_lut, uint8_t *probs);

@@ -4,6 +4,7 @@
  * Clustered low-rank embedding: token t of cluster c at row j is U_c[j] . V_c, plus the
  * position embedding. Rows come from the checkpoint table (tokens of c before t's block
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
+ * SIMD path: the rank-r dot products two output channels at a time.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -44,7 +45,32 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	const int32_t *shift = mult + hidden;
 	const int8_t *pos = p->pos + position * (uint32_t)hidden;
 
-	for (int32_t h = 0; h < hidden; h++) {
+	int32_t h = 0;
+
+#if MCUBERT_DSP
+	/* two hidden channels per step: the U row is unpacked once for both V^T rows */
+	const int32_t n4 = rank >> 2;
+
+	for (; rank > 0 && h + 2 <= hidden; h += 2) {
+		const int8_t *v0 = vt + h * rank;
+		int32_t acc[2] = {0, 0};
+
+		mcubert_dot_1x2_s8(u, v0, rank, 4, n4, acc, 0);
+		for (int32_t k = n4 * 4; k < rank; k++) {
+			acc[0] += u[k] * v0[k];
+			acc[1] += u[k] * v0[rank + k];
+		}
+		for (int32_t t = 0; t < 2; t++) {
+			const int32_t word = mcubert_sat16(mcubert_requant32(acc[t], mult[h + t], shift[h + t]));
+			const int32_t pe = mcubert_sat16(mcubert_requant32(pos[h + t], p->pos_mult, p->pos_shift));
+
+			out[h + t] = mcubert_sat16_32(word + pe);
+		}
+	}
+#else
+	/* portable C: one channel at a time (the loop below) */
+#endif
+	for (; h < hidden; h++) {
 		int32_t word = 0;
 
 		if (rank > 0) {
@@ -53,10 +79,10 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 			for (int32_t k = 0; k < rank; k++) {
 				acc += (int32_t)u[k] * (int32_t)vt[h * rank + k];
 			}
-			word = mcubert_sat16(mcubert_requant(acc, mult[h], shift[h]));
+			word = mcubert_sat16(mcubert_requant32(acc, mult[h], shift[h]));
 		}
-		int32_t pe = mcubert_sat16(mcubert_requant(pos[h], p->pos_mult, p->pos_shift));
+		int32_t pe = mcubert_sat16(mcubert_requant32(pos[h], p->pos_mult, p->pos_shift));
 
-		out[h] = mcubert_sat16(word + pe);
+		out[h] = mcubert_sat16_32(word + pe);
 	}
 }

@@ -3,6 +3,8 @@
  *
  * Integer LayerNorm (numerics.md): exact mean via d = H*x - sum, integer variance,
  * integer square root and one reciprocal per row.
+ * The variance sum q = sum_i (H*x_i - S)^2 equals H^2*S2 - H*S^2 with S2 = sum x_i^2, exactly;
+ * the SIMD path gets S and S2 two lanes at a time (SMLAD, SMLALD). |q| < 2^61 for H <= 1024.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -11,12 +13,31 @@
 #define LN_Z_SHIFT 30
 #define LN_OUT_SHIFT 24
 
-void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *params, int8_t *y)
+#if MCUBERT_DSP
+
+static uint64_t row_stats(const int16_t *x, int32_t hidden, int32_t *sum_out)
 {
-	const int32_t *g = params;
-	const int32_t *b = params + hidden;
-	const uint64_t e = (uint64_t)(uint32_t)params[2 * hidden] |
-			   ((uint64_t)(uint32_t)params[2 * hidden + 1] << 32);
+	int32_t sum = 0, i = 0;
+	int64_t s2 = 0;
+
+	for (; i + 2 <= hidden; i += 2) {
+		const int32_t w = (int32_t)mcubert_rd4(x + i);
+
+		sum = __smlad(w, 0x00010001, sum);
+		s2 = __smlald(w, w, s2);
+	}
+	for (; i < hidden; i++) {
+		sum += x[i];
+		s2 += (int32_t)x[i] * x[i];
+	}
+	*sum_out = sum;
+	return (uint64_t)((int64_t)hidden * hidden * s2 - (int64_t)hidden * sum * sum);
+}
+
+#else /* portable C */
+
+static uint64_t row_stats(const int16_t *x, int32_t hidden, int32_t *sum_out)
+{
 	int32_t sum = 0;
 	uint64_t q = 0;
 
@@ -28,6 +49,20 @@ void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *param
 
 		q += (uint64_t)(d * d);
 	}
+	*sum_out = sum;
+	return q;
+}
+
+#endif
+
+void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *params, int8_t *y)
+{
+	const int32_t *g = params;
+	const int32_t *b = params + hidden;
+	const uint64_t e = (uint64_t)(uint32_t)params[2 * hidden] |
+			   ((uint64_t)(uint32_t)params[2 * hidden + 1] << 32);
+	int32_t sum;
+	const uint64_t q = row_stats(x, hidden, &sum);
 	const uint64_t var = q / (uint64_t)hidden + e;
 	const int64_t inv = (int64_t)(((uint64_t)1 << LN_INV_BITS) / mcubert_isqrt64(var));
 
