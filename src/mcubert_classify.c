@@ -53,6 +53,15 @@ static void *buf(const struct mcubert_ctx *ctx, enum mcubert_buf b)
 	return ctx->arena + ctx->sched->buf_offset[b];
 }
 
+/* The kernels' scratch; mcubert_init() checked it holds every *_buffer_size(). */
+static struct mcubert_kernel_ctx kctx(const struct mcubert_ctx *ctx)
+{
+	struct mcubert_kernel_ctx k = {buf(ctx, MCUBERT_BUF_SCRATCH),
+				       (int32_t)ctx->sched->buf_size[MCUBERT_BUF_SCRATCH]};
+
+	return k;
+}
+
 static const int32_t *scalars(const struct mcubert_ctx *ctx, uint32_t l)
 {
 	return (const int32_t *)mcubert_lslot(ctx, l, LS_SCALARS);
@@ -78,22 +87,24 @@ static void attend(const struct mcubert_ctx *ctx, uint32_t l, int32_t rows, int3
 		   int32_t kv_stride, int16_t *scores, uint8_t *probs, int32_t probs_stride,
 		   int8_t *ctx_out, int32_t ctx_stride)
 {
+	const struct mcubert_kernel_ctx kc = kctx(ctx);
 	const int32_t *s = scalars(ctx, l);
 	const uint16_t *lut = (const uint16_t *)mcubert_lslot(ctx, l, LS_SOFTMAX_LUT);
 	struct mcubert_attn_dims d = {rows, n, (int32_t)(ctx->model.hidden / ctx->model.heads),
 				      q_stride, kv_stride, n};
 
-	mcubert_attn_qk_s8(&d, q, k, s[2 * SC_SCORE], s[2 * SC_SCORE + 1], scores);
+	mcubert_attn_qk_s8(&kc, &d, q, k, s[2 * SC_SCORE], s[2 * SC_SCORE + 1], scores);
 	for (int32_t i = 0; i < rows; i++) {
 		mcubert_softmax_s8(scores + i * n, n, lut, probs + i * probs_stride);
 	}
 	d.out_stride = ctx_stride;
 	d.kv_stride = (int32_t)ctx->sched->max_seq_len;
-	mcubert_attn_pv_s8(&d, probs, probs_stride, vt, s[2 * SC_CTX], s[2 * SC_CTX + 1], ctx_out);
+	mcubert_attn_pv_s8(&kc, &d, probs, probs_stride, vt, s[2 * SC_CTX], s[2 * SC_CTX + 1], ctx_out);
 }
 
 static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n, int32_t nq)
 {
+	const struct mcubert_kernel_ctx kc = kctx(ctx);
 	const int32_t H = (int32_t)ctx->model.hidden, NH = (int32_t)ctx->model.heads;
 	const int32_t dh = H / NH, tq = (int32_t)ctx->sched->q_tile;
 	const int32_t L = (int32_t)ctx->sched->max_seq_len;
@@ -109,21 +120,21 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 
 	if (!per_head) {
 		lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
-		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+		mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, k);
 		lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
 		v_transposed(&lin, ctx);
-		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+		mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, v);
 		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
 			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
 
 			lin = layer_lin(ctx, l, LS_Q_W, T, H, 0, H, H, H, H);
-			mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, q);
+			mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden + t0 * H, q);
 			for (int32_t h = 0; h < NH; h++) {
 				attend(ctx, l, T, n, q + h * dh, H, k + h * dh, v + h * dh * L, H, scores,
 				       probs, p_stride, cx + h * dh, H);
 			}
 			lin = layer_lin(ctx, l, LS_O_W, T, H, 0, H, H, H, H);
-			mcubert_linear_s8_s16(&lin.d, &lin.p, cx, res);
+			mcubert_linear_s8_s16(&kc, &lin.d, &lin.p, cx, res);
 			add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES1, LS_LN1, hidden + t0 * H);
 		}
 		return;
@@ -131,15 +142,15 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 	/* per head: K_h, V_h for all tokens, context of every query tile into CTX[L][H] */
 	for (int32_t h = 0; h < NH; h++) {
 		lin = layer_lin(ctx, l, LS_K_W, n, H, h * dh, dh, H, dh, H);
-		mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+		mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, k);
 		lin = layer_lin(ctx, l, LS_V_W, n, H, h * dh, dh, H, dh, H);
 		v_transposed(&lin, ctx);
-		mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+		mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, v);
 		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
 			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
 
 			lin = layer_lin(ctx, l, LS_Q_W, T, H, h * dh, dh, H, dh, H);
-			mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, q);
+			mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden + t0 * H, q);
 			attend(ctx, l, T, n, q, dh, k, v, dh, scores, probs, p_stride,
 			       cx + t0 * H + h * dh, H);
 		}
@@ -148,13 +159,14 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 		const int32_t T = nq - t0 < tq ? nq - t0 : tq;
 
 		lin = layer_lin(ctx, l, LS_O_W, T, H, 0, H, H, H, H);
-		mcubert_linear_s8_s16(&lin.d, &lin.p, cx + t0 * H, res);
+		mcubert_linear_s8_s16(&kc, &lin.d, &lin.p, cx + t0 * H, res);
 		add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES1, LS_LN1, hidden + t0 * H);
 	}
 }
 
 static void ffn_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t nf)
 {
+	const struct mcubert_kernel_ctx kc = kctx(ctx);
 	const int32_t H = (int32_t)ctx->model.hidden, F = (int32_t)ctx->model.ffn;
 	const int32_t tf = (int32_t)ctx->sched->ffn_tile;
 	const int8_t *gelu = (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT);
@@ -166,16 +178,18 @@ static void ffn_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t nf)
 		const int32_t T = nf - t0 < tf ? nf - t0 : tf;
 
 		lin = layer_lin(ctx, l, LS_F1_W, T, H, 0, F, H, F, F);
-		mcubert_linear_s8(&lin.d, &lin.p, hidden + t0 * H, inter);
+		mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden + t0 * H, inter);
 		mcubert_lut_s8(inter, T * F, gelu, inter);
 		lin = layer_lin(ctx, l, LS_F2_W, T, F, 0, H, F, H, H);
-		mcubert_linear_s8_s16(&lin.d, &lin.p, inter, res);
+		mcubert_linear_s8_s16(&kc, &lin.d, &lin.p, inter, res);
 		add_norm(ctx, l, res, hidden + t0 * H, T, SC_RES2, LS_LN2, hidden + t0 * H);
 	}
 }
 
-static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t n)
+/* n tokens in, the first nq rows out (nq = 1 in the last layer, as in the fine schedule) */
+static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t n, int32_t nq)
 {
+	const struct mcubert_kernel_ctx kc = kctx(ctx);
 	const int32_t H = (int32_t)ctx->model.hidden, NH = (int32_t)ctx->model.heads;
 	const int32_t F = (int32_t)ctx->model.ffn, dh = H / NH;
 	const int32_t L = (int32_t)ctx->sched->max_seq_len;
@@ -188,42 +202,42 @@ static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t
 	uint8_t *probs = buf(ctx, MCUBERT_BUF_PROBS);
 	struct lin lin;
 
-	lin = layer_lin(ctx, l, LS_Q_W, n, H, 0, H, H, H, H);
-	mcubert_linear_s8(&lin.d, &lin.p, hidden, q);
+	lin = layer_lin(ctx, l, LS_Q_W, nq, H, 0, H, H, H, H);
+	mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, q);
 	lin = layer_lin(ctx, l, LS_K_W, n, H, 0, H, H, H, H);
-	mcubert_linear_s8(&lin.d, &lin.p, hidden, k);
+	mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, k);
 	lin = layer_lin(ctx, l, LS_V_W, n, H, 0, H, H, H, H);
 	v_transposed(&lin, ctx);
-	mcubert_linear_s8(&lin.d, &lin.p, hidden, v);
+	mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden, v);
 	/* one op at a time over all heads, as the planner's lifetimes assume */
 	const int32_t *s = scalars(ctx, l);
 	const uint16_t *lut = (const uint16_t *)mcubert_lslot(ctx, l, LS_SOFTMAX_LUT);
-	struct mcubert_attn_dims ad = {n, n, dh, H, H, n};
+	struct mcubert_attn_dims ad = {nq, n, dh, H, H, n};
 
 	for (int32_t h = 0; h < NH; h++) {
-		mcubert_attn_qk_s8(&ad, q + h * dh, k + h * dh, s[2 * SC_SCORE], s[2 * SC_SCORE + 1],
+		mcubert_attn_qk_s8(&kc, &ad, q + h * dh, k + h * dh, s[2 * SC_SCORE], s[2 * SC_SCORE + 1],
 				   scores + h * L * L);
 	}
 	for (int32_t h = 0; h < NH; h++) {
-		for (int32_t i = 0; i < n; i++) {
+		for (int32_t i = 0; i < nq; i++) {
 			mcubert_softmax_s8(scores + h * L * L + i * n, n, lut, probs + h * L * L + i * n);
 		}
 	}
 	ad.out_stride = H;
 	ad.kv_stride = L;
 	for (int32_t h = 0; h < NH; h++) {
-		mcubert_attn_pv_s8(&ad, probs + h * L * L, n, v + h * dh * L, s[2 * SC_CTX],
+		mcubert_attn_pv_s8(&kc, &ad, probs + h * L * L, n, v + h * dh * L, s[2 * SC_CTX],
 				   s[2 * SC_CTX + 1], cx + h * dh);
 	}
-	lin = layer_lin(ctx, l, LS_O_W, n, H, 0, H, H, H, H);
-	mcubert_linear_s8_s16(&lin.d, &lin.p, cx, res);
-	add_norm(ctx, l, res, hidden, n, SC_RES1, LS_LN1, hidden2);
-	lin = layer_lin(ctx, l, LS_F1_W, n, H, 0, F, H, F, F);
-	mcubert_linear_s8(&lin.d, &lin.p, hidden2, inter);
-	mcubert_lut_s8(inter, n * F, (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT), inter2);
-	lin = layer_lin(ctx, l, LS_F2_W, n, F, 0, H, F, H, H);
-	mcubert_linear_s8_s16(&lin.d, &lin.p, inter2, res2);
-	add_norm(ctx, l, res2, hidden2, n, SC_RES2, LS_LN2, hidden);
+	lin = layer_lin(ctx, l, LS_O_W, nq, H, 0, H, H, H, H);
+	mcubert_linear_s8_s16(&kc, &lin.d, &lin.p, cx, res);
+	add_norm(ctx, l, res, hidden, nq, SC_RES1, LS_LN1, hidden2);
+	lin = layer_lin(ctx, l, LS_F1_W, nq, H, 0, F, H, F, F);
+	mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden2, inter);
+	mcubert_lut_s8(inter, nq * F, (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT), inter2);
+	lin = layer_lin(ctx, l, LS_F2_W, nq, F, 0, H, F, H, H);
+	mcubert_linear_s8_s16(&kc, &lin.d, &lin.p, inter2, res2);
+	add_norm(ctx, l, res2, hidden2, nq, SC_RES2, LS_LN2, hidden);
 }
 
 static void embed(const struct mcubert_ctx *ctx, const uint16_t *ids, int32_t n)
@@ -250,13 +264,14 @@ static void head(const struct mcubert_ctx *ctx, int32_t *logits)
 	const int32_t H = (int32_t)ctx->model.hidden, C = (int32_t)ctx->model.labels;
 	const int32_t *pool_rq = (const int32_t *)mcubert_slot(ctx, SLOT_POOL_RQ);
 	const int32_t *cls_rq = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_RQ);
+	const struct mcubert_kernel_ctx kc = kctx(ctx);
 	int8_t *pooled = buf(ctx, MCUBERT_BUF_POOLED);
 	struct mcubert_linear_dims d = {1, H, 0, H, H, H, 1};
 	struct mcubert_linear_params p = {(const int8_t *)mcubert_slot(ctx, SLOT_POOL_W),
 					  (const int32_t *)mcubert_slot(ctx, SLOT_POOL_B), pool_rq,
 					  pool_rq + H};
 
-	mcubert_linear_s8(&d, &p, buf(ctx, MCUBERT_BUF_HIDDEN), pooled);
+	mcubert_linear_s8(&kc, &d, &p, buf(ctx, MCUBERT_BUF_HIDDEN), pooled);
 	mcubert_lut_s8(pooled, H, (const int8_t *)mcubert_slot(ctx, SLOT_TANH_LUT), pooled);
 	d.out_count = C;
 	d.y_stride = C;
@@ -264,7 +279,7 @@ static void head(const struct mcubert_ctx *ctx, int32_t *logits)
 	p.bias = (const int32_t *)mcubert_slot(ctx, SLOT_CLS_B);
 	p.mult = cls_rq;
 	p.shift = cls_rq + C;
-	mcubert_linear_s8_s32(&d, &p, pooled, logits);
+	mcubert_linear_s8_s32(&kc, &d, &p, pooled, logits);
 }
 
 int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
@@ -285,10 +300,12 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 
 	embed(ctx, token_ids, n);
 	for (uint32_t l = 0; l < ctx->model.layers; l++) {
+		/* only [CLS] feeds the pooler, so the last layer needs its row alone */
+		const int32_t rows = (l + 1 == ctx->model.layers) ? 1 : n;
+
 		if (ctx->sched->mode == MCUBERT_MODE_LAYERWISE) {
-			encoder_layerwise(ctx, l, n);
+			encoder_layerwise(ctx, l, n, rows);
 		} else {
-			const int32_t rows = (l + 1 == ctx->model.layers) ? 1 : n;
 
 			attention_fine(ctx, l, n, rows);
 			ffn_fine(ctx, l, rows);

@@ -68,6 +68,12 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 	memset(req, 0, sizeof(uint64_t) * MCUBERT_BUF_COUNT);
 	req[MCUBERT_BUF_HIDDEN] = L * H;
 	req[MCUBERT_BUF_POOLED] = H;
+	{
+		/* planner.scratch_words(): two unpacked rows of the longest reduction */
+		const uint64_t kmax = MCUBERT_KP(H > F ? H : F), kl = MCUBERT_KP(L);
+
+		req[MCUBERT_BUF_SCRATCH] = 4 * (kmax > kl ? kmax : kl);
+	}
 	if (s->mode == MCUBERT_MODE_FINE) {
 		const uint64_t tq = s->q_tile, tf = s->ffn_tile, kv = s->per_head ? dh : H;
 

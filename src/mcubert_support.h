@@ -31,19 +31,26 @@ MCUBERT_INLINE int64_t mcubert_requant(int64_t acc, int32_t mult, int32_t shift)
 	return (acc * (int64_t)mult + ((int64_t)1 << (shift - 1))) >> shift;
 }
 
+MCUBERT_INLINE int32_t mcubert_sat32(int64_t v)
+{
+	return (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
+}
+
 /*
- * The same value for an int32 accumulator, cheaper: for shift >= 33 the rounding term only
- * touches the high word, and floor((N + f) / M) = floor(N / M) for integer N, M and f in
- * [0, 1) drops the low word exactly. |acc * mult| < 2^62, so the sum never overflows.
+ * sat32(requant(acc, mult, shift)) for an int32 accumulator, cheaper. For shift >= 33 the
+ * rounding term only touches the high word, and floor((N + f) / M) = floor(N / M) for
+ * integers N, M and f in [0, 1) lets both the low word and the low shift-33 bits go first:
+ * the result is ((hi >> (shift - 33)) + 1) >> 1 with hi the top word of acc * mult, which
+ * fits int32 (|hi| < 2^30). Saturating to int32 first changes no later sat8/sat16.
  */
-MCUBERT_INLINE int64_t mcubert_requant32(int32_t acc, int32_t mult, int32_t shift)
+MCUBERT_INLINE int32_t mcubert_requant_s32(int32_t acc, int32_t mult, int32_t shift)
 {
 	if (shift >= 33) {
 		const int32_t hi = (int32_t)(((int64_t)acc * mult) >> 32);
 
-		return (hi + (1 << (shift - 33))) >> (shift - 32);
+		return ((hi >> (shift - 33)) + 1) >> 1;
 	}
-	return mcubert_requant(acc, mult, shift);
+	return mcubert_sat32(mcubert_requant(acc, mult, shift));
 }
 
 MCUBERT_INLINE int8_t mcubert_sat8(int64_t v)
@@ -54,11 +61,6 @@ MCUBERT_INLINE int8_t mcubert_sat8(int64_t v)
 MCUBERT_INLINE int16_t mcubert_sat16(int64_t v)
 {
 	return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
-}
-
-MCUBERT_INLINE int32_t mcubert_sat32(int64_t v)
-{
-	return (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
 }
 
 MCUBERT_INLINE int8_t mcubert_sat8_32(int32_t v)
@@ -120,37 +122,94 @@ MCUBERT_INLINE int32_t mcubert_uxtb16_ror8(uint32_t x)
 }
 
 /*
- * acc[i][j] += a_i . b_j over n4 blocks of 4 bytes, for 2 rows of a (a0, a0 + a_stride) and
- * 2 rows of b (b0, b0 + b_off; both advance b_step per block). Bytes (0, 2) and (1, 3) of a
- * word pair up in the same lanes on both sides, so no reordering is needed: each word costs
- * one load and two SXTB16, and each unpacked word feeds two SMLADs.
+ * Unpacks rows a0 and a1 (n bytes each, int8 or uint8) into int16 lane pairs, 4 words per
+ * block of 4 bytes: a0 bytes (0, 2), a0 bytes (1, 3), then the same for a1. That is the
+ * lane order SXTB16 and its ROR #8 form give a weight word, so no reordering is needed
+ * anywhere. A partial last block is zero-padded. Returns the number of blocks.
  */
-MCUBERT_INLINE void mcubert_dot_2x2_s8(const int8_t *a0, int32_t a_stride, const int8_t *b0,
-				       int32_t b_off, int32_t b_step, int32_t n4, int32_t acc[4],
-				       int a_unsigned)
+MCUBERT_INLINE int32_t mcubert_unpack_2rows(const int8_t *a0, const int8_t *a1, int32_t n,
+					    int32_t *out, int is_unsigned)
 {
-	int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
+	const int32_t n4 = n >> 2;
 
 	for (int32_t i = 0; i < n4; i++) {
-		const uint32_t xa = mcubert_rd4(a0), xb = mcubert_rd4(a0 + a_stride);
-		const int32_t al = a_unsigned ? (int32_t)__uxtb16(xa) : __sxtb16(xa);
-		const int32_t ah = a_unsigned ? mcubert_uxtb16_ror8(xa) : mcubert_sxtb16_ror8(xa);
-		const int32_t bl_ = a_unsigned ? (int32_t)__uxtb16(xb) : __sxtb16(xb);
-		const int32_t bh_ = a_unsigned ? mcubert_uxtb16_ror8(xb) : mcubert_sxtb16_ror8(xb);
-		const uint32_t w0 = mcubert_rd4(b0), w1 = mcubert_rd4(b0 + b_off);
-		int32_t l = __sxtb16(w0), h = mcubert_sxtb16_ror8(w0);
+		const uint32_t x = mcubert_rd4(a0 + 4 * i), y = mcubert_rd4(a1 + 4 * i);
 
-		s00 = __smlad(al, l, s00);
-		s00 = __smlad(ah, h, s00);
-		s10 = __smlad(bl_, l, s10);
-		s10 = __smlad(bh_, h, s10);
-		l = __sxtb16(w1);
-		h = mcubert_sxtb16_ror8(w1);
-		s01 = __smlad(al, l, s01);
-		s01 = __smlad(ah, h, s01);
-		s11 = __smlad(bl_, l, s11);
-		s11 = __smlad(bh_, h, s11);
-		a0 += 4;
+		if (is_unsigned) {
+			out[0] = (int32_t)__uxtb16(x);
+			out[1] = mcubert_uxtb16_ror8(x);
+			out[2] = (int32_t)__uxtb16(y);
+			out[3] = mcubert_uxtb16_ror8(y);
+		} else {
+			out[0] = __sxtb16(x);
+			out[1] = mcubert_sxtb16_ror8(x);
+			out[2] = __sxtb16(y);
+			out[3] = mcubert_sxtb16_ror8(y);
+		}
+		out += 4;
+	}
+	if ((n & 3) == 0) {
+		return n4;
+	}
+	uint32_t x = 0, y = 0;
+
+	for (int32_t j = 0; j < (n & 3); j++) {
+		x |= (uint32_t)(uint8_t)a0[4 * n4 + j] << (8 * j);
+		y |= (uint32_t)(uint8_t)a1[4 * n4 + j] << (8 * j);
+	}
+	if (is_unsigned) {
+		out[0] = (int32_t)__uxtb16(x);
+		out[1] = mcubert_uxtb16_ror8(x);
+		out[2] = (int32_t)__uxtb16(y);
+		out[3] = mcubert_uxtb16_ror8(y);
+	} else {
+		out[0] = __sxtb16(x);
+		out[1] = mcubert_sxtb16_ror8(x);
+		out[2] = __sxtb16(y);
+		out[3] = mcubert_sxtb16_ror8(y);
+	}
+	return n4 + 1;
+}
+
+/* One block of mcubert_mac_2x2: 16 MACs. */
+#define MCUBERT_MAC_BLOCK(a, b0, b1)                                                              \
+	do {                                                                                      \
+		const uint32_t w0_ = mcubert_rd4(b0), w1_ = mcubert_rd4(b1);                      \
+		const int32_t l0_ = __sxtb16(w0_), h0_ = mcubert_sxtb16_ror8(w0_);               \
+		const int32_t l1_ = __sxtb16(w1_), h1_ = mcubert_sxtb16_ror8(w1_);               \
+		s00 = __smlad((a)[0], l0_, s00);                                                  \
+		s00 = __smlad((a)[1], h0_, s00);                                                  \
+		s01 = __smlad((a)[0], l1_, s01);                                                  \
+		s01 = __smlad((a)[1], h1_, s01);                                                  \
+		s10 = __smlad((a)[2], l0_, s10);                                                  \
+		s10 = __smlad((a)[3], h0_, s10);                                                  \
+		s11 = __smlad((a)[2], l1_, s11);                                                  \
+		s11 = __smlad((a)[3], h1_, s11);                                                  \
+	} while (0)
+
+/*
+ * acc[2 * i + j] += a_i . b_j over nblk blocks of 4: a_i from unpacked rows (above), b_j
+ * int8 rows at b0 and b0 + b_off, both advancing b_step bytes per block. Per block: four
+ * loads of a, two of b, four SXTB16 and eight SMLADs (16 MACs): each unpacked word is used
+ * twice. Four blocks per iteration amortise the loop overhead.
+ */
+MCUBERT_INLINE void mcubert_mac_2x2(const int32_t *a, const int8_t *b0, int32_t b_off,
+				    int32_t b_step, int32_t nblk, int32_t acc[4])
+{
+	int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
+	const int32_t *end4 = a + 4 * (nblk & ~3), *end = a + 4 * nblk;
+
+	while (a != end4) {
+		MCUBERT_MAC_BLOCK(a, b0, b0 + b_off);
+		MCUBERT_MAC_BLOCK(a + 4, b0 + b_step, b0 + b_step + b_off);
+		MCUBERT_MAC_BLOCK(a + 8, b0 + 2 * b_step, b0 + 2 * b_step + b_off);
+		MCUBERT_MAC_BLOCK(a + 12, b0 + 3 * b_step, b0 + 3 * b_step + b_off);
+		a += 16;
+		b0 += 4 * b_step;
+	}
+	while (a != end) {
+		MCUBERT_MAC_BLOCK(a, b0, b0 + b_off);
+		a += 4;
 		b0 += b_step;
 	}
 	acc[0] = s00;
@@ -159,24 +218,22 @@ MCUBERT_INLINE void mcubert_dot_2x2_s8(const int8_t *a0, int32_t a_stride, const
 	acc[3] = s11;
 }
 
-/* acc[j] += a . b_j for one row of a and 2 rows of b, as above. */
+/* acc[j] += a . b_j for one int8 row a and two int8 rows b (the embedding's rank-r dots). */
 MCUBERT_INLINE void mcubert_dot_1x2_s8(const int8_t *a0, const int8_t *b0, int32_t b_off,
-				       int32_t b_step, int32_t n4, int32_t acc[2], int a_unsigned)
+				       int32_t n4, int32_t acc[2])
 {
 	int32_t s0 = acc[0], s1 = acc[1];
 
 	for (int32_t i = 0; i < n4; i++) {
-		const uint32_t xa = mcubert_rd4(a0);
-		const int32_t al = a_unsigned ? (int32_t)__uxtb16(xa) : __sxtb16(xa);
-		const int32_t ah = a_unsigned ? mcubert_uxtb16_ror8(xa) : mcubert_sxtb16_ror8(xa);
-		const uint32_t w0 = mcubert_rd4(b0), w1 = mcubert_rd4(b0 + b_off);
+		const uint32_t xa = mcubert_rd4(a0), w0 = mcubert_rd4(b0), w1 = mcubert_rd4(b0 + b_off);
+		const int32_t al = __sxtb16(xa), ah = mcubert_sxtb16_ror8(xa);
 
 		s0 = __smlad(al, __sxtb16(w0), s0);
 		s0 = __smlad(ah, mcubert_sxtb16_ror8(w0), s0);
 		s1 = __smlad(al, __sxtb16(w1), s1);
 		s1 = __smlad(ah, mcubert_sxtb16_ror8(w1), s1);
 		a0 += 4;
-		b0 += b_step;
+		b0 += 4;
 	}
 	acc[0] = s0;
 	acc[1] = s1;

@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define MCUBERT_SCHEDULE_VERSION 1u
+#define MCUBERT_SCHEDULE_VERSION 2u
 #define MCUBERT_BLOB_VERSION 1u
 /* The arena and the blob must be aligned to this many bytes. */
 #define MCUBERT_ALIGN 16u
@@ -72,6 +72,7 @@ enum mcubert_buf {
 	MCUBERT_BUF_INTER2,
 	MCUBERT_BUF_RES2,
 	MCUBERT_BUF_POOLED,
+	MCUBERT_BUF_SCRATCH, /* kernel scratch (SIMD operand unpacking), see *_buffer_size() */
 	MCUBERT_BUF_COUNT
 };
 

@@ -3,7 +3,8 @@
  *
  * int8 kernels of the mcubert runtime, one operator per file (src/kernels/), in the
  * CMSIS-NN style: explicit dimension and quantisation structs, caller-owned memory.
- * Numerics: docs/numerics.md. None of these kernels needs scratch memory.
+ * Numerics: docs/numerics.md. Kernels that need scratch memory take a
+ * struct mcubert_kernel_ctx and have a *_buffer_size() function beside them.
  *
  * Each kernel has a portable C path and, where the core has the DSP extension (Cortex-M4,
  * M7, M33, ...), a SIMD path with ACLE intrinsics; both give the same bits. Define
@@ -17,6 +18,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Caller-owned scratch, 4-byte aligned, of at least the kernel's *_buffer_size() bytes. */
+struct mcubert_kernel_ctx {
+	void *buf;
+	int32_t size;
+};
 
 /*
  * y[r][o] = requant(bias[o] + sum_k x[r][k] * W[o][k]) for the output channels
@@ -43,12 +50,16 @@ struct mcubert_linear_params {
 	const int32_t *shift;
 };
 
-void mcubert_linear_s8(const struct mcubert_linear_dims *d, const struct mcubert_linear_params *p,
-		       const int8_t *x, int8_t *y);
-void mcubert_linear_s8_s16(const struct mcubert_linear_dims *d,
+void mcubert_linear_s8(const struct mcubert_kernel_ctx *ctx, const struct mcubert_linear_dims *d,
+		       const struct mcubert_linear_params *p, const int8_t *x, int8_t *y);
+void mcubert_linear_s8_s16(const struct mcubert_kernel_ctx *ctx,
+			   const struct mcubert_linear_dims *d,
 			   const struct mcubert_linear_params *p, const int8_t *x, int16_t *y);
-void mcubert_linear_s8_s32(const struct mcubert_linear_dims *d,
+void mcubert_linear_s8_s32(const struct mcubert_kernel_ctx *ctx,
+			   const struct mcubert_linear_dims *d,
 			   const struct mcubert_linear_params *p, const int8_t *x, int32_t *y);
+/* Scratch bytes the mcubert_linear_s8* kernels need (SIMD: 2 unpacked rows; portable: 0). */
+int32_t mcubert_linear_s8_buffer_size(const struct mcubert_linear_dims *d);
 
 /* Attention: rows queries against n keys of head_dim elements each. */
 struct mcubert_attn_dims {
@@ -61,16 +72,20 @@ struct mcubert_attn_dims {
 };
 
 /* scores[r][j] = sat16(requant(q[r] . k[j], mult, shift)) */
-void mcubert_attn_qk_s8(const struct mcubert_attn_dims *d, const int8_t *q, const int8_t *k,
-			int32_t mult, int32_t shift, int16_t *scores);
+void mcubert_attn_qk_s8(const struct mcubert_kernel_ctx *ctx, const struct mcubert_attn_dims *d,
+			const int8_t *q, const int8_t *k, int32_t mult, int32_t shift,
+			int16_t *scores);
+int32_t mcubert_attn_qk_s8_buffer_size(const struct mcubert_attn_dims *d);
 
 /*
  * ctx[r][c] = sat8(requant(sum_j p[r][j] * vt[c][j], mult, shift)). V is stored transposed
  * (vt rows are kv_stride elements apart) so that both operands run contiguously over j;
  * p rows are p_stride bytes apart.
  */
-void mcubert_attn_pv_s8(const struct mcubert_attn_dims *d, const uint8_t *p, int32_t p_stride,
-			const int8_t *vt, int32_t mult, int32_t shift, int8_t *ctx);
+void mcubert_attn_pv_s8(const struct mcubert_kernel_ctx *ctx, const struct mcubert_attn_dims *d,
+			const uint8_t *p, int32_t p_stride, const int8_t *vt, int32_t mult,
+			int32_t shift, int8_t *out);
+int32_t mcubert_attn_pv_s8_buffer_size(const struct mcubert_attn_dims *d);
 
 /* uint8 probabilities (scale 1/256) of one score row. scores is clobbered; probs may alias it. */
 void mcubert_softmax_s8(int16_t *scores, int32_t n, const uint16_t *exp_lut, uint8_t *probs);

@@ -105,10 +105,15 @@ def cmd_plan(a) -> int:
 
 def cmd_verify(a) -> int:
     from . import modelfile
+    from .host import RuntimeError_
     from .verify import verify
 
     qm = modelfile.load(a.model)
-    r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
+    try:
+        r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
+    except RuntimeError_ as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     for m in r.mismatches[:5]:
         print(f"mismatch: input {m['index']} ({m['n_tokens']} tokens) status {m['status']} "
               f"reference {m['reference']} runtime {m['runtime']}")
@@ -154,6 +159,8 @@ def cmd_run(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .host import TARGETS as host_targets
+
     ap = argparse.ArgumentParser(prog="mcubert", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -201,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     sched_args(s)
     s.add_argument("--n", type=int, default=20)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--target", default="host", choices=["host"])
+    s.add_argument("--target", default="host", choices=host_targets,
+                   help="host, or an emulated core under qemu-system-arm")
     s.set_defaults(fn=cmd_verify)
 
     s = sub.add_parser("run", help="classify one input through the host C runtime")

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The C runtime on the host: CMake build, the batch runner, and a ctypes binding."""
+"""The C runtime: CMake builds (host and Cortex-M), the batch runner on the host or under
+QEMU, and a ctypes binding."""
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import struct
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -21,9 +25,20 @@ ERRORS = {
     -12: "MCUBERT_ERR_TOKEN_ID",
 }
 ERR = {v: k for k, v in ERRORS.items()}
+_TOOLCHAIN = f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'cmake' / 'arm-none-eabi.cmake'}"
 VARIANTS = {"release": ["-DCMAKE_BUILD_TYPE=Release"],
             "sanitize": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_SANITIZE=ON"],
-            "fuzz": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_FUZZ=ON", "-DCMAKE_C_COMPILER=clang"]}
+            "fuzz": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_FUZZ=ON", "-DCMAKE_C_COMPILER=clang"],
+            "cortex-m7": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DCMAKE_BUILD_TYPE=Release"],
+            "cortex-m3": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m3", "-DCMAKE_BUILD_TYPE=Release"],
+            "cortex-m7-portable": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DMCUBERT_PORTABLE=ON",
+                                   "-DCMAKE_BUILD_TYPE=Release"]}
+# Emulated cores: QEMU board and CPU for each cross variant.
+QEMU_BOARDS = {"cortex-m7": ("mps2-an500", "cortex-m7"), "cortex-m3": ("mps2-an385", "cortex-m3"),
+               "cortex-m7-portable": ("mps2-an500", "cortex-m7")}
+TARGETS = ["host", *QEMU_BOARDS]
+_SETUP_HINT = ("run `bash scripts/setup.sh`, or install the Debian packages "
+               "gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm")
 
 
 class RuntimeError_(RuntimeError):
@@ -31,13 +46,35 @@ class RuntimeError_(RuntimeError):
 
 
 def build_dir(variant: str) -> Path:
-    return Path(os.environ.get("MCUBERT_BUILD_DIR", REPO / "build")) / f"host-{variant}"
+    base = Path(os.environ.get("MCUBERT_BUILD_DIR", REPO / "build"))
+    return base / (variant if variant in QEMU_BOARDS else f"host-{variant}")
+
+
+def cross_tools_missing() -> list[str]:
+    """What the emulated-core targets lack on this machine (empty when they can run)."""
+    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if "arm-none-eabi-gcc" not in missing:
+        specs = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=picolibc.specs"],
+                               capture_output=True, text=True).stdout.strip()
+        if not os.path.isabs(specs):
+            missing.append("picolibc (picolibc.specs)")
+    return missing
+
+
+def _require_cross_tools() -> None:
+    missing = cross_tools_missing()
+    if missing:
+        raise RuntimeError_(f"emulated Cortex-M targets need {', '.join(missing)}: {_SETUP_HINT}")
 
 
 def build(variant: str = "release", quiet: bool = True) -> Path:
     """Configure and build the standalone CMake project; incremental, so cheap when fresh."""
     if not (REPO / "CMakeLists.txt").exists():
         raise RuntimeError_(f"C sources not found under {REPO}: install mcubert editable from a checkout")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown build variant {variant!r}")
+    if variant in QEMU_BOARDS:
+        _require_cross_tools()
     out = build_dir(variant)
     kw = {"stdout": subprocess.DEVNULL} if quiet else {}
     if not (out / "CMakeCache.txt").exists():
@@ -54,20 +91,76 @@ def pack_inputs(inputs: list) -> bytes:
     return bytes(out)
 
 
-def run_runner(runner_cmd: list[str], plan: Plan, blob: bytes, inputs: list, timeout: float = 600,
-               workdir: str | None = None) -> tuple[list[int], np.ndarray]:
-    """Run the batch runner (host binary or an emulator command line); returns statuses and logits."""
+@dataclass(frozen=True)
+class Runner:
+    """How to start the batch runner: `argv` maps the runner's file arguments to a command line."""
+    argv: Callable[[list[str]], list[str]]
+    timeout: float = 600
+
+
+def _semihosting_args(paths: list[str]) -> str:
+    # picolibc's crt0 splits the semihosting command line (1 KiB at most) on blanks;
+    # QEMU's option parser reads ",," as a literal comma.
+    if any(ch.isspace() for p in paths for ch in p) or sum(len(p) + 1 for p in paths) > 1000:
+        raise RuntimeError_(f"runner paths must be blank-free and under 1000 bytes in all "
+                            f"(pick a short TMPDIR): {paths}")
+    return ",".join(["enable=on", "target=native", *(f"arg={p.replace(',', ',,')}" for p in paths)])
+
+
+def qemu_argv(target: str, elf: Path, paths: list[str]) -> list[str]:
+    """qemu-system-arm command line running `elf` with `paths` as argv. -icount shift=0 makes
+    virtual time 1 ns per instruction, so runs and instruction counts are deterministic."""
+    machine, cpu = QEMU_BOARDS[target]
+    return ["qemu-system-arm", "-M", machine, "-cpu", cpu, "-nographic", "-monitor", "none",
+            "-serial", "none", "-icount", "shift=0", "-semihosting-config", _semihosting_args(paths),
+            "-kernel", str(elf)]
+
+
+def runner(target: str = "host", variant: str = "release") -> Runner:
+    """The batch runner for a target: the host binary (in a build variant) or an emulated core."""
+    if target == "host":
+        exe = str(build(variant) / "mcubert_runner")
+        return Runner(lambda paths: [exe, *paths])
+    if target in QEMU_BOARDS:
+        if variant != "release":
+            raise ValueError(f"target {target!r} has no build variant {variant!r}")
+        elf = build(target) / "mcubert_runner.elf"
+        return Runner(lambda paths: qemu_argv(target, elf, paths), timeout=3600)
+    raise ValueError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
+
+
+def run_runner(runner_cmd: Runner | list[str], plan: Plan, blob: bytes, inputs: list,
+               timeout: float | None = None, workdir: str | None = None, counts: bool = False):
+    """Run the batch runner (a Runner, or a host command line the file paths are appended to).
+
+    Returns statuses and logits; with counts=True also the instructions each
+    mcubert_classify took (emulated cores; 0 on the host).
+    """
+    if not isinstance(runner_cmd, Runner):
+        prefix = list(runner_cmd)
+        runner_cmd = Runner(lambda paths: [*prefix, *paths])
+    names = ["schedule.bin", "blob.bin", "inputs.bin", "outputs.bin"] + (["counts.bin"] if counts else [])
     with tempfile.TemporaryDirectory(dir=workdir) as d:
-        paths = [Path(d) / n for n in ("schedule.bin", "blob.bin", "inputs.bin", "outputs.bin")]
+        paths = [Path(d).resolve() / n for n in names]
         paths[0].write_bytes(plan.to_bytes())
         paths[1].write_bytes(blob)
         paths[2].write_bytes(pack_inputs(inputs))
-        r = subprocess.run([*runner_cmd, *map(str, paths)], capture_output=True, text=True, timeout=timeout)
+        limit = runner_cmd.timeout if timeout is None else timeout
+        try:
+            r = subprocess.run(runner_cmd.argv([str(p) for p in paths]), capture_output=True, text=True,
+                               timeout=limit, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            raise RuntimeError_(f"runner timed out after {limit:.0f} s") from e
         if r.returncode != 0:
-            raise RuntimeError_(f"runner exited {r.returncode}: {r.stderr.strip()}")
+            msg = "\n".join(x.strip() for x in (r.stderr, r.stdout) if x.strip())
+            raise RuntimeError_(f"runner exited {r.returncode}: {msg}")
         raw = np.frombuffer(paths[3].read_bytes(), "<i4")
+        spent = [int(c) for c in np.frombuffer(paths[4].read_bytes(), "<u8")] if counts else None
     rows = raw.reshape(len(inputs), 1 + plan.dims.num_labels)
-    return [int(s) for s in rows[:, 0]], rows[:, 1:].astype(np.int32)
+    statuses, logits = [int(s) for s in rows[:, 0]], rows[:, 1:].astype(np.int32)
+    if counts:
+        return statuses, logits, spent
+    return statuses, logits
 
 
 # ---------------------------------------------------------------- ctypes binding

@@ -20,10 +20,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-SCHEDULE_VERSION = 1
+SCHEDULE_VERSION = 2
 ALIGN = 16
 BUFFERS = ("HIDDEN", "ROW16", "Q", "K", "V", "SCORES", "PROBS", "CTX", "RES",
-           "HIDDEN2", "INTER", "INTER2", "RES2", "POOLED")
+           "HIDDEN2", "INTER", "INTER2", "RES2", "POOLED", "SCRATCH")
 MODES = ("fine", "layerwise")
 TILE_CHOICES = (32, 16, 8, 4, 2, 1)
 DEFAULT_Q_TILE = 8
@@ -63,7 +63,7 @@ class Buffer:
         n = 1
         for d in self.shape:
             n *= d
-        return n * {"s8": 1, "u8": 1, "s16": 2}[self.dtype]
+        return n * {"s8": 1, "u8": 1, "s16": 2, "s32": 4}[self.dtype]
 
 
 @dataclass
@@ -172,19 +172,28 @@ def check_overlap(plan: Plan) -> list[tuple[str, str]]:
     return bad
 
 
+def scratch_words(d: Dims, L: int) -> int:
+    """int32 words of kernel scratch: two unpacked operand rows of the longest reduction
+    (in_dim of any linear, or the keys of P.V); the SIMD kernels' *_buffer_size() maximum.
+    Every plan reserves it, so one schedule serves SIMD and portable builds alike."""
+    kp = lambda n: -(-n // 4) * 4   # noqa: E731
+    return max(kp(max(d.hidden, d.ffn)), kp(L))  # 2 rows x Kp int16 = Kp words
+
+
 def _fine(d: Dims, L: int, tq: int, tf: int, per_head: int):
     H, F, dh = d.hidden, d.ffn, d.head_dim
     kv = dh if per_head else H
     shapes = {"HIDDEN": ("s8", (L, H)), "ROW16": ("s16", (H,)), "Q": ("s8", (tq, kv)),
               "K": ("s8", (L, kv)), "V": ("s8", (L, kv)), "SCORES": ("s16", (tq, L)),
               "CTX": ("s8", ((L if per_head else tq), H)), "RES": ("s16", (tq, H)),
-              "INTER": ("s8", (tf, F)), "RES2": ("s16", (tf, H)), "POOLED": ("s8", (H,))}
-    att = {"K", "V", "Q", "SCORES", "CTX", "RES"}
+              "INTER": ("s8", (tf, F)), "RES2": ("s16", (tf, H)), "POOLED": ("s8", (H,)),
+              "SCRATCH": ("s32", (scratch_words(d, L),))}
+    att = {"K", "V", "Q", "SCORES", "CTX", "RES", "SCRATCH"}
     steps = [("embed", set(), {"HIDDEN"}, {"ROW16"})]
     for i in range(d.layers):
         steps.append((f"attn{i}", {"HIDDEN"}, {"HIDDEN"}, att))
-        steps.append((f"ffn{i}", {"HIDDEN"}, {"HIDDEN"}, {"INTER", "RES2"}))
-    steps.append(("head", {"HIDDEN"}, set(), {"POOLED"}))
+        steps.append((f"ffn{i}", {"HIDDEN"}, {"HIDDEN"}, {"INTER", "RES2", "SCRATCH"}))
+    steps.append(("head", {"HIDDEN"}, set(), {"POOLED", "SCRATCH"}))
     return shapes, steps
 
 
@@ -193,16 +202,18 @@ def _layerwise(d: Dims, L: int):
     shapes = {"HIDDEN": ("s8", (L, H)), "ROW16": ("s16", (L, H)), "Q": ("s8", (L, H)), "K": ("s8", (L, H)),
               "V": ("s8", (L, H)), "SCORES": ("s16", (NH, L, L)), "PROBS": ("u8", (NH, L, L)),
               "CTX": ("s8", (L, H)), "RES": ("s16", (L, H)), "HIDDEN2": ("s8", (L, H)),
-              "INTER": ("s8", (L, F)), "INTER2": ("s8", (L, F)), "RES2": ("s16", (L, H)), "POOLED": ("s8", (H,))}
+              "INTER": ("s8", (L, F)), "INTER2": ("s8", (L, F)), "RES2": ("s16", (L, H)), "POOLED": ("s8", (H,)),
+              "SCRATCH": ("s32", (scratch_words(d, L),))}
+    S = {"SCRATCH"}
     steps = [("embed", set(), {"ROW16"}, set()), ("ln_emb", {"ROW16"}, {"HIDDEN"}, set())]
     for i in range(d.layers):
-        steps += [(f"q{i}", {"HIDDEN"}, {"Q"}, set()), (f"k{i}", {"HIDDEN"}, {"K"}, set()),
-                  (f"v{i}", {"HIDDEN"}, {"V"}, set()), (f"qk{i}", {"Q", "K"}, {"SCORES"}, set()),
-                  (f"softmax{i}", {"SCORES"}, {"PROBS"}, set()), (f"pv{i}", {"PROBS", "V"}, {"CTX"}, set()),
-                  (f"o{i}", {"CTX", "HIDDEN"}, {"RES"}, set()), (f"ln1_{i}", {"RES"}, {"HIDDEN2"}, set()),
-                  (f"f1{i}", {"HIDDEN2"}, {"INTER"}, set()), (f"gelu{i}", {"INTER"}, {"INTER2"}, set()),
-                  (f"f2{i}", {"INTER2", "HIDDEN2"}, {"RES2"}, set()), (f"ln2_{i}", {"RES2"}, {"HIDDEN"}, set())]
-    steps.append(("head", {"HIDDEN"}, set(), {"POOLED"}))
+        steps += [(f"q{i}", {"HIDDEN"}, {"Q"}, S), (f"k{i}", {"HIDDEN"}, {"K"}, S),
+                  (f"v{i}", {"HIDDEN"}, {"V"}, S), (f"qk{i}", {"Q", "K"}, {"SCORES"}, S),
+                  (f"softmax{i}", {"SCORES"}, {"PROBS"}, set()), (f"pv{i}", {"PROBS", "V"}, {"CTX"}, S),
+                  (f"o{i}", {"CTX", "HIDDEN"}, {"RES"}, S), (f"ln1_{i}", {"RES"}, {"HIDDEN2"}, set()),
+                  (f"f1{i}", {"HIDDEN2"}, {"INTER"}, S), (f"gelu{i}", {"INTER"}, {"INTER2"}, set()),
+                  (f"f2{i}", {"INTER2", "HIDDEN2"}, {"RES2"}, S), (f"ln2_{i}", {"RES2"}, {"HIDDEN"}, set())]
+    steps.append(("head", {"HIDDEN"}, set(), {"POOLED", "SCRATCH"}))
     return shapes, steps
 
 

@@ -32,10 +32,9 @@ def random_inputs(qm: QuantModel, max_seq_len: int, n: int, seed: int = 0) -> li
     return [rng.integers(0, qm.vocab_size, size=int(k)).astype(np.uint16) for k in lens]
 
 
-def runner_command(target: str = "host", variant: str = "release") -> list[str]:
-    if target == "host":
-        return [str(host.build(variant) / "mcubert_runner")]
-    raise ValueError(f"unknown target {target!r}")
+def runner_command(target: str = "host", variant: str = "release") -> host.Runner:
+    """The batch runner for `target`: "host" or an emulated core (host.QEMU_BOARDS)."""
+    return host.runner(target, variant)
 
 
 def verify(qm: QuantModel, max_seq_len: int, n: int, mode: str = "fine", seed: int = 0,

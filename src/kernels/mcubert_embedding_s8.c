@@ -55,14 +55,14 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 		const int8_t *v0 = vt + h * rank;
 		int32_t acc[2] = {0, 0};
 
-		mcubert_dot_1x2_s8(u, v0, rank, 4, n4, acc, 0);
+		mcubert_dot_1x2_s8(u, v0, rank, n4, acc);
 		for (int32_t k = n4 * 4; k < rank; k++) {
 			acc[0] += u[k] * v0[k];
 			acc[1] += u[k] * v0[rank + k];
 		}
 		for (int32_t t = 0; t < 2; t++) {
-			const int32_t word = mcubert_sat16(mcubert_requant32(acc[t], mult[h + t], shift[h + t]));
-			const int32_t pe = mcubert_sat16(mcubert_requant32(pos[h + t], p->pos_mult, p->pos_shift));
+			const int32_t word = mcubert_sat16_32(mcubert_requant_s32(acc[t], mult[h + t], shift[h + t]));
+			const int32_t pe = mcubert_sat16_32(mcubert_requant_s32(pos[h + t], p->pos_mult, p->pos_shift));
 
 			out[h + t] = mcubert_sat16_32(word + pe);
 		}
@@ -79,9 +79,9 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 			for (int32_t k = 0; k < rank; k++) {
 				acc += (int32_t)u[k] * (int32_t)vt[h * rank + k];
 			}
-			word = mcubert_sat16(mcubert_requant32(acc, mult[h], shift[h]));
+			word = mcubert_sat16_32(mcubert_requant_s32(acc, mult[h], shift[h]));
 		}
-		int32_t pe = mcubert_sat16(mcubert_requant32(pos[h], p->pos_mult, p->pos_shift));
+		int32_t pe = mcubert_sat16_32(mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
 
 		out[h] = mcubert_sat16_32(word + pe);
 	}

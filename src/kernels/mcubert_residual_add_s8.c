@@ -10,7 +10,7 @@
 void mcubert_residual_add_s8(int16_t *a, const int8_t *h, int32_t n, int32_t mult, int32_t shift)
 {
 	for (int32_t i = 0; i < n; i++) {
-		int32_t b = mcubert_sat16(mcubert_requant32(h[i], mult, shift));
+		int32_t b = mcubert_sat16_32(mcubert_requant_s32(h[i], mult, shift));
 
 		a[i] = mcubert_sat16_32((int32_t)a[i] + b);
 	}

@@ -4,10 +4,12 @@
  * Test runner: classifies a batch of inputs from files, so the same program checks the
  * runtime on the host (optionally under ASan/UBSan) and on emulated cores (semihosting).
  *
- *   mcubert_runner SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin
+ *   mcubert_runner SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin [COUNTS.bin]
  *
  * INPUTS.bin : u32 count, then per input u32 n_tokens and n_tokens u16 ids.
  * OUTPUTS.bin: per input i32 status and `labels` i32 logits.
+ * COUNTS.bin : per input u64, the instructions mcubert_classify took (see mcubert_icount.h;
+ *              0 on the host). All little-endian.
  * Guard bytes around the arena are checked after every call: the runtime must never
  * write outside it. Exit status: 0 ok, 1 usage/io error, 2 init error, 3 guard overwritten.
  */
@@ -16,53 +18,39 @@
 #include <string.h>
 
 #include "mcubert/mcubert.h"
+#include "mcubert_icount.h"
 
 #define GUARD 64
 #define GUARD_BYTE 0xA5
 
-static void *read_file(const char *path, size_t *len)
+/*
+ * Reads a whole file into one MCUBERT_ALIGN-aligned allocation sized to it: one copy of
+ * a multi-megabyte blob, so it fits the 16 MB of RAM of the emulated boards. *base is
+ * what to free.
+ */
+static unsigned char *read_file(const char *path, size_t *len, void **base)
 {
 	FILE *f = fopen(path, "rb");
-	unsigned char *data = NULL;
-	size_t cap = 0, n = 0;
+	unsigned char *p = NULL;
+	long size;
 
+	*base = NULL;
 	if (f == NULL) {
 		return NULL;
 	}
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 65536;
-			unsigned char *p = realloc(data, cap + MCUBERT_ALIGN);
-
-			if (p == NULL) {
-				free(data);
-				fclose(f);
-				return NULL;
-			}
-			data = p;
-		}
-		size_t got = fread(data + n, 1, cap - n, f);
-
-		n += got;
-		if (got == 0) {
-			break;
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return NULL;
+	}
+	*base = malloc((size_t)size + MCUBERT_ALIGN);
+	if (*base != NULL) {
+		p = (unsigned char *)*base + (MCUBERT_ALIGN - (uintptr_t)*base % MCUBERT_ALIGN) % MCUBERT_ALIGN;
+		if (fread(p, 1, (size_t)size, f) != (size_t)size) {
+			p = NULL;
 		}
 	}
 	fclose(f);
-	*len = n;
-	return data;
-}
-
-static unsigned char *aligned_copy(const unsigned char *src, size_t len, void **base)
-{
-	unsigned char *p = malloc(len + MCUBERT_ALIGN);
-
-	*base = p;
-	if (p == NULL) {
-		return NULL;
-	}
-	p += (MCUBERT_ALIGN - (uintptr_t)p % MCUBERT_ALIGN) % MCUBERT_ALIGN;
-	memcpy(p, src, len);
+	*len = (size_t)size;
 	return p;
 }
 
@@ -81,32 +69,40 @@ static uint32_t rd32(const unsigned char *p)
 	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+static void wr64(FILE *f, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++) {
+		b[i] = (unsigned char)(v >> (8 * i));
+	}
+	fwrite(b, 1, sizeof(b), f);
+}
+
 int main(int argc, char **argv)
 {
 	size_t sched_len, blob_len, in_len;
-	void *blob_base, *arena_base;
+	void *sched_base, *blob_base, *in_base, *arena_base;
 	struct mcubert_schedule sched;
 	struct mcubert_ctx ctx;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin\n", argv[0]);
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: %s SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin [COUNTS.bin]\n", argv[0]);
 		return 1;
 	}
-	unsigned char *sched_raw = read_file(argv[1], &sched_len);
-	unsigned char *blob_raw = read_file(argv[2], &blob_len);
-	unsigned char *in = read_file(argv[3], &in_len);
+	unsigned char *sched_raw = read_file(argv[1], &sched_len, &sched_base);
+	unsigned char *blob = read_file(argv[2], &blob_len, &blob_base);
+	unsigned char *in = read_file(argv[3], &in_len, &in_base);
 
-	if (sched_raw == NULL || blob_raw == NULL || in == NULL || sched_len != sizeof(sched) ||
-	    in_len < 4) {
+	if (sched_raw == NULL || blob == NULL || in == NULL || sched_len != sizeof(sched) || in_len < 4) {
 		fprintf(stderr, "mcubert_runner: cannot read inputs\n");
 		return 1;
 	}
 	memcpy(&sched, sched_raw, sizeof(sched));
-	unsigned char *blob = aligned_copy(blob_raw, blob_len, &blob_base);
 	size_t arena_len = sched.arena_size;
 	unsigned char *raw_arena = malloc(arena_len + 2 * GUARD + 2 * MCUBERT_ALIGN);
 
-	if (blob == NULL || raw_arena == NULL) {
+	if (raw_arena == NULL) {
 		fprintf(stderr, "mcubert_runner: out of memory\n");
 		return 1;
 	}
@@ -123,13 +119,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	FILE *out = fopen(argv[4], "wb");
+	FILE *counts = argc == 6 ? fopen(argv[5], "wb") : NULL;
 	uint32_t count = rd32(in), labels = mcubert_num_labels(&ctx);
 	size_t pos = 4;
 	int32_t *logits = malloc(sizeof(int32_t) * labels);
 	uint16_t *ids = malloc(sizeof(uint16_t) * 65536);
 	int rc = 0;
 
-	if (out == NULL || logits == NULL || ids == NULL) {
+	if (out == NULL || (argc == 6 && counts == NULL) || logits == NULL || ids == NULL) {
 		fprintf(stderr, "mcubert_runner: cannot write outputs\n");
 		return 1;
 	}
@@ -147,7 +144,10 @@ int main(int argc, char **argv)
 		}
 		pos += 2u * n;
 		memset(logits, 0, sizeof(int32_t) * labels);
+		mcubert_icount_start();
+		uint64_t t0 = mcubert_icount_now();
 		int32_t status = mcubert_classify(&ctx, ids, n, logits);
+		uint64_t spent = mcubert_icount_now() - t0;
 
 		if (!guards_ok(arena, arena_len)) {
 			fprintf(stderr, "mcubert_runner: input %u wrote outside the arena\n", (unsigned)i);
@@ -155,14 +155,19 @@ int main(int argc, char **argv)
 		}
 		fwrite(&status, sizeof(status), 1, out);
 		fwrite(logits, sizeof(int32_t), labels, out);
+		if (counts != NULL) {
+			wr64(counts, spent);
+		}
+	}
+	if (counts != NULL) {
+		fclose(counts);
 	}
 	fclose(out);
 	free(ids);
 	free(logits);
 	free(arena_base);
+	free(in_base);
 	free(blob_base);
-	free(blob_raw);
-	free(sched_raw);
-	free(in);
+	free(sched_base);
 	return rc;
 }
