@@ -220,7 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-seq-len", type=int)
     s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("bench", help="instruction counts on the emulated Cortex-M7 (QEMU -icount)")
+    s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")
+    s.add_argument("--json", help="write all counts here")
+    s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
+    s.set_defaults(fn=cmd_bench)
     return ap
+
+
+def cmd_bench(a) -> int:
+    from pathlib import Path
+
+    from . import bench
+    cfg = bench.BenchConfig(tiny_lengths=(32, 64), mini_lengths=()) if a.quick else bench.BenchConfig()
+    res = bench.run(cfg, Path(a.json) if a.json else None)
+    print(bench.tables(res))
+    if a.plot:
+        bench.plot(res, Path(a.plot))
+    return 0
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,9 @@
 #include <string.h>
 
 #include "mcubert/mcubert.h"
+#ifdef MCUBERT_RUNNER_NAIVE
+#include "../bench/mcubert_naive.h"
+#endif
 #include "mcubert_icount.h"
 
 #define GUARD 64
@@ -113,6 +116,17 @@ int main(int argc, char **argv)
 	memset(arena - GUARD, GUARD_BYTE, arena_len + 2 * GUARD);
 
 	int err = mcubert_init(&ctx, &sched, blob, blob_len, arena, arena_len);
+#ifdef MCUBERT_RUNNER_NAIVE
+	void *naive_base = malloc(mcubert_naive_work_size(&sched) + MCUBERT_ALIGN);
+	void *naive_work = naive_base == NULL ? NULL
+			   : (unsigned char *)naive_base +
+				     (MCUBERT_ALIGN - (uintptr_t)naive_base % MCUBERT_ALIGN) % MCUBERT_ALIGN;
+
+	if (naive_work == NULL) {
+		fprintf(stderr, "mcubert_runner: out of memory for the naive baseline\n");
+		return 1;
+	}
+#endif
 
 	if (err != MCUBERT_OK) {
 		fprintf(stderr, "mcubert_runner: init: %s\n", mcubert_strerror(err));
@@ -146,7 +160,12 @@ int main(int argc, char **argv)
 		memset(logits, 0, sizeof(int32_t) * labels);
 		mcubert_icount_start();
 		uint64_t t0 = mcubert_icount_now();
+#ifdef MCUBERT_RUNNER_NAIVE
+		/* the benchmark's naive baseline, after the same mcubert_init() checks */
+		int32_t status = mcubert_naive_classify(&sched, blob, ids, n, logits, naive_work);
+#else
 		int32_t status = mcubert_classify(&ctx, ids, n, logits);
+#endif
 		uint64_t spent = mcubert_icount_now() - t0;
 
 		if (!guards_ok(arena, arena_len)) {

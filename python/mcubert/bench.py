@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Instruction-count benchmarks on the emulated Cortex-M7 (QEMU -icount shift=0).
+
+Counts come from SysTick under -icount shift=0 (tests/runner/mcubert_icount.h): deterministic,
+40-instruction resolution. They are instructions, not cycles: QEMU models no pipeline or
+memory timing. Never timed tests: run `mcubert bench` and record its output.
+
+Per inference, one full-length input (n = L tokens), four configurations:
+    dsp-fine       SIMD kernels, fine schedule        (build cortex-m7)
+    portable-fine  portable kernels, fine schedule    (build cortex-m7-portable)
+    dsp-layerwise  SIMD kernels, layer-wise schedule  (build cortex-m7)
+    naive          tests/bench/mcubert_naive.c: plain per-op loops, every layer all rows
+All four must return the same logits; the benchmark checks it.
+Dense MACs: the whole BERT computed densely, per layer 4nH^2 + 2nHF + 2n^2H, plus pooler and
+classifier (the clustered embedding's MACs and the [CLS]-only last layer are not counted).
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import host
+from .generate import generate_from
+from .qmodel import QuantModel
+
+CONFIGS = ("dsp-fine", "portable-fine", "dsp-layerwise", "naive")
+
+
+@dataclass
+class BenchConfig:
+    tiny_lengths: tuple = (32, 64, 128, 256, 512)
+    mini_lengths: tuple = (128,)
+    clusters: int = 4
+    ranks: tuple = (64, 32, 16, 0)
+    seed: int = 0
+
+
+@dataclass
+class Results:
+    inference: list = field(default_factory=list)   # dicts: model, L, config, insns, dense_macs
+    kernels: list = field(default_factory=list)     # dicts: build, kernel, shape, macs, elems, insns
+    code_size: list = field(default_factory=list)   # dicts: build, text, rodata
+
+
+def dense_macs(qm: QuantModel, n: int) -> int:
+    H, F = qm.hidden, qm.ffn
+    return qm.layers * (4 * n * H * H + 2 * n * H * F + 2 * n * n * H) + H * H + H * qm.num_labels
+
+
+def _random_model(preset: str, cfg: BenchConfig, workdir: Path) -> QuantModel:
+    from .newmodel import new_model
+    from .quantize import CalibConfig, quantize_model, random_calibration_ids
+    m = new_model(preset, cfg.clusters, list(cfg.ranks), cfg.seed, str(workdir / preset))
+    ids = random_calibration_ids(m.config.vocab_size, CalibConfig(samples=8, max_len=128, seed=cfg.seed),
+                                 m.config.max_position_embeddings)
+    return quantize_model(m, ids)
+
+
+def _runner(config: str) -> host.Runner:
+    if config == "naive":
+        elf = host.build("cortex-m7") / "mcubert_naive_runner.elf"
+        return host.Runner(lambda paths: host.qemu_argv("cortex-m7", elf, paths), timeout=3600)
+    return host.runner("cortex-m7-portable" if config == "portable-fine" else "cortex-m7")
+
+
+def inference(qm: QuantModel, model: str, L: int, seed: int = 0) -> list[dict]:
+    ids = [np.random.default_rng(seed).integers(0, qm.vocab_size, size=L).astype(np.uint16)]
+    rows, ref = [], None
+    for config in CONFIGS:
+        plan, blob = generate_from(qm, L, "layerwise" if config == "dsp-layerwise" else "fine")
+        st, logits, counts = host.run_runner(_runner(config), plan, blob, ids, counts=True)
+        if st[0] != 0:
+            raise host.RuntimeError_(f"{model} L={L} {config}: status {host.ERRORS.get(st[0])}")
+        if ref is None:
+            ref = logits[0]
+        elif not np.array_equal(ref, logits[0]):
+            raise host.RuntimeError_(f"{model} L={L}: {config} logits differ from dsp-fine")
+        rows.append({"model": model, "L": L, "config": config, "insns": int(counts[0]),
+                     "dense_macs": dense_macs(qm, L)})
+    return rows
+
+
+_LINE = re.compile(r"kernel=(\S+) shape=(\S+) macs=(\d+) elems=(\d+) insns=(\d+)")
+
+
+def kernels() -> list[dict]:
+    out = []
+    for build in ("cortex-m7", "cortex-m7-portable"):
+        elf = host.build(build) / "mcubert_bench_kernels.elf"
+        r = subprocess.run(host.qemu_argv(build, elf, [str(elf)]), capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise host.RuntimeError_(f"kernel benchmark failed ({r.returncode}): {r.stderr[-2000:]}")
+        for m in _LINE.finditer(r.stdout + r.stderr):  # QEMU may send semihosting output to either
+            out.append({"build": build, "kernel": m[1], "shape": m[2], "macs": int(m[3]), "elems": int(m[4]),
+                        "insns": int(m[5])})
+    return out
+
+
+def code_size() -> list[dict]:
+    """.text and .rodata of the runtime's own objects (no libc, no libgcc, no runner)."""
+    from elftools.elf.elffile import ELFFile
+    out = []
+    for build in ("cortex-m7", "cortex-m7-portable", "cortex-m3"):
+        objs = sorted((host.build(build) / "CMakeFiles" / "mcubert_objs.dir").rglob("*.obj"))
+        text = rodata = 0
+        for o in objs:
+            with open(o, "rb") as f:
+                for s in ELFFile(f).iter_sections():
+                    if s.name.startswith(".text"):
+                        text += s["sh_size"]
+                    elif s.name.startswith(".rodata"):
+                        rodata += s["sh_size"]
+        out.append({"build": build, "text": text, "rodata": rodata, "objects": len(objs)})
+    return out
+
+
+def run(cfg: BenchConfig, out_json: Path | None = None) -> Results:
+    res = Results()
+    with tempfile.TemporaryDirectory() as d:
+        tiny = _random_model("bert-tiny", cfg, Path(d))
+        jobs = [("bert-tiny", tiny, L) for L in cfg.tiny_lengths]
+        if cfg.mini_lengths:
+            mini = _random_model("bert-mini", cfg, Path(d))
+            jobs += [("bert-mini", mini, L) for L in cfg.mini_lengths]
+        for name, qm, L in tqdm(jobs, desc="inference"):
+            res.inference += inference(qm, name, L, cfg.seed)
+    res.kernels = kernels()
+    res.code_size = code_size()
+    if out_json:
+        out_json.write_text(json.dumps(asdict(res), indent=1))
+    return res
+
+
+def tables(res: Results) -> str:
+    lines = ["| model | L | dense MACs | " + " | ".join(CONFIGS) + " | dsp-fine insn/MAC | naive / dsp-fine |",
+             "|---|---:|---:|" + "---:|" * len(CONFIGS) + "---:|---:|"]
+    keys = sorted({(r["model"], r["L"]) for r in res.inference}, key=lambda k: (k[0] != "bert-tiny", k[1]))
+    for model, L in keys:
+        c = {r["config"]: r for r in res.inference if r["model"] == model and r["L"] == L}
+        macs = c["dsp-fine"]["dense_macs"]
+        lines.append(f"| {model} | {L} | {macs:,} | " + " | ".join(f"{c[k]['insns']:,}" for k in CONFIGS)
+                     + f" | {c['dsp-fine']['insns'] / macs:.3f} | {c['naive']['insns'] / c['dsp-fine']['insns']:.2f}x |")
+    lines += ["", "| kernel | shape | MACs | SIMD insns | SIMD insn/MAC | portable insns | portable insn/MAC | speed-up |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    port = {(k["kernel"], k["shape"]): k for k in res.kernels if k["build"] == "cortex-m7-portable"}
+    for k in res.kernels:
+        if k["build"] != "cortex-m7":
+            continue
+        p = port[(k["kernel"], k["shape"])]
+        per = (lambda n: f"{n / k['macs']:.3f}") if k["macs"] else (lambda n: f"{n / k['elems']:.1f}/elem")
+        lines.append(f"| {k['kernel']} | {k['shape']} | {k['macs']:,} | {k['insns']:,} | {per(k['insns'])} | "
+                     f"{p['insns']:,} | {per(p['insns'])} | {p['insns'] / k['insns']:.2f}x |")
+    lines += ["", "| build | runtime .text | runtime .rodata |", "|---|---:|---:|"]
+    for c in res.code_size:
+        lines.append(f"| {c['build']} -O2 | {c['text']:,} B | {c['rodata']:,} B |")
+    return "\n".join(lines)
+
+
+def plot(res: Results, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for config in CONFIGS:
+        pts = sorted((r["L"], r["insns"] / r["dense_macs"]) for r in res.inference
+                     if r["model"] == "bert-tiny" and r["config"] == config)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=config)
+    ax.axhline(1.0, color="grey", ls="--", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("sequence length L (tokens)")
+    ax.set_ylabel("instructions per dense MAC")
+    ax.set_title("bert-tiny inference on emulated Cortex-M7")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

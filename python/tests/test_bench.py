@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The benchmark machinery on the emulated Cortex-M7: all four configurations agree bit for bit
+(bench.inference raises otherwise), counts are deterministic, the kernel and code-size readers
+parse real output. No speed is asserted here: figures come from `mcubert bench` only."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mcubert import bench, host
+
+from conftest import make_qm
+
+if host.cross_tools_missing() and not os.environ.get("MCUBERT_REQUIRE_QEMU"):
+    pytest.skip(f"missing {host.cross_tools_missing()}", allow_module_level=True)
+
+
+def test_inference_configs_agree_and_repeat(tmp_path):
+    _, qm = make_qm(tmp_path, layers=2, hidden=36, heads=3, ffn=40, clusters=2, ranks=(8, 0), max_pos=32)
+    a = bench.inference(qm, "small", 20, seed=3)
+    b = bench.inference(qm, "small", 20, seed=3)
+    assert [r["config"] for r in a] == list(bench.CONFIGS)
+    assert all(r["insns"] > 0 for r in a)
+    assert [r["insns"] for r in a] == [r["insns"] for r in b]
+    assert a[0]["dense_macs"] == 2 * (4 * 20 * 36 * 36 + 2 * 20 * 36 * 40 + 2 * 20 * 20 * 36) + 36 * 36 + 36 * 2
+
+
+def test_kernel_and_size_readers():
+    ks = bench.kernels()
+    simd = [(k["kernel"], k["shape"]) for k in ks if k["build"] == "cortex-m7"]
+    port = [(k["kernel"], k["shape"]) for k in ks if k["build"] == "cortex-m7-portable"]
+    assert simd and simd == port
+    assert {"linear_s8", "attn_qk_s8", "attn_pv_s8", "softmax_s8", "layernorm_s8", "embedding_s8"} <= {k[0] for k in simd}
+    assert all(k["insns"] > 0 for k in ks)
+    sizes = {c["build"]: c for c in bench.code_size()}
+    assert set(sizes) == {"cortex-m7", "cortex-m7-portable", "cortex-m3"}
+    assert all(c["text"] > 1000 and c["objects"] == 10 for c in sizes.values())
+    # the SIMD build carries more code than the portable one built for the same core
+    assert sizes["cortex-m7"]["text"] > sizes["cortex-m7-portable"]["text"]
+    assert "| linear_s8 |" in bench.tables(bench.Results(kernels=ks, code_size=list(sizes.values())))
