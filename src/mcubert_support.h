@@ -121,6 +121,15 @@ MCUBERT_INLINE int32_t mcubert_uxtb16_ror8(uint32_t x)
 	return r;
 }
 
+/* One block of two rows: lanes (0, 2) and (1, 3) of each word. */
+MCUBERT_INLINE void mcubert_unpack_words(uint32_t x, uint32_t y, int32_t *out, int is_unsigned)
+{
+	out[0] = is_unsigned ? (int32_t)__uxtb16(x) : __sxtb16(x);
+	out[1] = is_unsigned ? mcubert_uxtb16_ror8(x) : mcubert_sxtb16_ror8(x);
+	out[2] = is_unsigned ? (int32_t)__uxtb16(y) : __sxtb16(y);
+	out[3] = is_unsigned ? mcubert_uxtb16_ror8(y) : mcubert_sxtb16_ror8(y);
+}
+
 /*
  * Unpacks rows a0 and a1 (n bytes each, int8 or uint8) into int16 lane pairs, 4 words per
  * block of 4 bytes: a0 bytes (0, 2), a0 bytes (1, 3), then the same for a1. That is the
@@ -133,19 +142,7 @@ MCUBERT_INLINE int32_t mcubert_unpack_2rows(const int8_t *a0, const int8_t *a1, 
 	const int32_t n4 = n >> 2;
 
 	for (int32_t i = 0; i < n4; i++) {
-		const uint32_t x = mcubert_rd4(a0 + 4 * i), y = mcubert_rd4(a1 + 4 * i);
-
-		if (is_unsigned) {
-			out[0] = (int32_t)__uxtb16(x);
-			out[1] = mcubert_uxtb16_ror8(x);
-			out[2] = (int32_t)__uxtb16(y);
-			out[3] = mcubert_uxtb16_ror8(y);
-		} else {
-			out[0] = __sxtb16(x);
-			out[1] = mcubert_sxtb16_ror8(x);
-			out[2] = __sxtb16(y);
-			out[3] = mcubert_sxtb16_ror8(y);
-		}
+		mcubert_unpack_words(mcubert_rd4(a0 + 4 * i), mcubert_rd4(a1 + 4 * i), out, is_unsigned);
 		out += 4;
 	}
 	if ((n & 3) == 0) {
@@ -157,17 +154,7 @@ MCUBERT_INLINE int32_t mcubert_unpack_2rows(const int8_t *a0, const int8_t *a1, 
 		x |= (uint32_t)(uint8_t)a0[4 * n4 + j] << (8 * j);
 		y |= (uint32_t)(uint8_t)a1[4 * n4 + j] << (8 * j);
 	}
-	if (is_unsigned) {
-		out[0] = (int32_t)__uxtb16(x);
-		out[1] = mcubert_uxtb16_ror8(x);
-		out[2] = (int32_t)__uxtb16(y);
-		out[3] = mcubert_uxtb16_ror8(y);
-	} else {
-		out[0] = __sxtb16(x);
-		out[1] = mcubert_sxtb16_ror8(x);
-		out[2] = __sxtb16(y);
-		out[3] = mcubert_sxtb16_ror8(y);
-	}
+	mcubert_unpack_words(x, y, out, is_unsigned);
 	return n4 + 1;
 }
 
