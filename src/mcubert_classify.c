@@ -13,6 +13,9 @@
  * compute every output element with the same integer ops, so their logits are identical.
  */
 #include "mcubert_internal.h"
+#include "mcubert_port.h"
+
+MCUBERT_LOG_DECLARE();
 
 struct lin {
 	struct mcubert_linear_dims d;
@@ -289,16 +292,22 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 		return MCUBERT_ERR_ARG;
 	}
 	if (n_tokens == 0 || n_tokens > ctx->sched->max_seq_len) {
+		MCUBERT_LOG_ERR("classify: %u tokens, max_seq_len is %u", (unsigned)n_tokens,
+				(unsigned)ctx->sched->max_seq_len);
 		return MCUBERT_ERR_N_TOKENS;
 	}
 	for (size_t i = 0; i < n_tokens; i++) {
 		if (token_ids[i] >= ctx->model.vocab) {
+			MCUBERT_LOG_ERR("classify: token %u is id %u, vocab size is %u", (unsigned)i,
+					(unsigned)token_ids[i], (unsigned)ctx->model.vocab);
 			return MCUBERT_ERR_TOKEN_ID;
 		}
 	}
 	const int32_t n = (int32_t)n_tokens;
 
+	MCUBERT_PROFILE_MARK(0);
 	embed(ctx, token_ids, n);
+	MCUBERT_PROFILE_MARK(1);
 	for (uint32_t l = 0; l < ctx->model.layers; l++) {
 		/* only [CLS] feeds the pooler, so the last layer needs its row alone */
 		const int32_t rows = (l + 1 == ctx->model.layers) ? 1 : n;
@@ -310,7 +319,9 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 			attention_fine(ctx, l, n, rows);
 			ffn_fine(ctx, l, rows);
 		}
+		MCUBERT_PROFILE_MARK(l + 2);
 	}
 	head(ctx, logits_out);
+	MCUBERT_PROFILE_MARK(ctx->model.layers + 2);
 	return MCUBERT_OK;
 }

@@ -9,6 +9,10 @@
 #include "mcubert/mcubert.h"
 #include "mcubert_blob.h"
 #include "mcubert_internal.h"
+#include "mcubert_port.h"
+#include "mcubert_support.h"
+
+MCUBERT_LOG_DECLARE();
 
 #define SHIFT_MIN 1
 #define SHIFT_MAX 62
@@ -438,12 +442,24 @@ int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedul
 	}
 	if (err != MCUBERT_OK) {
 		memset(ctx, 0, sizeof(*ctx));
+		MCUBERT_LOG_ERR("init: %s (%d)", mcubert_strerror(err), err);
 		return err;
 	}
 	ctx->sched = schedule;
 	ctx->arena = arena;
 	ctx->initialized = 1;
+	MCUBERT_LOG_INF("model: vocab %u, hidden %u, %u layers, %u labels; arena %u of %u bytes, "
+			"max_seq_len %u, %s kernels",
+			(unsigned)ctx->model.vocab, (unsigned)ctx->model.hidden,
+			(unsigned)ctx->model.layers, (unsigned)ctx->model.labels,
+			(unsigned)schedule->arena_size, (unsigned)arena_len,
+			(unsigned)schedule->max_seq_len, mcubert_kernel_variant());
 	return MCUBERT_OK;
+}
+
+const char *mcubert_kernel_variant(void)
+{
+	return MCUBERT_DSP ? "dsp" : "portable";
 }
 
 uint32_t mcubert_num_labels(const struct mcubert_ctx *ctx)

@@ -145,6 +145,9 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 
 const char *mcubert_strerror(int err);
 
+/* "dsp" or "portable": which kernel path this build of the runtime uses. */
+const char *mcubert_kernel_variant(void);
+
 /* Number of labels of the initialised model (0 if ctx is not initialised). */
 uint32_t mcubert_num_labels(const struct mcubert_ctx *ctx);
 

@@ -82,7 +82,9 @@ def _plan_kw(a) -> dict:
 def cmd_generate(a) -> int:
     from .generate import generate
 
-    g = generate(a.model, a.max_seq_len, a.out_dir, name=a.name, mode=a.schedule, **_plan_kw(a))
+    g = generate(a.model, a.max_seq_len, a.out_dir, name=a.name, mode=a.schedule, header_name=a.header_name,
+                 c_source=a.c_source,
+                 inputs=a.inputs, arena_extern=a.arena_extern, **_plan_kw(a))
     for kind, path in g.files.items():
         print(f"{kind:>8}: {path}")
     print(f"blob_bytes: {len(g.blob)}  arena_bytes: {g.plan.arena_size}  schedule_hash: 0x{g.plan.hash:08X}")
@@ -100,6 +102,13 @@ def cmd_plan(a) -> int:
         print(f"internal error: overlapping buffers {bad}", file=sys.stderr)
         return 1
     print(p.describe())
+    if a.board:
+        from . import boards
+        from .fit import fit_report
+
+        rep = fit_report(qm, boards.get(a.board), a.max_seq_len, a.schedule, **_plan_kw(a))
+        print(rep.text)
+        return 0 if rep.fits else 1
     return 0
 
 
@@ -196,11 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     sched_args(s)
     s.add_argument("--out-dir", required=True)
     s.add_argument("--name", help="C identifier prefix (default: model file stem)")
+    s.add_argument("--header-name", default="mcubert_schedule.h", help="schedule header's file name")
+    s.add_argument("--c-source", action="store_true",
+                   help="also write <name>_model.h/.c: blob in flash, schedule, labels, arena")
+    s.add_argument("--inputs", help="sentences, one per line: write <name>_inputs.h with their token ids "
+                                    "and the reference logits")
+    s.add_argument("--arena-extern", metavar="SYMBOL",
+                   help="with --c-source: the application provides the arena under this name")
     s.set_defaults(fn=cmd_generate)
 
     s = sub.add_parser("plan", help="print the arena plan")
     s.add_argument("model")
     sched_args(s)
+    s.add_argument("--board", help="board profile (boards/<name>.yaml, or a path): report the fit; "
+                                   "exit 1 if the model does not fit")
     s.set_defaults(fn=cmd_plan)
 
     s = sub.add_parser("verify", help="C runtime vs integer reference, bit for bit")

@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`mcubert generate`: weight blob (.bin and .inc) plus the schedule header for one model."""
+"""`mcubert generate`: weight blob (.bin and .inc) plus the schedule header for one model.
+
+With `c_source=True` (what mcubert_add_model() asks for during `west build`) it also writes
+<name>_model.h/.c: the blob as a const array in flash, the schedule, the labels and the arena;
+with `inputs`, <name>_inputs.h: sentences tokenised here, with the integer reference's logits.
+"""
 from __future__ import annotations
 
 import re
@@ -34,13 +39,88 @@ def inc_text(data: bytes, per_line: int = 16) -> str:
     return "\n".join(lines) + "\n"
 
 
+def c_string(text: str) -> str:
+    """Contents of a C string literal: printable ASCII as is, everything else as octal escapes."""
+    out = []
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        if c in '"\\?':
+            out.append("\\" + c)          # '?' too: no trigraphs
+        elif 32 <= b < 127:
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    return "".join(out)
+
+
+def c_int32(v: int) -> str:
+    return "(-2147483647 - 1)" if v == -(1 << 31) else str(v)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined)
+
+
 def render_header(p: Plan, name: str, blob_len: int, model_name: str, labels: list[str]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
-    safe_labels = [lbl.replace("\\", "\\\\").replace('"', '\\"') for lbl in labels]
-    return env.get_template("mcubert_schedule.h.j2").render(
+    return _env().get_template("mcubert_schedule.h.j2").render(
         plan=p, words=p.words(), buffers=BUFFERS, name=name, guard=f"{name.upper()}_SCHEDULE_H_",
-        blob_len=blob_len, model_name=model_name, labels=safe_labels)
+        blob_len=blob_len, model_name=model_name, labels=[c_string(x) for x in labels])
+
+
+def render_model(p: Plan, name: str, blob_len: int, model_name: str, labels: list[str],
+                 arena_extern: str | None = None) -> tuple[str, str]:
+    """(<name>_model.h, <name>_model.c) texts."""
+    if arena_extern is not None and not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]*", arena_extern):
+        raise ValueError(f"arena name '{arena_extern}' is not a C identifier")
+    kw = dict(plan=p, words=p.words(), buffers=BUFFERS, name=name, NAME=name.upper(), blob_len=blob_len,
+              model_name=model_name, labels=[c_string(x) for x in labels], arena_extern=arena_extern)
+    env = _env()
+    return env.get_template("model.h.j2").render(**kw), env.get_template("model.c.j2").render(**kw)
+
+
+@dataclass
+class Input:
+    text: str
+    ids: list[int]
+    logits: list[int]
+    label: int
+    offset: int = 0
+
+
+def read_inputs(path: str | Path) -> list[str]:
+    """One sentence per line; blank lines and lines starting with '#' are skipped."""
+    lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    sents = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not sents:
+        raise ValueError(f"{path}: no sentences")
+    return sents
+
+
+def tokenize_inputs(qm: QuantModel, sentences: list[str], max_seq_len: int) -> list[Input]:
+    """Tokenise with the model's own vocabulary and run the integer reference on each."""
+    from . import reference
+    from .wordpiece import WordPiece
+
+    if not qm.vocab:
+        raise ValueError("the model file has no vocabulary, so sentences cannot be tokenised")
+    wp = WordPiece(qm.vocab)
+    out, offset = [], 0
+    for s in sentences:
+        ids = wp.encode(s, min(max_seq_len, qm.max_positions))
+        logits = [int(v) for v in reference.classify(qm, ids)]
+        out.append(Input(s, ids, logits, max(range(len(logits)), key=logits.__getitem__), offset))
+        offset += len(ids)
+    return out
+
+
+def render_inputs(name: str, inputs: list[Input], num_labels: int, max_seq_len: int, model_name: str,
+                  inputs_name: str) -> str:
+    view = [dict(text=c_string(x.text), ids=x.ids, logits=[c_int32(v) for v in x.logits], label=x.label,
+                 offset=x.offset) for x in inputs]
+    return _env().get_template("inputs.h.j2").render(
+        name=name, NAME=name.upper(), inputs=view, total_tokens=sum(len(x.ids) for x in inputs),
+        num_labels=num_labels, max_seq_len=max_seq_len, model_name=model_name, inputs_name=inputs_name)
 
 
 def generate_from(qm: QuantModel, max_seq_len: int, mode: str = "fine", **plan_kw) -> tuple[Plan, bytes]:
@@ -48,8 +128,17 @@ def generate_from(qm: QuantModel, max_seq_len: int, mode: str = "fine", **plan_k
     return p, build_blob(qm, p.hash)
 
 
+def _write(path: Path, data: str | bytes) -> None:
+    """Write only when the contents change, so unchanged outputs keep their timestamps."""
+    old = path.read_bytes() if path.exists() else None
+    new = data.encode() if isinstance(data, str) else data
+    if old != new:
+        path.write_bytes(new)
+
+
 def generate(model_path: str | Path, max_seq_len: int, out_dir: str | Path, name: str | None = None,
-             mode: str = "fine", header_name: str = "mcubert_schedule.h", **plan_kw) -> Generated:
+             mode: str = "fine", header_name: str = "mcubert_schedule.h", c_source: bool = False,
+             inputs: str | Path | None = None, arena_extern: str | None = None, **plan_kw) -> Generated:
     model_path, out = Path(model_path), Path(out_dir)
     qm = modelfile.load(model_path)
     name = c_name(name or model_path.stem)
@@ -57,8 +146,18 @@ def generate(model_path: str | Path, max_seq_len: int, out_dir: str | Path, name
     out.mkdir(parents=True, exist_ok=True)
     files = {"bin": out / f"{name}_blob.bin", "inc": out / f"{name}_blob.inc",
              "header": out / header_name, "schedule": out / f"{name}_schedule.bin"}
-    files["bin"].write_bytes(blob)
-    files["inc"].write_text(inc_text(blob))
-    files["header"].write_text(render_header(p, name, len(blob), model_path.name, qm.labels))
-    files["schedule"].write_bytes(p.to_bytes())
+    if c_source:
+        files["model_h"], files["model_c"] = out / f"{name}_model.h", out / f"{name}_model.c"
+        h, c = render_model(p, name, len(blob), model_path.name, qm.labels, arena_extern)
+        _write(files["model_h"], h)
+        _write(files["model_c"], c)
+    if inputs is not None:
+        files["inputs"] = out / f"{name}_inputs.h"
+        xs = tokenize_inputs(qm, read_inputs(inputs), max_seq_len)
+        _write(files["inputs"], render_inputs(name, xs, qm.num_labels, max_seq_len, model_path.name,
+                                              Path(inputs).name))
+    _write(files["bin"], blob)
+    _write(files["inc"], inc_text(blob))
+    _write(files["header"], render_header(p, name, len(blob), model_path.name, qm.labels))
+    _write(files["schedule"], p.to_bytes())
     return Generated(p, blob, files)

@@ -169,3 +169,15 @@ def softmax(x16, lut) -> np.ndarray:
 
 def lut_s8(x8, lut) -> np.ndarray:
     return np.asarray(lut, np.int8)[np.asarray(x8, np.int64) + 128]
+
+
+def pack_ln(g: np.ndarray, b: np.ndarray, e: int) -> np.ndarray:
+    """LayerNorm parameters as int32 [G(H), B(H), E lo, E hi]."""
+    return np.concatenate([g.astype(np.int32), b.astype(np.int32),
+                           np.array([e & 0xFFFFFFFF, e >> 32], dtype=np.uint32).view(np.int32)])
+
+
+def unpack_ln(p: np.ndarray):
+    h = (len(p) - 2) // 2
+    e = int(p[2 * h:].view(np.uint32)[0]) | (int(p[2 * h:].view(np.uint32)[1]) << 32)
+    return p[:h], p[h:2 * h], e

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from . import numerics as nx
+from .numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
 from .qmodel import QuantModel
 
 RES_QMAX = 16384        # residual grids keep 2x headroom below int16
@@ -21,18 +22,6 @@ class CalibConfig:
     samples: int = 64
     max_len: int = 128
     seed: int = 0
-
-
-def pack_ln(g: np.ndarray, b: np.ndarray, e: int) -> np.ndarray:
-    """LayerNorm parameters as int32 [G(H), B(H), E lo, E hi]."""
-    return np.concatenate([g.astype(np.int32), b.astype(np.int32),
-                           np.array([e & 0xFFFFFFFF, e >> 32], dtype=np.uint32).view(np.int32)])
-
-
-def unpack_ln(p: np.ndarray):
-    h = (len(p) - 2) // 2
-    e = int(p[2 * h:].view(np.uint32)[0]) | (int(p[2 * h:].view(np.uint32)[1]) << 32)
-    return p[:h], p[h:2 * h], e
 
 
 def random_calibration_ids(vocab_size: int, cfg: CalibConfig, max_positions: int) -> list[np.ndarray]:

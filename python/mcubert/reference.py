@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import numerics as nx
+from .numerics import unpack_ln
 from .qmodel import QuantModel
-from .quantize import unpack_ln
 
 
 def _ln(x16: np.ndarray, packed: np.ndarray) -> np.ndarray:

@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A dependency-free BERT (uncased) WordPiece tokenizer.
+
+`west build` tokenises a sample's sentences through this module, so a firmware build needs
+numpy and jinja2 only, not transformers. It follows the Hugging Face BertTokenizer
+(BertNormalizer, BertPreTokenizer, WordPiece) step by step; python/tests/test_wordpiece.py
+checks that both give the same ids.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+MAX_CHARS_PER_WORD = 100
+
+
+def _is_control(c: str) -> bool:
+    return c not in "\t\n\r" and unicodedata.category(c).startswith("C")
+
+
+def _is_whitespace(c: str) -> bool:
+    return c in " \t\n\r" or unicodedata.category(c) == "Zs"
+
+
+def _is_punctuation(c: str) -> bool:
+    o = ord(c)
+    if 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+        return True
+    return unicodedata.category(c).startswith("P")
+
+
+def _is_cjk(o: int) -> bool:
+    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2A6DF
+            or 0x2A700 <= o <= 0x2B73F or 0x2B740 <= o <= 0x2B81F or 0x2B820 <= o <= 0x2CEAF
+            or 0xF900 <= o <= 0xFAFF or 0x2F800 <= o <= 0x2FA1F)
+
+
+def normalize(text: str) -> str:
+    """Clean, space out CJK characters, lowercase and strip accents (BertNormalizer)."""
+    out = []
+    for c in text:
+        if c in "\0\ufffd" or _is_control(c):
+            continue
+        if _is_whitespace(c):
+            out.append(" ")
+        elif _is_cjk(ord(c)):
+            out.append(f" {c} ")
+        else:
+            out.append(c)
+    text = "".join(out).lower()
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+def pre_tokenize(text: str) -> list[str]:
+    """Split on whitespace and make every punctuation character its own word."""
+    words: list[str] = []
+    for chunk in text.split():
+        cur = ""
+        for c in chunk:
+            if _is_punctuation(c):
+                if cur:
+                    words.append(cur)
+                words.append(c)
+                cur = ""
+            else:
+                cur += c
+        if cur:
+            words.append(cur)
+    return words
+
+
+class WordPiece:
+    """Greedy longest-match-first WordPiece over a vocabulary list (token i has id i)."""
+
+    def __init__(self, vocab: list[str], unk: str = "[UNK]", cls: str = "[CLS]", sep: str = "[SEP]"):
+        self.ids = {t: i for i, t in enumerate(vocab)}
+        for t in (unk, cls, sep):
+            if t not in self.ids:
+                raise ValueError(f"vocabulary has no {t} token")
+        self.unk, self.cls, self.sep = self.ids[unk], self.ids[cls], self.ids[sep]
+
+    def word_ids(self, word: str) -> list[int]:
+        if len(word) > MAX_CHARS_PER_WORD:
+            return [self.unk]
+        out, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.ids:
+                    out.append(self.ids[piece])
+                    break
+                end -= 1
+            if end == start:
+                return [self.unk]
+            start = end
+        return out
+
+    def tokenize(self, text: str) -> list[int]:
+        return [i for w in pre_tokenize(normalize(text)) for i in self.word_ids(w)]
+
+    def encode(self, text: str, max_len: int) -> list[int]:
+        """[CLS] text [SEP], truncated to max_len tokens like transformers' truncation=True."""
+        if max_len < 2:
+            raise ValueError(f"max_len {max_len} leaves no room for [CLS] and [SEP]")
+        return [self.cls] + self.tokenize(text)[: max_len - 2] + [self.sep]
