@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The runtime's sources, shared by the Zephyr module and the host build.
 set(MCUBERT_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
-set(MCUBERT_SOURCES
-  ${MCUBERT_DIR}/src/mcubert_init.c
-  ${MCUBERT_DIR}/src/mcubert_classify.c
+# The kernels include no OS headers, so they can be built with other CPU flags than the rest.
+set(MCUBERT_KERNEL_SOURCES
+  ${MCUBERT_DIR}/src/kernels/mcubert_variant.c
   ${MCUBERT_DIR}/src/kernels/mcubert_linear_s8.c
   ${MCUBERT_DIR}/src/kernels/mcubert_attn_qk_s8.c
   ${MCUBERT_DIR}/src/kernels/mcubert_attn_pv_s8.c
@@ -12,5 +12,10 @@ set(MCUBERT_SOURCES
   ${MCUBERT_DIR}/src/kernels/mcubert_residual_add_s8.c
   ${MCUBERT_DIR}/src/kernels/mcubert_layernorm_s8.c
   ${MCUBERT_DIR}/src/kernels/mcubert_embedding_s8.c
+)
+set(MCUBERT_SOURCES
+  ${MCUBERT_DIR}/src/mcubert_init.c
+  ${MCUBERT_DIR}/src/mcubert_classify.c
+  ${MCUBERT_KERNEL_SOURCES}
 )
 set(MCUBERT_INCLUDE_DIRS ${MCUBERT_DIR}/include)

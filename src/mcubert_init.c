@@ -10,7 +10,6 @@
 #include "mcubert_blob.h"
 #include "mcubert_internal.h"
 #include "mcubert_port.h"
-#include "mcubert_support.h"
 
 MCUBERT_LOG_DECLARE();
 
@@ -457,10 +456,6 @@ int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedul
 	return MCUBERT_OK;
 }
 
-const char *mcubert_kernel_variant(void)
-{
-	return MCUBERT_DSP ? "dsp" : "portable";
-}
 
 uint32_t mcubert_num_labels(const struct mcubert_ctx *ctx)
 {

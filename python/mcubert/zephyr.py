@@ -73,7 +73,9 @@ def check(model: str | Path, name: str, max_seq_len: int, mode: str, board: str,
         notes.append(f"no board profile for {target or board} in {boards.BOARDS_DIR}; using the devicetree only")
     else:
         bad = boards.disagreements(prof, dt)
-        if bad:
+        if not bad:
+            notes.append(f"board profile {prof.path.name} agrees with the devicetree")
+        else:
             errors.append(f"mcubert: board profile {prof.path} disagrees with the devicetree of {target or board}:\n  "
                           + "\n  ".join(bad) + "\n  Update the profile: the search and the planner read it.")
 

@@ -7,7 +7,14 @@ import re
 from mcubert.host import REPO
 
 
+def _list(text: str, name: str) -> list[str]:
+    body = re.search(rf"set\({name}\s(.*?)\)", text, re.S).group(1)
+    out = []
+    for s in body.split():
+        ref = re.fullmatch(r"\$\{(\w+)\}", s)
+        out += _list(text, ref.group(1)) if ref else [s.replace("${MCUBERT_DIR}", str(REPO))]
+    return out
+
+
 def runtime_sources() -> list[str]:
-    text = (REPO / "cmake" / "mcubert_sources.cmake").read_text()
-    body = re.search(r"set\(MCUBERT_SOURCES(.*?)\)", text, re.S).group(1)
-    return [s.replace("${MCUBERT_DIR}", str(REPO)) for s in body.split()]
+    return _list((REPO / "cmake" / "mcubert_sources.cmake").read_text(), "MCUBERT_SOURCES")

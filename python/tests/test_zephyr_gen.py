@@ -175,6 +175,7 @@ def test_check_fits(model, capsys):
     out = capsys.readouterr().out
     qm = modelfile.load(model)
     assert f"blob {blob_size(qm, 16)} B in flash, arena {arena_size(qm, 16)} B of 262144 B SRAM" in out
+    assert "board profile nucleo_f746zg.yaml agrees with the devicetree" in out
 
 
 def test_check_arena_too_big_gives_numbers_and_a_hint_that_fits(model, capsys):
@@ -216,7 +217,8 @@ def test_check_compares_profile_with_devicetree(model, capsys):
 
 def test_board_profiles_load_and_match_zephyr_names():
     bs = {b.name: b for b in boards.all_boards()}
-    assert {"nucleo_f746zg", "nucleo_h743zi", "qemu_cortex_m3", "mps2_an521_cpu0"} <= set(bs)
+    assert {"nucleo_f746zg", "nucleo_h743zi", "qemu_cortex_m3", "mps2_an521_cpu0", "mps3_an547"} <= set(bs)
+    assert [b.name for b in bs.values() if b.dsp] == ["mps3_an547", "nucleo_f746zg", "nucleo_h743zi"]
     f7 = bs["nucleo_f746zg"]
     assert f7.region("zephyr,sram").size + f7.region("zephyr,dtcm").size == 320 * 1024
     assert f7.flash.size == 1 << 20 and f7.dsp and f7.max_clock_hz == 216_000_000
