@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The emulated-core tests skip without their tools; here a missing tool must fail instead.
 export MCUBERT_REQUIRE_QEMU=1
+# Twister YAML checks need Zephyr's schema in ../shared/zephyr (python/tests/test_zephyr_yaml.py).
+export MCUBERT_REQUIRE_ZEPHYR_SCHEMA=1
 exec .venv/bin/python -m pytest python/tests -q "$@"

@@ -221,35 +221,46 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 	}
 }
 
+/* Clusters counted per vocabulary pass: bounds mcubert_init()'s stack (Zephyr's default
+ * main stack is 1 KiB) at the price of ceil(K / 64) passes, one for any usual K. */
+#define CHECK_CLUSTERS_PER_PASS 64u
+
 static int check_embedding(const struct mcubert_ctx *ctx, const struct mcubert_model *m)
 {
 	struct mcubert_embedding_params ep;
-	uint32_t counts[MCUBERT_MAX_CLUSTERS];
+	uint32_t counts[CHECK_CLUSTERS_PER_PASS];
 
 	mcubert_embedding_params(ctx, &ep);
-	memset(counts, 0, sizeof(counts));
-	/* Walk the vocabulary once: ids < K and checkpoints equal the running counts, so every
-	 * row the kernel computes is < n_c. */
-	for (uint32_t t = 0; t < m->vocab; t++) {
-		uint32_t c = mcubert_embedding_cluster(&ep, t);
+	/* Walk the vocabulary: ids < K and checkpoints equal the running counts, so every row
+	 * the kernel computes is < n_c. */
+	for (uint32_t k0 = 0; k0 < m->clusters; k0 += CHECK_CLUSTERS_PER_PASS) {
+		const uint32_t nk = m->clusters - k0 < CHECK_CLUSTERS_PER_PASS
+					    ? m->clusters - k0 : CHECK_CLUSTERS_PER_PASS;
 
-		if (c >= m->clusters) {
-			return MCUBERT_ERR_CONFIG;
-		}
-		if (t % MCUBERT_CKPT_BLOCK == 0) {
-			const uint16_t *ck = ep.ckpt + (t / MCUBERT_CKPT_BLOCK) * m->clusters;
+		memset(counts, 0, sizeof(counts));
+		for (uint32_t t = 0; t < m->vocab; t++) {
+			const uint32_t c = mcubert_embedding_cluster(&ep, t);
 
-			for (uint32_t k = 0; k < m->clusters; k++) {
-				if (ck[k] != counts[k]) {
-					return MCUBERT_ERR_CONFIG;
+			if (c >= m->clusters) {
+				return MCUBERT_ERR_CONFIG;
+			}
+			if (t % MCUBERT_CKPT_BLOCK == 0) {
+				const uint16_t *ck = ep.ckpt + (t / MCUBERT_CKPT_BLOCK) * m->clusters + k0;
+
+				for (uint32_t k = 0; k < nk; k++) {
+					if (ck[k] != counts[k]) {
+						return MCUBERT_ERR_CONFIG;
+					}
 				}
 			}
+			if (c - k0 < nk) {
+				counts[c - k0]++;
+			}
 		}
-		counts[c]++;
-	}
-	for (uint32_t k = 0; k < m->clusters; k++) {
-		if (counts[k] != ep.cluster_info[2 * k]) {
-			return MCUBERT_ERR_CONFIG;
+		for (uint32_t k = 0; k < nk; k++) {
+			if (counts[k] != ep.cluster_info[2 * (k0 + k)]) {
+				return MCUBERT_ERR_CONFIG;
+			}
 		}
 	}
 	for (uint32_t k = 0; k < m->clusters; k++) {

@@ -27,7 +27,10 @@ def cmd_new_model(a) -> int:
 
 
 def _read_sentences(path: str) -> list[str]:
-    return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    # The same rules as the build-time INPUTS files, so one sentences.txt serves both.
+    from .generate import read_inputs
+
+    return read_inputs(path)
 
 
 def cmd_quantize(a) -> int:

@@ -220,3 +220,25 @@ def test_guard_check_detects_a_write(small_qm):
     assert rt.guards_intact()
     ctypes.memset(rt.arena_ptr + rt.arena_len, 0, 1)
     assert not rt.guards_intact()
+
+
+def test_many_clusters_checked_in_passes(tmp_path):
+    """mcubert_init() checks the cluster tables 64 clusters per vocabulary pass (bounded stack):
+    130 clusters take three passes, and a bad checkpoint in the second or the last is caught."""
+    from conftest import make_qm
+
+    k = 130
+    ranks = tuple(4 if i % 3 == 0 else 0 for i in range(k))
+    _, qm = make_qm(tmp_path, layers=1, hidden=32, heads=2, ffn=40, vocab=900, max_pos=16, clusters=k,
+                    ranks=ranks, seed=5)
+    p = plan(Dims.of(qm), 16)
+    blob = build_blob(qm, p.hash)
+    rt = host.Runtime(p, blob)
+    assert rt.status == 0
+    ids = [2, 150, 899, 64, 700, 3]
+    st, logits = rt.classify(ids)
+    assert st == 0 and list(logits) == list(reference.classify(qm, ids))
+    off, _ = _slot(blob, 2)                             # checkpoints, u16 [block][cluster]
+    for cluster in (100, 129):                          # second and third pass
+        bad = fix_crc(_patch(blob, off + 2 * (2 * k + cluster), struct.pack("<H", 999)))
+        assert host.Runtime(p, bad).status == E["MCUBERT_ERR_CONFIG"]

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The kernel golden vectors of tests/kernels without Zephyr.
+
+python -m mcubert.golden writes the header; tests/kernels/host/golden_host.c runs the same
+checks as the ztest suite (tests/kernels/common/golden_check.c) against the runtime's
+kernels: on the host (with ASan/UBSan) and, when the cross tools are there, on emulated
+Cortex-M7 (SIMD kernels) and Cortex-M3 (portable kernels). A header with one corrupted
+expected value must make the harness fail, kernel by kernel.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mcubert import golden, host
+from mcubert.host import REPO
+
+from cmake_sources import runtime_sources
+
+KDIR = REPO / "tests" / "kernels"
+HARNESS = [KDIR / "host" / "golden_host.c", KDIR / "common" / "golden_check.c"]
+WARN = ["-std=c99", "-Wall", "-Wextra", "-Wshadow", "-Werror"]
+# Flags of cmake/arm-none-eabi.cmake and the QEMU link map of the top-level CMakeLists.txt.
+CROSS = {
+    "cortex-m7": (["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb"], "0x60000000"),
+    "cortex-m3": (["-mcpu=cortex-m3", "-mthumb"], "0x21000000"),
+}
+
+
+def _header(tmp_path, *args) -> str:
+    out = tmp_path / "gen" / "golden_vectors.h"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    subprocess.run([sys.executable, "-m", "mcubert.golden", "--out", str(out), *args], check=True, env=env)
+    return str(out.parent)
+
+
+def _cc() -> str:
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        pytest.skip("no host C compiler")
+    return cc
+
+
+def _build_host(tmp_path, gen_dir: str, sanitize: bool = True):
+    exe = tmp_path / "golden_host"
+    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"] if sanitize else []
+    subprocess.run([_cc(), *WARN, "-O1", *san, f"-I{REPO / 'include'}", f"-I{KDIR / 'common'}", f"-I{gen_dir}",
+                    *map(str, HARNESS), *runtime_sources(), "-o", str(exe)], check=True)
+    return [str(exe)]
+
+
+def _build_cross(tmp_path, gen_dir: str, core: str):
+    missing = host.cross_tools_missing()
+    if missing:
+        if os.environ.get("MCUBERT_REQUIRE_QEMU"):
+            pytest.fail(f"no {', '.join(missing)}")
+        pytest.skip(f"no {', '.join(missing)} (bash scripts/setup.sh installs them)")
+    flags, ram = CROSS[core]
+    elf = tmp_path / f"golden_{core}.elf"
+    subprocess.run(["arm-none-eabi-gcc", *flags, "--specs=picolibc.specs", *WARN, "-O2",
+                    f"-I{REPO / 'include'}", f"-I{KDIR / 'common'}", f"-I{gen_dir}",
+                    *map(str, HARNESS), *runtime_sources(),
+                    "--oslib=semihost", "--crt0=semihost", "-Wl,--gc-sections",
+                    "-Wl,--defsym=__flash=0x0", "-Wl,--defsym=__flash_size=0x400000",
+                    f"-Wl,--defsym=__ram={ram}", "-Wl,--defsym=__ram_size=0x1000000",
+                    "-Wl,--defsym=__stack_size=0x10000", "-Tpicolibc.ld", "-o", str(elf)], check=True)
+    return host.qemu_argv(core, elf, [])
+
+
+def _run(argv) -> tuple[int, str]:
+    """Exit status and output (QEMU semihosting writes the guest's stdout to stderr)."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_generator_needs_numpy_only():
+    # it runs inside `west build`, where only numpy (and jinja2) can be assumed
+    code = ("import sys, mcubert.golden as g; g.generate(); "
+            "bad = [m for m in ('torch', 'transformers', 'jinja2') if m in sys.modules]; "
+            "sys.exit(str(bad) if bad else 0)")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_generator_is_deterministic():
+    assert golden.generate(7) == golden.generate(7)
+    assert golden.generate(7) != golden.generate(8)
+
+
+@pytest.mark.parametrize("seed", [None, "3"])
+def test_host_passes(tmp_path, seed):
+    gen = _header(tmp_path, *(["--seed", seed] if seed else []))
+    rc, out = _run(_build_host(tmp_path, gen))
+    assert rc == 0 and "golden: PASS" in out, out
+
+
+@pytest.mark.parametrize("kernel", golden.KERNELS)
+def test_host_detects_corruption(tmp_path, kernel):
+    gen = _header(tmp_path, "--corrupt", kernel)
+    rc, out = _run(_build_host(tmp_path, gen, sanitize=False))
+    # softmax and lut are checked twice (separate and in-place output): both must fail
+    n = 2 if kernel in ("softmax", "lut") else 1
+    assert rc == 1 and f"golden: FAIL ({n} failing checks)" in out, out
+
+
+@pytest.mark.parametrize("core", list(CROSS))
+def test_emulated_core_passes(tmp_path, core):
+    gen = _header(tmp_path)
+    rc, out = _run(_build_cross(tmp_path, gen, core))
+    assert rc == 0 and "golden: PASS" in out, out
+
+
+def test_emulated_simd_core_detects_corruption(tmp_path):
+    gen = _header(tmp_path, "--corrupt", "linear")
+    rc, out = _run(_build_cross(tmp_path, gen, "cortex-m7"))
+    assert rc == 1 and "FAIL linear_s8" in out, out
