@@ -10,6 +10,7 @@
 #include <zephyr/ztest.h>
 
 #include <mcubert/mcubert.h>
+#include <mcubert/zephyr.h>
 
 #include "mcubert_expected_variant.h"
 #include "tiny_inputs.h"
@@ -21,13 +22,18 @@
 #define EXPECTED_MODE MCUBERT_MODE_FINE
 #endif
 
+#if defined(CONFIG_MCUBERT_ARENA_EXTERNAL)
+/* The application's own arena: testcase.yaml names it with CONFIG_MCUBERT_ARENA_NAME. */
+MCUBERT_ARENA_DEFINE(test_arena, TINY_ARENA_SIZE);
+#endif
+
 static struct mcubert_ctx ctx;
 static int init_err;
 
 static void *setup(void)
 {
 	init_err = mcubert_init(&ctx, &tiny_schedule, tiny_blob, sizeof(tiny_blob), tiny_arena,
-				sizeof(tiny_arena));
+				TINY_ARENA_SIZE);
 	return NULL;
 }
 
@@ -126,6 +132,37 @@ ZTEST(mcubert_runtime, test_labels)
 		print_ascii(tiny_input_text[i]);
 		TC_PRINT("\" -> %s\n", tiny_labels[best]);
 	}
+}
+
+ZTEST(mcubert_runtime, test_arena_placement)
+{
+#if defined(CONFIG_MCUBERT_ARENA_EXTERNAL)
+	zassert_equal_ptr(tiny_arena, test_arena, "the generated code must use the app's arena");
+#endif
+	TC_PRINT("arena: %u bytes at %p\n", (unsigned int)TINY_ARENA_SIZE, (void *)tiny_arena);
+	zassert_equal((uintptr_t)tiny_arena % MCUBERT_ALIGN, 0);
+}
+
+ZTEST(mcubert_runtime, test_profile)
+{
+	uint32_t cycles[MCUBERT_PROFILE_STAGES];
+
+	classify_and_compare(0);
+	const size_t n = mcubert_profile_get(cycles, ARRAY_SIZE(cycles));
+
+#if defined(CONFIG_MCUBERT_PROFILE)
+	uint64_t total = 0;
+
+	/* embedding, each layer, head */
+	zassert_equal(n, tiny_schedule.layers + 2, "%u profile stages", (unsigned int)n);
+	for (size_t i = 0; i < n; i++) {
+		TC_PRINT("profile stage %u: %u cycles\n", (unsigned int)i, cycles[i]);
+		total += cycles[i];
+	}
+	zassert_true(total > 0, "no cycles recorded");
+#else
+	zassert_equal(n, 0, "profiling is off, yet %u stages", (unsigned int)n);
+#endif
 }
 
 ZTEST_SUITE(mcubert_runtime, NULL, setup, before, NULL, NULL);
