@@ -104,7 +104,10 @@ function(mcubert_add_model target)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${err}")
   endif()
-  message(STATUS "${msg}")
+  string(REPLACE "\n" ";" msg_lines "${msg}")
+  foreach(line ${msg_lines})
+    message(STATUS "${line}")
+  endforeach()
   # A new model file must pass the check again.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${model})
 

@@ -100,6 +100,19 @@ def _rand_s8(rng, shape):
     return rng.integers(nx.INT8_MIN, nx.INT8_MAX + 1, size=shape).astype(np.int8)
 
 
+def _rows(buf, off: int, stride: int, n: int, width: int) -> np.ndarray:
+    """The n x width operand a kernel reads from a strided buffer."""
+    return np.stack([buf[off + r * stride: off + r * stride + width] for r in range(n)])
+
+
+def _written(init: np.ndarray, values: np.ndarray, stride: int) -> np.ndarray:
+    """`init` after a kernel stores row r of `values` at r * stride; the gaps stay as they were."""
+    out = init.copy()
+    for r, v in enumerate(values):
+        out[r * stride: r * stride + len(v)] = v
+    return out
+
+
 def _mults(rng, n):
     """Multipliers as quantize_multiplier makes them: M in [2^30, 2^31)."""
     return rng.integers(2**30, 2**31, size=n).astype(np.int64)
@@ -140,7 +153,7 @@ LINEAR_CASES = [
 def _linear(h: Header, rng, i: int, c) -> None:
     bits, rows, K, O, o0, oc, xs, ys, ych, xoff, has_bias, spread = c
     x = _rand_s8(rng, xoff + (rows - 1) * xs + K)          # stride gaps hold garbage too
-    xr = np.stack([x[xoff + r * xs: xoff + r * xs + K] for r in range(rows)])
+    xr = _rows(x, xoff, xs, rows, K)
     w = _rand_s8(rng, (O, K))
     acc_rms = math.sqrt(K) * 74.0 * 74.0
     bias = rng.integers(-int(acc_rms), int(acc_rms) + 1, size=O) if has_bias else None
@@ -191,16 +204,14 @@ def _attn_qk(h: Header, rng, i: int, c) -> None:
     rows, n, dh, qs, kvs, os_, qoff, koff, spread = c
     q = _rand_s8(rng, qoff + (rows - 1) * qs + dh)
     k = _rand_s8(rng, koff + (n - 1) * kvs + dh)
-    qr = np.stack([q[qoff + r * qs: qoff + r * qs + dh] for r in range(rows)])
-    kr = np.stack([k[koff + j * kvs: koff + j * kvs + dh] for j in range(n)])
+    qr = _rows(q, qoff, qs, rows, dh)
+    kr = _rows(k, koff, kvs, n, dh)
     m = int(_mults(rng, 1)[0])
     s = int(_shifts(rng, 1, math.sqrt(dh) * 74.0 * 74.0, 3000.0, spread)[0])
     scores = nx.requant_s16(nx.linear(qr, kr, None, None), m, s)   # as reference.attention
     n_out = (rows - 1) * os_ + n + 2
     init = rng.integers(nx.INT16_MIN, nx.INT16_MAX, size=n_out, endpoint=True).astype(np.int16)
-    exp = init.copy()
-    for r in range(rows):
-        exp[r * os_: r * os_ + n] = scores[r]
+    exp = _written(init, scores, os_)
     p = f"golden_attn_qk_{i}"
     h.array(f"{p}_q", q, np.int8)
     h.array(f"{p}_k", k, np.int8)
@@ -227,16 +238,14 @@ def _attn_pv(h: Header, rng, i: int, c) -> None:
     rows, n, dh, ps, kvs, os_, voff, spread = c
     p = rng.integers(0, 256, size=(rows - 1) * ps + n).astype(np.uint8)
     vt = _rand_s8(rng, voff + (dh - 1) * kvs + n)
-    pr = np.stack([p[r * ps: r * ps + n] for r in range(rows)])
-    vr = np.stack([vt[voff + c_ * kvs: voff + c_ * kvs + n] for c_ in range(dh)])   # V^T rows
+    pr = _rows(p, 0, ps, rows, n)
+    vr = _rows(vt, voff, kvs, dh, n)   # V^T rows
     m = int(_mults(rng, 1)[0])
     s = int(_shifts(rng, 1, math.sqrt(n) * 147.0 * 74.0, 60.0, spread)[0])
     ctx = nx.requant_s8(pr.astype(np.int64) @ vr.astype(np.int64).T, m, s)    # as reference.attention
     n_out = (rows - 1) * os_ + dh + 2
     init = _rand_s8(rng, n_out)
-    exp = init.copy()
-    for r in range(rows):
-        exp[r * os_: r * os_ + dh] = ctx[r]
+    exp = _written(init, ctx, os_)
     q = f"golden_attn_pv_{i}"
     h.array(f"{q}_p", p, np.uint8)
     h.array(f"{q}_vt", vt, np.int8)
