@@ -184,6 +184,17 @@ def cmd_data(a) -> int:
     return 0
 
 
+def cmd_train(a) -> int:
+    from .train import TrainConfig, train_teacher
+
+    cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, max_len=a.max_len,
+                      seed=a.seed, limit=a.limit)
+    m = train_teacher(cfg, resume=a.resume)
+    print(f"teacher: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
+          f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .host import TARGETS as host_targets
 
@@ -261,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
     s.add_argument("--baseline", action="store_true", help="also report TF-IDF + logistic regression accuracy")
     s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("train", help="fine-tune on the Rotten Tomatoes split (tqdm, log, checkpoints)")
+    s.add_argument("what", choices=["teacher"], help="teacher: all-MiniLM-L6-v2 with a classification head")
+    s.add_argument("--out", required=True)
+    s.add_argument("--epochs", type=int, default=3)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=5e-5)
+    s.add_argument("--max-len", type=int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--limit", type=int, help="first N sentences of each split (smoke runs)")
+    s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("bench", help="instruction counts on the emulated Cortex-M7 (QEMU -icount)")
     s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")

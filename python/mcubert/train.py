@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fine-tuning on the Rotten Tomatoes split: the teacher (all-MiniLM-L6-v2 with a
+classification head), with tqdm progress, a log, a checkpoint per epoch and --resume.
+The students (distillation) build on the same loop."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import data
+from .vocab import bert_uncased_tokenizer, vocab_dir
+
+
+@dataclass
+class TrainConfig:
+    out: str
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.1
+    max_len: int = 64
+    seed: int = 0
+    limit: int | None = None        # first N sentences of each split (smoke runs)
+    data_seed: int = 0
+
+
+def encode(examples: list[data.Example], max_len: int, limit: int | None = None):
+    tok = bert_uncased_tokenizer()
+    xs = examples[:limit] if limit else examples
+    ids = tok([e.text for e in xs], truncation=True, max_length=max_len)["input_ids"]
+    return ids, np.array([e.label for e in xs], dtype=np.int64)
+
+
+def batches(ids: list[list[int]], labels: np.ndarray, bs: int, rng: np.random.Generator | None = None):
+    """Padded (input_ids, attention_mask, labels) batches; shuffled when rng is given."""
+    order = rng.permutation(len(ids)) if rng is not None else np.arange(len(ids))
+    for i in range(0, len(order), bs):
+        sel = order[i:i + bs]
+        width = max(len(ids[j]) for j in sel)
+        x = torch.zeros(len(sel), width, dtype=torch.long)
+        m = torch.zeros(len(sel), width, dtype=torch.long)
+        for r, j in enumerate(sel):
+            x[r, :len(ids[j])] = torch.tensor(ids[j])
+            m[r, :len(ids[j])] = 1
+        yield x, m, torch.from_numpy(labels[sel])
+
+
+@torch.no_grad()
+def predict(model, ids, bs: int = 128) -> np.ndarray:
+    model.eval()
+    out = [model(input_ids=x, attention_mask=m).logits.float().numpy()
+           for x, m, _ in batches(ids, np.zeros(len(ids), np.int64), bs)]
+    return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
+
+
+def accuracy(model, ids, labels) -> float:
+    return float(np.mean(predict(model, ids).argmax(-1) == labels)) if len(labels) else float("nan")
+
+
+def _logger(out: Path) -> logging.Logger:
+    log = logging.getLogger(f"mcubert.train.{out}")
+    if not log.handlers:
+        log.setLevel(logging.INFO)
+        h = logging.FileHandler(out / "train.log")
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(h)
+    return log
+
+
+def new_teacher():
+    from transformers import BertForSequenceClassification
+
+    return BertForSequenceClassification.from_pretrained(
+        vocab_dir(), num_labels=2, id2label=dict(enumerate(data.LABELS)),
+        label2id={n: i for i, n in enumerate(data.LABELS)})
+
+
+def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
+        stop_after: int | None = None) -> dict:
+    """Train `model` on the train split; checkpoint each epoch; return dev/test accuracy.
+    loss_fn(model, x, mask, y) defaults to the model's cross-entropy. stop_after ends the run
+    after that many epochs, as an interruption would (tests of --resume)."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _logger(out)
+    torch.manual_seed(cfg.seed)
+    splits = data.load(data.DataConfig(seed=cfg.data_seed))
+    tr_ids, tr_y = encode(splits["train"], cfg.max_len, cfg.limit)
+    dev_ids, dev_y = encode(splits["dev"], cfg.max_len, cfg.limit)
+    te_ids, te_y = encode(splits["test"], cfg.max_len, cfg.limit)
+    steps_per_epoch = -(-len(tr_ids) // cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warm = max(1, int(cfg.warmup_frac * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    start, ckpt = 0, out / "checkpoint.pt"
+    if resume and ckpt.is_file():
+        st = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        torch.set_rng_state(st["torch_rng"])       # dropout masks continue as if never stopped
+        start = st["epoch"]
+        log.info(f"resumed from {ckpt} after epoch {start}")
+    log.info(f"config {json.dumps(asdict(cfg))}; {len(tr_ids)} train sentences, {total} steps")
+    loss_fn = loss_fn or (lambda mdl, x, m, y: mdl(input_ids=x, attention_mask=m, labels=y).loss)
+    rng = np.random.default_rng(cfg.seed)
+    for _ in range(start):                       # the same shuffles as an uninterrupted run
+        rng.permutation(len(tr_ids))
+    for epoch in range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)):
+        model.train()
+        t0, run = time.time(), []
+        bar = tqdm(batches(tr_ids, tr_y, cfg.batch_size, rng), total=steps_per_epoch,
+                   desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", disable=None)
+        for x, m, y in bar:
+            loss = loss_fn(model, x, m, y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            run.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(run[-50:]):.4f}")
+        dev = accuracy(model, dev_ids, dev_y)
+        log.info(f"epoch {epoch + 1}: loss {np.mean(run):.4f}, dev accuracy {dev:.4f}, {time.time() - t0:.0f} s")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}, ckpt)
+    metrics = {"dev_accuracy": accuracy(model, dev_ids, dev_y), "test_accuracy": accuracy(model, te_ids, te_y),
+               "train_sentences": len(tr_ids), "epochs": cfg.epochs}
+    model.save_pretrained(out)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info(f"final: {json.dumps(metrics)}")
+    return metrics
+
+
+def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None) -> dict:
+    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(cfg.seed)                  # the new head's initial weights
+    return fit(new_teacher(), cfg, resume=resume, desc="teacher", stop_after=stop_after)
