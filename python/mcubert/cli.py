@@ -185,12 +185,19 @@ def cmd_data(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .train import TrainConfig, train_teacher
+    from .train import DistillConfig, TrainConfig, train_student, train_teacher
 
-    cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, max_len=a.max_len,
+    lr = a.lr if a.lr is not None else (5e-5 if a.what == "teacher" else 5e-4)
+    cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=lr, max_len=a.max_len,
                       seed=a.seed, limit=a.limit)
-    m = train_teacher(cfg, resume=a.resume)
-    print(f"teacher: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
+    if a.what == "teacher":
+        m = train_teacher(cfg, resume=a.resume)
+    else:
+        if not a.teacher:
+            print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
+            return 2
+        m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha), resume=a.resume)
+    print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
     return 0
 
@@ -274,11 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_data)
 
     s = sub.add_parser("train", help="fine-tune on the Rotten Tomatoes split (tqdm, log, checkpoints)")
-    s.add_argument("what", choices=["teacher"], help="teacher: all-MiniLM-L6-v2 with a classification head")
+    s.add_argument("what", choices=["teacher", "student"],
+                   help="teacher: all-MiniLM-L6-v2 with a classification head; student: dense bert-tiny/mini "
+                        "distilled from --teacher, embeddings initialised by PCA of the teacher's")
     s.add_argument("--out", required=True)
+    s.add_argument("--teacher", help="student: the teacher's output directory")
+    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--temperature", type=float, default=2.0)
+    s.add_argument("--alpha", type=float, default=0.5, help="student: weight of the hard-label loss")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=5e-5)
+    s.add_argument("--lr", type=float, help="default 5e-5 (teacher), 5e-4 (student)")
     s.add_argument("--max-len", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--limit", type=int, help="first N sentences of each split (smoke runs)")

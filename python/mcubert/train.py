@@ -41,7 +41,7 @@ def encode(examples: list[data.Example], max_len: int, limit: int | None = None)
 
 
 def batches(ids: list[list[int]], labels: np.ndarray, bs: int, rng: np.random.Generator | None = None):
-    """Padded (input_ids, attention_mask, labels) batches; shuffled when rng is given."""
+    """Padded (input_ids, attention_mask, labels, indices) batches; shuffled when rng is given."""
     order = rng.permutation(len(ids)) if rng is not None else np.arange(len(ids))
     for i in range(0, len(order), bs):
         sel = order[i:i + bs]
@@ -51,14 +51,14 @@ def batches(ids: list[list[int]], labels: np.ndarray, bs: int, rng: np.random.Ge
         for r, j in enumerate(sel):
             x[r, :len(ids[j])] = torch.tensor(ids[j])
             m[r, :len(ids[j])] = 1
-        yield x, m, torch.from_numpy(labels[sel])
+        yield x, m, torch.from_numpy(labels[sel]), sel
 
 
 @torch.no_grad()
 def predict(model, ids, bs: int = 128) -> np.ndarray:
     model.eval()
     out = [model(input_ids=x, attention_mask=m).logits.float().numpy()
-           for x, m, _ in batches(ids, np.zeros(len(ids), np.int64), bs)]
+           for x, m, _, _ in batches(ids, np.zeros(len(ids), np.int64), bs)]
     return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
 
 
@@ -87,7 +87,8 @@ def new_teacher():
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
         stop_after: int | None = None) -> dict:
     """Train `model` on the train split; checkpoint each epoch; return dev/test accuracy.
-    loss_fn(model, x, mask, y) defaults to the model's cross-entropy. stop_after ends the run
+    loss_fn(model, x, mask, y, idx) (idx: the batch's train-split indices) defaults to the
+    model's cross-entropy. stop_after ends the run
     after that many epochs, as an interruption would (tests of --resume)."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         start = st["epoch"]
         log.info(f"resumed from {ckpt} after epoch {start}")
     log.info(f"config {json.dumps(asdict(cfg))}; {len(tr_ids)} train sentences, {total} steps")
-    loss_fn = loss_fn or (lambda mdl, x, m, y: mdl(input_ids=x, attention_mask=m, labels=y).loss)
+    loss_fn = loss_fn or (lambda mdl, x, m, y, idx: mdl(input_ids=x, attention_mask=m, labels=y).loss)
     rng = np.random.default_rng(cfg.seed)
     for _ in range(start):                       # the same shuffles as an uninterrupted run
         rng.permutation(len(tr_ids))
@@ -125,8 +126,8 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         t0, run = time.time(), []
         bar = tqdm(batches(tr_ids, tr_y, cfg.batch_size, rng), total=steps_per_epoch,
                    desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", disable=None)
-        for x, m, y in bar:
-            loss = loss_fn(model, x, m, y)
+        for x, m, y, idx in bar:
+            loss = loss_fn(model, x, m, y, idx)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -150,3 +151,71 @@ def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)                  # the new head's initial weights
     return fit(new_teacher(), cfg, resume=resume, desc="teacher", stop_after=stop_after)
+
+
+@dataclass
+class DistillConfig:
+    preset: str = "bert-tiny"
+    temperature: float = 2.0
+    alpha: float = 0.5             # weight of the hard-label cross-entropy; 1 - alpha for the teacher
+
+
+@torch.no_grad()
+def new_student(teacher, preset: str, max_positions: int = 128):
+    """A dense student whose embeddings are the teacher's, projected onto their top principal
+    directions (word, position and token-type tables share the word table's basis)."""
+    from .config import make_config
+    from .embedding import contiguous_clusters
+    from .model import McuBertForSequenceClassification, compress_embedding
+
+    cfg = make_config(preset, num_labels=2, id2label=dict(enumerate(data.LABELS)),
+                      label2id={n: i for i, n in enumerate(data.LABELS)}, max_position_embeddings=max_positions,
+                      cluster_sizes=[teacher.config.vocab_size], cluster_ranks=[make_config(preset).hidden_size])
+    student = McuBertForSequenceClassification(cfg)
+    emb = teacher.bert.embeddings
+    w = emb.word_embeddings.weight.float()
+    mean = w.mean(0, keepdim=True)
+    _, _, vh = torch.linalg.svd(w - mean, full_matrices=False)
+    basis = vh[: cfg.hidden_size].T                       # (teacher hidden, student hidden)
+    compress_embedding(student, contiguous_clusters(cfg.vocab_size, 1), [cfg.hidden_size],
+                       dense=(w - mean) @ basis)
+    se = student.bert.embeddings
+    se.position_embeddings.weight.copy_(emb.position_embeddings.weight[:max_positions].float() @ basis)
+    se.token_type_embeddings.weight.copy_(emb.token_type_embeddings.weight.float() @ basis)
+    return student
+
+
+def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None = None, resume: bool = False,
+                  stop_after: int | None = None) -> dict:
+    """Knowledge distillation from a fine-tuned teacher (`mcubert train teacher`) into a dense
+    bert-tiny/bert-mini student."""
+    from transformers import BertForSequenceClassification
+
+    dc = dc or DistillConfig()
+    torch.set_num_threads(os.cpu_count() or 1)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
+    cache = out / "teacher_logits.npy"
+    tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
+    if cache.is_file() and len(np.load(cache)) == len(tr_ids):
+        t_logits = np.load(cache)
+    else:
+        t_logits = predict(teacher, tr_ids)
+        np.save(cache, t_logits)
+    torch.manual_seed(cfg.seed)
+    student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128))
+    del teacher
+    soft = torch.from_numpy(t_logits)
+    T = dc.temperature
+
+    def kd(model, x, m, y, idx):
+        logits = model(input_ids=x, attention_mask=m).logits
+        hard = torch.nn.functional.cross_entropy(logits, y)
+        kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
+                                        reduction="batchmean")
+        return dc.alpha * hard + (1 - dc.alpha) * T * T * kl
+
+    metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after)
+    bert_uncased_tokenizer().save_pretrained(out)       # `mcubert quantize` reads the vocabulary from here
+    return metrics

@@ -26,3 +26,37 @@ def test_teacher_smoke_and_exact_resume(tmp_path):
     a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(part / "checkpoint.pt", weights_only=False)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_student_distils_and_quantizes(tmp_path):
+    """A dense bert-tiny student from a (barely trained) teacher: PCA-initialised embeddings,
+    the distillation loss, and a directory that `mcubert quantize` takes as it is."""
+    import numpy as np
+
+    from mcubert import modelfile
+    from mcubert.cli import main
+    from mcubert.train import DistillConfig, new_student, new_teacher, train_student
+
+    kw = dict(batch_size=16, max_len=24, limit=32)
+    train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
+    m = train_student(TrainConfig(out=str(tmp_path / "s"), epochs=1, lr=5e-4, **kw), str(tmp_path / "t"),
+                      DistillConfig("bert-tiny", temperature=2.0, alpha=0.5))
+    assert m["train_sentences"] == 32 and 0.0 <= m["test_accuracy"] <= 1.0
+    assert np.load(tmp_path / "s" / "teacher_logits.npy").shape == (32, 2)
+
+    # the student's word table is the teacher's, centred and projected: inner products match
+    # the teacher's up to the discarded components
+    teacher = new_teacher()
+    s = new_student(teacher, "bert-tiny")
+    w = teacher.bert.embeddings.word_embeddings.weight.detach()
+    wc = w - w.mean(0)
+    d = s.get_input_embeddings().dense().detach()
+    assert d.shape == (30522, 128)
+    captured = (d.norm() ** 2 / wc.norm() ** 2).item()
+    assert 0.5 < captured <= 1.0 + 1e-4
+    top = torch.linalg.svdvals(wc)[:128]
+    assert abs(d.norm().item() ** 2 - (top ** 2).sum().item()) / (top ** 2).sum().item() < 1e-3
+
+    assert main(["quantize", str(tmp_path / "s"), "--out", str(tmp_path / "s.mcubert"), "--samples", "8"]) == 0
+    qm = modelfile.load(tmp_path / "s.mcubert")
+    assert qm.labels == ["negative", "positive"] and qm.vocab and len(qm.vocab) == 30522
