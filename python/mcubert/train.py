@@ -85,11 +85,12 @@ def new_teacher():
 
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
-        stop_after: int | None = None) -> dict:
+        stop_after: int | None = None, extra_ids: list[list[int]] | None = None) -> dict:
     """Train `model` on the train split; checkpoint each epoch; return dev/test accuracy.
     loss_fn(model, x, mask, y, idx) (idx: the batch's train-split indices) defaults to the
     model's cross-entropy. stop_after ends the run
-    after that many epochs, as an interruption would (tests of --resume)."""
+    after that many epochs, as an interruption would (tests of --resume). extra_ids are
+    unlabelled training sentences (label -1), appended after the train split."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
@@ -98,6 +99,9 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     tr_ids, tr_y = encode(splits["train"], cfg.max_len, cfg.limit)
     dev_ids, dev_y = encode(splits["dev"], cfg.max_len, cfg.limit)
     te_ids, te_y = encode(splits["test"], cfg.max_len, cfg.limit)
+    if extra_ids:
+        tr_ids = tr_ids + extra_ids
+        tr_y = np.concatenate([tr_y, np.full(len(extra_ids), -1, np.int64)])
     steps_per_epoch = -(-len(tr_ids) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
@@ -140,7 +144,8 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}, ckpt)
     metrics = {"dev_accuracy": accuracy(model, dev_ids, dev_y), "test_accuracy": accuracy(model, te_ids, te_y),
-               "train_sentences": len(tr_ids), "epochs": cfg.epochs}
+               "train_sentences": int((tr_y >= 0).sum()), "unlabelled_sentences": int((tr_y < 0).sum()),
+               "epochs": cfg.epochs}
     model.save_pretrained(out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     log.info(f"final: {json.dumps(metrics)}")
@@ -158,6 +163,7 @@ class DistillConfig:
     preset: str = "bert-tiny"
     temperature: float = 2.0
     alpha: float = 0.5             # weight of the hard-label cross-entropy; 1 - alpha for the teacher
+    unlabelled: int = 0            # extra sentences (tweets, news) that only the teacher labels
 
 
 @torch.no_grad()
@@ -198,6 +204,12 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
     cache = out / "teacher_logits.npy"
     tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
+    extra_ids = []
+    if dc.unlabelled:
+        tok = bert_uncased_tokenizer()
+        extra = data.unlabelled_sentences(limit=dc.unlabelled, seed=cfg.data_seed)
+        extra_ids = tok(extra, truncation=True, max_length=cfg.max_len)["input_ids"]
+    tr_ids = tr_ids + extra_ids
     if cache.is_file() and len(np.load(cache)) == len(tr_ids):
         t_logits = np.load(cache)
     else:
@@ -211,11 +223,13 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
 
     def kd(model, x, m, y, idx):
         logits = model(input_ids=x, attention_mask=m).logits
-        hard = torch.nn.functional.cross_entropy(logits, y)
+        lab = y >= 0           # unlabelled sentences learn from the teacher alone
+        hard = torch.nn.functional.cross_entropy(logits[lab], y[lab]) if lab.any() else logits.sum() * 0
         kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
                                         reduction="batchmean")
         return dc.alpha * hard + (1 - dc.alpha) * T * T * kl
 
-    metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after)
+    metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after,
+                  extra_ids=extra_ids)
     bert_uncased_tokenizer().save_pretrained(out)       # `mcubert quantize` reads the vocabulary from here
     return metrics

@@ -61,3 +61,12 @@ def test_cli_data_with_baseline(splits, cache):
     assert "test" in r.stdout and "TF-IDF + logistic regression" in r.stdout
     acc = float(r.stdout.split("test accuracy ")[1].split()[0])
     assert 0.6 < acc < 0.9          # a working bag-of-words model, not chance
+
+
+def test_unlabelled_sentences(cache):
+    u = data.unlabelled_sentences(cache)
+    assert len(u) > 50_000 and len(set(u)) == len(u)
+    assert all(4 <= len(t.split()) <= 60 for t in u)
+    assert any(t.startswith("@") for t in u[:500])                    # tweets and news, mixed
+    assert data.unlabelled_sentences(cache, limit=100) == u[:100]      # seeded order, limit is a prefix
+    assert data.unlabelled_sentences(cache, limit=100, seed=1) != u[:100]

@@ -40,9 +40,9 @@ def test_student_distils_and_quantizes(tmp_path):
     kw = dict(batch_size=16, max_len=24, limit=32)
     train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
     m = train_student(TrainConfig(out=str(tmp_path / "s"), epochs=1, lr=5e-4, **kw), str(tmp_path / "t"),
-                      DistillConfig("bert-tiny", temperature=2.0, alpha=0.5))
-    assert m["train_sentences"] == 32 and 0.0 <= m["test_accuracy"] <= 1.0
-    assert np.load(tmp_path / "s" / "teacher_logits.npy").shape == (32, 2)
+                      DistillConfig("bert-tiny", temperature=2.0, alpha=0.5, unlabelled=16))
+    assert m["train_sentences"] == 32 and m["unlabelled_sentences"] == 16 and 0.0 <= m["test_accuracy"] <= 1.0
+    assert np.load(tmp_path / "s" / "teacher_logits.npy").shape == (48, 2)
 
     # the student's word table is the teacher's, centred and projected: inner products match
     # the teacher's up to the discarded components
