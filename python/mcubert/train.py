@@ -191,6 +191,37 @@ def new_student(teacher, preset: str, max_positions: int = 128):
     return student
 
 
+def kd_loss(soft: torch.Tensor, temperature: float, alpha: float):
+    """Distillation loss over fit()'s batches: alpha * cross-entropy on the labelled sentences
+    plus (1 - alpha) * T^2 * KL to the teacher's softened logits (soft[idx]) on all of them."""
+    T = temperature
+
+    def kd(model, x, m, y, idx):
+        logits = model(input_ids=x, attention_mask=m).logits
+        lab = y >= 0           # unlabelled sentences learn from the teacher alone
+        hard = torch.nn.functional.cross_entropy(logits[lab], y[lab]) if lab.any() else logits.sum() * 0
+        kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
+                                        reduction="batchmean")
+        return alpha * hard + (1 - alpha) * T * T * kl
+
+    return kd
+
+
+def save_distill_set(out: Path, extra_ids: list[list[int]], logits: np.ndarray) -> None:
+    """The sentences beyond the train split and the teacher's logits for train + extra, so
+    later stages (search, baselines) distil on exactly the same data."""
+    flat = np.array([t for s in extra_ids for t in s], np.int32)
+    offsets = np.cumsum([0] + [len(s) for s in extra_ids]).astype(np.int64)
+    np.savez(out / "distill_set.npz", ids=flat, offsets=offsets, logits=logits.astype(np.float32))
+
+
+def load_distill_set(path: str | Path) -> tuple[list[list[int]], np.ndarray]:
+    """(extra_ids, teacher logits for train split + extra) from a student directory."""
+    z = np.load(Path(path) / "distill_set.npz")
+    flat, off = z["ids"], z["offsets"]
+    return [flat[off[i]:off[i + 1]].tolist() for i in range(len(off) - 1)], z["logits"]
+
+
 def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None = None, resume: bool = False,
                   stop_after: int | None = None) -> dict:
     """Knowledge distillation from a fine-tuned teacher (`mcubert train teacher`) into a dense
@@ -218,16 +249,8 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     torch.manual_seed(cfg.seed)
     student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128))
     del teacher
-    soft = torch.from_numpy(t_logits)
-    T = dc.temperature
-
-    def kd(model, x, m, y, idx):
-        logits = model(input_ids=x, attention_mask=m).logits
-        lab = y >= 0           # unlabelled sentences learn from the teacher alone
-        hard = torch.nn.functional.cross_entropy(logits[lab], y[lab]) if lab.any() else logits.sum() * 0
-        kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
-                                        reduction="batchmean")
-        return dc.alpha * hard + (1 - dc.alpha) * T * T * kl
+    save_distill_set(out, extra_ids, t_logits)
+    kd = kd_loss(torch.from_numpy(t_logits), dc.temperature, dc.alpha)
 
     metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after,
                   extra_ids=extra_ids)
