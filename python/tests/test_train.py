@@ -35,14 +35,15 @@ def test_student_distils_and_quantizes(tmp_path):
 
     from mcubert import modelfile
     from mcubert.cli import main
-    from mcubert.train import DistillConfig, new_student, new_teacher, train_student
+    from mcubert.train import DistillConfig, load_distill_set, new_student, new_teacher, train_student
 
     kw = dict(batch_size=16, max_len=24, limit=32)
     train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
     m = train_student(TrainConfig(out=str(tmp_path / "s"), epochs=1, lr=5e-4, **kw), str(tmp_path / "t"),
                       DistillConfig("bert-tiny", temperature=2.0, alpha=0.5, unlabelled=16))
     assert m["train_sentences"] == 32 and m["unlabelled_sentences"] == 16 and 0.0 <= m["test_accuracy"] <= 1.0
-    assert np.load(tmp_path / "s" / "teacher_logits.npy").shape == (48, 2)
+    extra, logits = load_distill_set(tmp_path / "s")
+    assert len(extra) == 16 and logits.shape == (48, 2)
 
     # the student's word table is the teacher's, centred and projected: inner products match
     # the teacher's up to the discarded components

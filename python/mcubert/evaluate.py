@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Accuracy on the Rotten Tomatoes split: an int8 `.mcubert` model through the integer
+reference and the host C runtime (which must agree bit for bit), or a float checkpoint.
+
+The quantized path tokenizes with the model file's own vocabulary, exactly as `mcubert run`
+does, runs every sentence through the C batch runner in one process, and checks each
+sentence's logits against the reference's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import data, host, modelfile, reference
+from .generate import generate_from
+from .numerics import unpack_ln
+from .qmodel import QuantModel
+
+# Tensors that are configuration rather than learned parameters: requantization multipliers
+# and shifts, lookup tables for nonlinearities, and the token -> cluster index table.
+_NOT_PARAMS = (".rq", ".scalars", "_lut", "emb.cluster_of")   # plus emb.rq.<cluster>
+
+
+def quantized_params(qm: QuantModel) -> int:
+    """Learned integers in the model: int8 weights and embeddings, int32 biases, and the
+    LayerNorm gains and offsets (the packed LayerNorm tensors also hold an exponent word)."""
+    n = 0
+    for name, t in qm.tensors.items():
+        if name.endswith(_NOT_PARAMS) or ".rq." in name:
+            continue
+        if name == "emb.ln" or name.endswith((".ln1", ".ln2")):
+            g, b, _ = unpack_ln(t)
+            n += g.size + b.size
+        else:
+            n += int(t.size)
+    return n
+
+
+def _examples(split: str, limit: int | None) -> list[data.Example]:
+    if split not in data.SPLITS:
+        raise ValueError(f"unknown split {split!r} (one of {', '.join(data.SPLITS)})")
+    xs = data.load(data.DataConfig())[split]
+    return xs[:limit] if limit is not None else xs
+
+
+def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None,
+                       max_seq_len: int | None = None, schedule: str = "fine", target: str = "host") -> dict:
+    """Accuracy of the integer reference and the C runtime on one split, and how many
+    sentences got identical logits from both. Raises ValueError if the model file has no
+    vocabulary (the sentences could not be tokenized as on the device)."""
+    from .vocab import encode, tokenizer_from_vocab
+
+    qm = path_or_qm if isinstance(path_or_qm, QuantModel) else modelfile.load(path_or_qm)
+    if not qm.vocab:
+        raise ValueError("this model file has no vocabulary, so sentences cannot be tokenized; "
+                         "quantize a checkpoint directory that holds its tokenizer")
+    if len(qm.vocab) != qm.vocab_size:
+        raise ValueError(f"the model file's vocabulary has {len(qm.vocab)} tokens, its config "
+                         f"vocab_size {qm.vocab_size}")
+    L = max_seq_len or qm.max_positions
+    examples = _examples(split, limit)
+    tok = tokenizer_from_vocab(qm.vocab, L)
+    inputs = [np.asarray(encode(tok, e.text, L), np.uint16) for e in examples]
+    labels = np.array([e.label for e in examples], np.int64)
+
+    plan, blob = generate_from(qm, L, schedule)
+    statuses, c_logits = host.run_runner(host.runner(target), plan, blob, inputs) if inputs else ([], [])
+
+    sentences, identical, ok_ref, ok_c = [], 0, 0, 0
+    for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=None)):
+        want = reference.classify(qm, ids)
+        got = np.asarray(c_logits[i])
+        same = statuses[i] == 0 and np.array_equal(want, got)
+        p_ref = int(np.argmax(want))
+        p_c = int(np.argmax(got)) if statuses[i] == 0 else -1
+        identical += same
+        ok_ref += p_ref == labels[i]
+        ok_c += p_c == labels[i]
+        sentences.append({"index": i, "text": examples[i].text, "label": int(labels[i]), "n_tokens": len(ids),
+                          "reference": want.tolist(), "runtime": got.tolist(),
+                          "status": host.ERRORS.get(statuses[i], str(statuses[i])),
+                          "pred_reference": p_ref, "pred_c": p_c, "identical": bool(same)})
+    n = len(inputs)
+    nan = float("nan")
+    return {"n": n, "split": split, "max_seq_len": L, "schedule": schedule, "target": target,
+            "accuracy_reference": ok_ref / n if n else nan, "accuracy_c": ok_c / n if n else nan,
+            "identical": int(identical), "blob_bytes": len(blob), "params": quantized_params(qm),
+            "labels": qm.labels, "predictions": sentences}
+
+
+def _float_class(cfg: dict):
+    archs = cfg.get("architectures") or []
+    if "cluster_sizes" in cfg or cfg.get("model_type") == "mcubert" or "McuBertForSequenceClassification" in archs:
+        from .model import McuBertForSequenceClassification
+        return McuBertForSequenceClassification
+    if not archs or "BertForSequenceClassification" in archs:
+        from transformers import BertForSequenceClassification
+        return BertForSequenceClassification
+    raise ValueError(f"unsupported architecture {archs} (McuBertForSequenceClassification or "
+                     f"BertForSequenceClassification)")
+
+
+def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None, max_len: int = 64) -> dict:
+    """Float accuracy of a fine-tuned checkpoint (tokenized with the bert-base-uncased vocabulary,
+    as training does) and its parameter count."""
+    import torch
+
+    from . import train
+    from .vocab import BERT_UNCASED_VOCAB_SIZE
+
+    d = Path(checkpoint_dir)
+    cfg_path = d / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{d}: no config.json (not a checkpoint directory)")
+    cfg = json.loads(cfg_path.read_text())
+    if int(cfg.get("vocab_size", 0)) != BERT_UNCASED_VOCAB_SIZE:
+        raise ValueError(f"{d}: vocab_size {cfg.get('vocab_size')}; the float evaluation tokenizes with "
+                         f"the bert-base-uncased vocabulary ({BERT_UNCASED_VOCAB_SIZE} tokens)")
+    cls = _float_class(cfg)
+    model = cls.from_pretrained(str(d)).eval()
+    L = min(max_len, int(model.config.max_position_embeddings))
+    ids, labels = train.encode(_examples(split, limit), L)
+    with torch.no_grad():
+        acc = train.accuracy(model, ids, labels)
+    return {"n": len(labels), "split": split, "max_len": L, "architecture": cls.__name__,
+            "accuracy_float": acc, "params": int(sum(p.numel() for p in model.parameters()))}
