@@ -36,6 +36,9 @@ class Board:
     flash: Region
     ram: list[Region] = field(default_factory=list)
     path: Path | None = None
+    # Flash the firmware takes without the model blob (Zephyr + mcubert runtime + application),
+    # measured on a real build; None when not measured (budget.embedding_budget then needs it).
+    firmware_bytes: int | None = None
 
     def region(self, chosen: str) -> Region | None:
         return next((r for r in self.ram if r.chosen == chosen), None)
@@ -63,7 +66,8 @@ def load(path: str | Path) -> Board:
                  fpu=str(d.get("fpu", "none")), clock_hz=int(d["clock_hz"]),
                  max_clock_hz=int(d.get("max_clock_hz", d["clock_hz"])),
                  flash=_region(d["flash"], "FLASH"),
-                 ram=[_region(r, f"RAM{i}") for i, r in enumerate(d["ram"])], path=path)
+                 ram=[_region(r, f"RAM{i}") for i, r in enumerate(d["ram"])], path=path,
+                 firmware_bytes=int(d["firmware_bytes"]) if d.get("firmware_bytes") is not None else None)
 
 
 def all_boards(boards_dir: str | Path = BOARDS_DIR) -> list[Board]:

@@ -51,11 +51,18 @@ def cmd_quantize(a) -> int:
     except (OSError, ValueError):
         tok = None
     calib = CalibConfig(samples=a.samples, max_len=a.max_len, seed=a.seed)
-    if a.data:
+    if a.data or a.split:
         if vocab is None:
-            print("error: --data needs the checkpoint's tokenizer (matching vocab_size)", file=sys.stderr)
+            print("error: --data/--split need the checkpoint's tokenizer (matching vocab_size)", file=sys.stderr)
             return 2
-        sents = _read_sentences(a.data)[: a.samples]
+        if a.split:
+            from . import data
+
+            pool = data.load()[a.split]
+            pick = np.random.default_rng(a.seed).permutation(len(pool))[: a.samples]
+            sents, a.data = [pool[i].text for i in sorted(pick)], f"the Rotten Tomatoes {a.split} split"
+        else:
+            sents = _read_sentences(a.data)[: a.samples]
         samples = [np.array(encode(tok, s, min(a.max_len, cfg.max_position_embeddings))) for s in sents]
         source = f"{len(samples)} sentences from {a.data}"
     else:
@@ -253,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint")
     s.add_argument("--out", required=True)
     s.add_argument("--data", help="text file, one sentence per line, for calibration")
+    s.add_argument("--split", choices=["train", "dev"],
+                   help="calibrate on --samples random sentences of this Rotten Tomatoes split")
     s.add_argument("--samples", type=int, default=64)
     s.add_argument("--max-len", type=int, default=128)
     s.add_argument("--check", type=int, default=16, help="inputs for the int8-vs-float report")
@@ -350,7 +359,82 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write all counts here")
     s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
     s.set_defaults(fn=cmd_bench)
+
+    # ---- embedding search and its baselines (search.py, baselines.py)
+    def budget_args(s):
+        from .budget import DEFAULT_RESERVE as B_DEFAULT_RESERVE
+
+        s.add_argument("--student", required=True, help="dense student directory (with distill_set.npz)")
+        s.add_argument("--out", required=True)
+        s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
+        s.add_argument("--reserve", type=int, default=B_DEFAULT_RESERVE, help="flash bytes left to the application")
+        s.add_argument("--budget", type=int, help="embedding bytes (overrides --board)")
+        s.add_argument("--finetune-epochs", type=int, default=2)
+        s.add_argument("--batch-size", type=int, default=32)
+        s.add_argument("--lr", type=float, default=5e-4)
+        s.add_argument("--limit", type=int, help="first N sentences of each split and of the extra set")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--threads", type=int, help="torch CPU threads")
+        s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
+
+    s = sub.add_parser("search", help="two-stage MCU-aware embedding search under a flash budget")
+    budget_args(s)
+    s.add_argument("--clusters", type=int, default=4)
+    s.add_argument("--stage1-epochs", type=int, default=1)
+    s.add_argument("--stage2-epochs", type=int, default=1)
+    s.set_defaults(fn=cmd_search)
+
+    s = sub.add_parser("baseline", help="svd / adaptive / prune embedding (same budget and fine-tuning), or dense")
+    s.add_argument("kind", choices=["svd", "adaptive", "prune", "dense"])
+    budget_args(s)
+    s.set_defaults(fn=cmd_search)
+
+    s = sub.add_parser("pipeline", help="data -> teacher -> student -> search -> int8 -> eval, resumable")
+    s.add_argument("--out", default="runs/rt")
+    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--board", default="nucleo_f746zg")
+    s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
+    s.add_argument("--baselines", default="", help="comma list of svd,adaptive,prune")
+    s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
+    s.add_argument("--ship", help="copy the int8 model file here at the end")
+    s.set_defaults(fn=cmd_pipeline)
     return ap
+
+
+def cmd_pipeline(a) -> int:
+    from . import pipeline
+
+    kw = dict(preset=a.preset, board=a.board, teacher=a.teacher)
+    cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
+    if a.baselines:
+        cfg.baselines = [b for b in a.baselines.split(",") if b]
+    r = pipeline.run(cfg)
+    print(pipeline.table(r))
+    if a.ship:
+        pipeline.ship(Path(r["model_file"]), Path(a.ship))
+        print(f"shipped {r['model_file']} -> {a.ship}")
+    return 0
+
+
+def cmd_search(a) -> int:
+    import torch
+
+    from .baselines import baseline
+    from .search import RunConfig, SearchConfig, search, summary
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
+              finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
+              resume=a.resume)
+    if a.cmd == "search":
+        m = search(SearchConfig(**kw, clusters=a.clusters, stage1_epochs=a.stage1_epochs,
+                                stage2_epochs=a.stage2_epochs))
+    else:
+        m = baseline(a.kind, RunConfig(**kw))
+    print(summary(m))
+    print(f"wrote {a.out}")
+    return 0
 
 
 def cmd_bench(a) -> int:

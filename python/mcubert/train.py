@@ -145,6 +145,9 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
             sched.step()
             run.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(run[-50:]):.4f}")
+            if len(run) % 500 == 0:                 # the log shows progress where tqdm has no terminal
+                log.info(f"epoch {epoch + 1} step {len(run)}/{steps_per_epoch}: loss {np.mean(run[-500:]):.4f}, "
+                         f"{time.time() - t0:.0f} s")
         dev = accuracy(model, dev_ids, dev_y)
         log.info(f"epoch {epoch + 1}: loss {np.mean(run):.4f}, dev accuracy {dev:.4f}, {time.time() - t0:.0f} s")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
@@ -159,7 +162,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
 
 
 def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None) -> dict:
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)                  # the new head's initial weights
     return fit(new_teacher(), cfg, resume=resume, desc="teacher", stop_after=stop_after)
 
@@ -253,7 +256,7 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     from transformers import BertForSequenceClassification
 
     dc = dc or DistillConfig()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()

@@ -61,3 +61,31 @@ def test_student_distils_and_quantizes(tmp_path):
     assert main(["quantize", str(tmp_path / "s"), "--out", str(tmp_path / "s.mcubert"), "--samples", "8"]) == 0
     qm = modelfile.load(tmp_path / "s.mcubert")
     assert qm.labels == ["negative", "positive"] and qm.vocab and len(qm.vocab) == 30522
+
+
+def test_augment_variants():
+    """Augmented variants are new, deterministic, well-formed [CLS] ... [SEP] sequences that
+    use [MASK], embedding neighbours and n-grams of the source sentence's words."""
+    from mcubert import data
+    from mcubert.augment import AugmentConfig, augment, words
+    from mcubert.train import encode, new_teacher
+    from mcubert.vocab import bert_uncased_tokenizer
+
+    tok = bert_uncased_tokenizer()
+    vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
+    ids, _ = encode(data.load()["train"], 64, 40)
+    emb = new_teacher().bert.embeddings.word_embeddings.weight
+    cfg = AugmentConfig(per_sentence=6, seed=3)
+    a, b = augment(ids, vocab, emb, cfg), augment(ids, vocab, emb, cfg)
+    assert a == b and len(a) > 3 * len(ids)
+    assert len({tuple(s) for s in a}) == len(a) and not {tuple(s) for s in a} & {tuple(s) for s in ids}
+    cls_id, sep_id, mask_id = (vocab.index(t) for t in ("[CLS]", "[SEP]", "[MASK]"))
+    assert all(s[0] == cls_id and s[-1] == sep_id and len(s) <= 64 for s in a)
+    assert sum(mask_id in s for s in a) > len(a) // 10
+    src = {t for s in ids for t in s}
+    new = {t for s in a for t in s} - src - {mask_id}
+    assert new and all(vocab[t].isalpha() for t in new)          # swaps are whole-word neighbours
+    short = [s for s in a if len(s) <= 4]                         # n-grams: 1-2 word fragments
+    assert short
+    cont = [v.startswith("##") for v in vocab]
+    assert all(len(words(s, cont)) <= max(len(words(t, cont)) for t in ids) for s in a)

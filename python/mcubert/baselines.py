@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Baselines for the embedding search, on the same split, flash budget, distillation set and
+fine-tuning recipe (search.finetune_and_save: per-cluster truncated SVD of the dense student's
+table, then KD for cfg.finetune_epochs):
+
+    svd       one cluster, the largest rank that fits
+    adaptive  frequency buckets a la Baevski & Auli (adaptive input): ranks hidden, hidden/4,
+              hidden/16, hidden/64 (at least 1; 128/32/8/2 for bert-tiny), bucket i < last holds
+              N * 4^i tokens (the same U bytes each), the last bucket every other token; N the
+              largest that fits. If even N = 0 does not fit, the last bucket gets rank 0.
+    prune     vocabulary pruning: the N most frequent tokens dense (rank min(hidden, N)), the rest
+              in a rank-0 cluster; N the largest that fits
+    dense     the uncompressed student, evaluated only (it does not fit the budget)
+
+Frequencies: search.distill_data (train split + extra sentences of the distillation set).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import budget as B
+from .search import (RunConfig, _fresh, _log, _write_metrics, assignment_bytes, distill_data,
+                     finetune_and_save, frequency_buckets, frequency_order, load_student, normalize,
+                     resolve_budget)
+
+KINDS = ("svd", "adaptive", "prune", "dense")
+
+
+def svd_plan(vocab: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
+    r = max((r for r in range(hidden + 1) if B.embedding_flash_bytes([vocab], [r], vocab, hidden) <= budget),
+            default=-1)
+    if r <= 0:
+        raise ValueError(f"budget {budget} B: not even rank 1 fits one cluster of {vocab} tokens")
+    return np.zeros(vocab, np.int64), [r]
+
+
+def prune_plan(counts: np.ndarray, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
+    vocab = len(counts)
+    order = frequency_order(counts)
+
+    def plan(n: int):
+        cl = np.ones(vocab, np.int64)
+        cl[order[:n]] = 0
+        return cl, [min(hidden, n), 0]
+
+    lo, hi = 0, vocab - 1           # keep at least one token in the rank-0 cluster
+    if assignment_bytes(*plan(1), hidden) > budget:
+        raise ValueError(f"budget {budget} B: not even one dense token fits")
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if assignment_bytes(*plan(mid), hidden) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return plan(lo)
+
+
+def adaptive_ranks(hidden: int, buckets: int = 4, factor: int = 4) -> list[int]:
+    out = [hidden]
+    while len(out) < buckets and out[-1] // factor >= 1:
+        out.append(out[-1] // factor)
+    return out
+
+
+def adaptive_plan(counts: np.ndarray, hidden: int, budget: int, buckets: int = 4) -> tuple[np.ndarray, list[int]]:
+    ranks = adaptive_ranks(hidden, buckets)
+    try:
+        return frequency_buckets(counts, ranks, hidden, budget)
+    except ValueError:
+        return frequency_buckets(counts, ranks[:-1] + [0], hidden, budget)
+
+
+def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = None) -> dict | None:
+    """Build, fine-tune and save one baseline to cfg.out (dense: evaluate only); returns its
+    metrics (also in cfg.out/metrics.json)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown baseline {kind!r}; choose from {', '.join(KINDS)}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _fresh(out, cfg.resume, ("finetune",))
+    log = _log(out)
+    if cfg.resume and (out / "metrics.json").is_file():
+        m = json.loads((out / "metrics.json").read_text())
+        if m.get("config") == json.loads(json.dumps({"kind": kind, **asdict(cfg)})):
+            return m
+    log.info(f"baseline {kind} config {json.dumps(asdict(cfg))}")
+    model = load_student(cfg.student)
+    vocab, hidden = model.config.vocab_size, model.config.hidden_size
+    info = resolve_budget(cfg, model)
+    if kind == "dense":
+        return _dense(cfg, model, info, out)
+    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed)
+    budget = info["budget"]
+    if kind == "svd":
+        cl, ranks = svd_plan(vocab, hidden, budget)
+    elif kind == "prune":
+        cl, ranks = prune_plan(dd.counts, hidden, budget)
+    else:
+        cl, ranks = adaptive_plan(dd.counts, hidden, budget)
+    cl, ranks, _ = normalize(cl, ranks, hidden)
+    table = model.get_input_embeddings().dense().detach()
+    t0 = time.time()
+    m = finetune_and_save(cfg, model, table, cl, ranks, dd, info, log, stop_after)
+    if m is None:
+        return None
+    m = {"method": kind, **m, "seconds_this_run": {"finetune": round(time.time() - t0, 1)},
+         "config": {"kind": kind, **asdict(cfg)}}
+    _write_metrics(out, m)
+    return m
+
+
+def _dense(cfg: RunConfig, model, info: dict, out: Path) -> dict:
+    from . import data
+    from .train import accuracy, encode
+
+    splits = data.load(data.DataConfig(seed=cfg.data_seed))
+    acc = {s: accuracy(model, *encode(splits[s], cfg.max_len, cfg.limit)) for s in ("dev", "test")}
+    emb = model.get_input_embeddings()
+    m = {"method": "dense", "dev_accuracy": acc["dev"], "test_accuracy": acc["test"],
+         "cluster_sizes": list(emb.sizes), "cluster_ranks": list(emb.ranks),
+         "embedding_bytes": B.embedding_flash_bytes(emb.sizes, emb.ranks, emb.vocab_size, emb.hidden_size),
+         "model_bytes": B.model_flash_bytes(model), **info, "config": {"kind": "dense", **asdict(cfg)}}
+    logging.getLogger(f"mcubert.search.{out.resolve()}").info(f"dense: {json.dumps(m)}")
+    _write_metrics(out, m)
+    return m

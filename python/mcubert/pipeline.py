@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The whole recipe in one resumable run: data, teacher, distilled student, two-stage embedding
+search, int8 quantization, and evaluation through the integer reference and the host C runtime.
+Each stage writes its own directory under `out`; a stage whose result exists is skipped, and an
+interrupted one continues from its last checkpoint."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class PipelineConfig:
+    out: str = "runs/rt"
+    preset: str = "bert-tiny"
+    board: str = "nucleo_f746zg"
+    reserve: int = 414720           # flash left to the application (= budget.DEFAULT_RESERVE)
+    teacher: str | None = None      # an existing `mcubert train teacher` directory
+    teacher_epochs: int = 3
+    student_epochs: int = 3
+    augment: int = 8                # augmented variants per training sentence
+    unlabelled: int = 0             # extra tweets/news sentences
+    stage1_epochs: int = 1
+    stage2_epochs: int = 1
+    finetune_epochs: int = 2
+    calib_samples: int = 256
+    baselines: list[str] = field(default_factory=list)   # svd, adaptive, prune
+    limit: int | None = None        # smoke runs: first N sentences of each split
+    batch_size: int = 32
+    seed: int = 0
+
+    @classmethod
+    def smoke(cls, out: str, **kw) -> "PipelineConfig":
+        """Every stage on a few hundred sentences, one epoch each (CI)."""
+        return cls(out=out, teacher_epochs=1, student_epochs=1, augment=2, stage1_epochs=1, stage2_epochs=1,
+                   finetune_epochs=1, calib_samples=32, limit=300, baselines=["svd", "adaptive", "prune"], **kw)
+
+
+def _done(d: Path) -> dict | None:
+    f = d / "metrics.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def _say(msg: str) -> None:
+    print(f"[pipeline] {msg}", flush=True)
+
+
+def quantize_and_eval(checkpoint: Path, dst: Path, samples: int, seed: int, limit: int | None) -> dict:
+    """int8 model file calibrated on training sentences, then test accuracy through the reference
+    and the host C runtime."""
+    from .cli import main as cli
+    from .evaluate import evaluate_quantized
+
+    if not dst.is_file():
+        if cli(["quantize", str(checkpoint), "--out", str(dst), "--split", "train", "--samples", str(samples),
+                "--seed", str(seed)]) != 0:
+            raise RuntimeError(f"quantizing {checkpoint} failed")
+    r = evaluate_quantized(dst, split="test", limit=limit)
+    return {k: r[k] for k in ("n", "accuracy_reference", "accuracy_c", "identical", "blob_bytes", "params")}
+
+
+def run(cfg: PipelineConfig, resume: bool = True) -> dict:
+    from . import train
+    from .baselines import baseline
+    from .search import RunConfig, SearchConfig, search
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    times, rows = {}, {}
+    tc = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit)
+
+    t0 = time.time()
+    teacher = Path(cfg.teacher) if cfg.teacher else out / "teacher"
+    if not _done(teacher):
+        _say(f"teacher: fine-tuning all-MiniLM-L6-v2 -> {teacher}")
+        train.train_teacher(train.TrainConfig(out=str(teacher), epochs=cfg.teacher_epochs, lr=5e-5, **tc),
+                            resume=resume)
+    rows["teacher"] = _done(teacher)
+    if "params" not in rows["teacher"]:
+        from transformers import BertForSequenceClassification
+
+        rows["teacher"]["params"] = sum(p.numel() for p in BertForSequenceClassification.from_pretrained(
+            str(teacher)).parameters())
+    times["teacher"] = time.time() - t0
+
+    t0 = time.time()
+    student = out / f"student-{cfg.preset}"
+    if not _done(student):
+        _say(f"student: distilling {cfg.preset} -> {student}")
+        train.train_student(train.TrainConfig(out=str(student), epochs=cfg.student_epochs, lr=5e-4, **tc),
+                            str(teacher), train.DistillConfig(cfg.preset, unlabelled=cfg.unlabelled,
+                                                              augment=cfg.augment), resume=resume)
+    rows["dense"] = _done(student)
+    times["student"] = time.time() - t0
+
+    common = dict(student=str(student), board=cfg.board, reserve=cfg.reserve, finetune_epochs=cfg.finetune_epochs,
+                  batch_size=cfg.batch_size, limit=cfg.limit, seed=cfg.seed, resume=resume)
+    t0 = time.time()
+    searched = out / f"search-{cfg.preset}"
+    if not _done(searched):
+        _say(f"search: two-stage embedding search under the {cfg.board} flash budget -> {searched}")
+        search(SearchConfig(out=str(searched), stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
+                            **common))
+    rows["mcubert"] = _done(searched)
+    times["search"] = time.time() - t0
+
+    for kind in cfg.baselines:
+        t0 = time.time()
+        d = out / f"{kind}-{cfg.preset}"
+        if not _done(d):
+            _say(f"baseline {kind} -> {d}")
+            baseline(kind, RunConfig(out=str(d), **common))
+        rows[kind] = _done(d)
+        times[kind] = time.time() - t0
+
+    t0 = time.time()
+    model = out / f"{cfg.preset}.mcubert"
+    _say(f"quantize and evaluate -> {model}")
+    rows["mcubert"]["int8"] = quantize_and_eval(searched, model, cfg.calib_samples, cfg.seed, cfg.limit)
+    for kind in ["dense", *cfg.baselines]:
+        d = student if kind == "dense" else out / f"{kind}-{cfg.preset}"
+        rows[kind]["int8"] = quantize_and_eval(d, out / f"{kind}-{cfg.preset}.mcubert", cfg.calib_samples,
+                                               cfg.seed, cfg.limit)
+    times["quantize+eval"] = time.time() - t0
+    summary = {"config": asdict(cfg), "models": rows, "seconds": {k: round(v, 1) for k, v in times.items()},
+               "model_file": str(model)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def table(summary: dict) -> str:
+    """The docs/results.md table: test-split accuracy of each model, float and int8."""
+    preset = summary["config"]["preset"]
+    names = {"teacher": "teacher (all-MiniLM-L6-v2)", "dense": f"{preset} dense student",
+             "svd": f"{preset} + truncated SVD", "adaptive": f"{preset} + adaptive (frequency buckets)",
+             "prune": f"{preset} + vocabulary pruning", "mcubert": f"{preset} + MCUBERT search"}
+    lines = ["| model | parameters | flash bytes (weights + tables) | float | int8 reference | int8 C runtime |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for key, m in summary["models"].items():
+        q = m.get("int8")
+        cells = [names.get(key, key), f"{q['params']:,}" if q else f"{m.get('params', 0):,}" if m.get("params") else "",
+                 f"{q['blob_bytes']:,}" if q else "", f"{m['test_accuracy']:.4f}",
+                 f"{q['accuracy_reference']:.4f}" if q else "", f"{q['accuracy_c']:.4f}" if q else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    secs = ", ".join(f"{k} {v / 60:.1f} min" for k, v in summary["seconds"].items())
+    return "\n".join(lines) + f"\n\nstage times: {secs}"
+
+
+def ship(model: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, dst)

@@ -1,0 +1,706 @@
+# SPDX-License-Identifier: Apache-2.0
+"""MCU-aware two-stage search of the clustered low-rank word embedding under a flash budget
+(MCUBERT, Yang et al., ICCAD 2024, arXiv 2410.17957). docs/search.md describes the method.
+
+    stage 1  token -> cluster: every token mixes K candidate clusters of fixed ranks with
+             softmax(alpha_t / tau), alpha initialised from token frequency;
+             loss = KD + penalty * relu(bytes - budget) / budget, bytes from budget.py's exact
+             costs (the argmax assignment's, with the soft assignment's gradient, by default)
+    stage 2  rank per cluster: soft-rank gates over each cluster's singular directions, same loss;
+             the final ranks meet the budget exactly (trim, then fill the slack)
+    finetune the ClusteredLowRankEmbedding (per-cluster truncated SVD) with the whole student, KD
+
+Every stage trains through train.fit on the student's distillation set (train split + the
+unlabelled sentences, teacher logits), checkpoints each epoch, and --resume continues from
+the last finished stage and epoch. The output directory is an HF checkpoint that
+`mcubert quantize` takes as it is, plus metrics.json and search.log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import budget as B
+from . import data
+from .train import TrainConfig, encode, fit, kd_loss, load_distill_set
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass
+class RunConfig:
+    """What the search and the baselines share: data, budget and the fine-tuning recipe."""
+    student: str                      # dense student directory (with distill_set.npz)
+    out: str
+    board: str | None = "nucleo_f746zg"
+    reserve: int = B.DEFAULT_RESERVE  # flash left to the application
+    firmware_bytes: int | None = None  # default: the board profile's
+    budget: int | None = None         # embedding bytes; overrides the board
+    finetune_epochs: int = 2
+    batch_size: int = 32
+    lr: float = 5e-4
+    max_len: int = 64
+    limit: int | None = None          # first N sentences of each split and of the extra set
+    seed: int = 0
+    data_seed: int = 0
+    kd_temperature: float = 2.0
+    kd_alpha: float = 0.5             # weight of the hard-label loss
+    resume: bool = False
+
+
+@dataclass
+class SearchConfig(RunConfig):
+    clusters: int = 4
+    ranks: list[int] | None = None    # candidate rank per cluster; default ladder_ranks(clusters, hidden)
+    init: str = "frequency"           # alpha init: "frequency" or "uniform"
+    stage1_epochs: int = 1
+    stage2_epochs: int = 1
+    penalty: float = 1.0              # lambda of the budget term
+    cost: str = "hard"                # budget term on the bytes of the argmax assignment / open gates
+                                      # with the soft assignment's gradient (straight-through), or
+                                      # "soft": on the expected bytes of the soft assignment / gates
+    tau_start: float = 1.0            # stage-1 softmax temperature, annealed geometrically
+    tau_end: float = 0.1
+    alpha_init: float = 1.0           # initial logit of a token's frequency-chosen cluster (others 0)
+    alpha_lr: float = 0.05            # effective Adam step of alpha (per step, in logits)
+    gate_temp_start: float = 0.5      # stage-2 gate temperature (in ranks), annealed geometrically
+    gate_temp_end: float = 0.1
+    rank_lr: float = 0.05             # effective Adam step of a cluster's soft rank (ranks per step)
+
+
+def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
+    """Candidate ranks, cheapest first: 0, then hidden / factor^(k-2), ..., hidden / factor, hidden
+    (k=4, hidden 128: 0, 8, 32, 128)."""
+    if k < 1:
+        raise ValueError(f"need at least one cluster, got {k}")
+    if k == 1:
+        return [hidden]
+    return [0] + [max(1, hidden // factor ** (k - 2 - i)) for i in range(k - 1)]
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class DistillData:
+    extra_ids: list[list[int]]        # unlabelled sentences, in the order fit() appends them
+    soft: torch.Tensor                # teacher logits for train[:limit] + extra[:limit]
+    counts: np.ndarray                # token frequency over the same sentences
+    train_sentences: int
+
+
+def token_counts(sentences, vocab_size: int) -> np.ndarray:
+    flat = np.fromiter((t for s in sentences for t in s), np.int64)
+    if flat.size and flat.max() >= vocab_size:
+        raise ValueError(f"token id {flat.max()} >= vocab_size {vocab_size}")
+    return np.bincount(flat, minlength=vocab_size)
+
+
+def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit: int | None = None,
+                 data_seed: int = 0) -> DistillData:
+    """The student's distillation set, sliced like TrainConfig.limit slices the splits, and the
+    token frequencies over exactly the sentences training sees (train split + extra)."""
+    extra, logits = load_distill_set(student)
+    train = data.load(data.DataConfig(seed=data_seed))["train"]
+    n_set = len(logits) - len(extra)         # train sentences the set covers (fewer: a --limit student)
+    if not 0 <= n_set <= len(train):
+        raise ValueError(f"{student}/distill_set.npz has {len(logits)} teacher logits for {len(extra)} extra "
+                         f"sentences and a {len(train)}-sentence train split")
+    tr_ids, _ = encode(train, max_len, limit)
+    if len(tr_ids) > n_set:
+        raise ValueError(f"{student}/distill_set.npz covers the first {n_set} train sentences only; "
+                         f"use limit <= {n_set}")
+    ex = extra[:limit] if limit else extra
+    soft = np.concatenate([logits[:len(tr_ids)], logits[n_set:n_set + len(ex)]])
+    return DistillData(ex, torch.from_numpy(np.ascontiguousarray(soft, np.float32)),
+                       token_counts(tr_ids + ex, vocab_size), len(tr_ids))
+
+
+def frequency_order(counts: np.ndarray) -> np.ndarray:
+    """Token ids, most frequent first; ties by token id."""
+    return np.argsort(-counts, kind="stable")
+
+
+# ---------------------------------------------------------------- assignments and their bytes
+
+
+def normalize(cluster_of: np.ndarray, ranks: list[int], hidden: int):
+    """Drop empty clusters and clamp each rank to min(size, hidden) (what from_dense accepts).
+    Returns (cluster_of, ranks, kept old cluster ids)."""
+    cluster_of = np.asarray(cluster_of, np.int64)
+    sizes = np.bincount(cluster_of, minlength=len(ranks))
+    keep = [c for c in range(len(ranks)) if sizes[c] > 0]
+    remap = np.full(len(ranks), -1, np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap[cluster_of], [int(min(ranks[c], sizes[c], hidden)) for c in keep], keep
+
+
+def assignment_bytes(cluster_of, ranks: list[int], hidden: int) -> int:
+    """Exact embedding flash bytes of an assignment (after normalize)."""
+    of, rk, _ = normalize(cluster_of, ranks, hidden)
+    return B.embedding_flash_bytes(np.bincount(of, minlength=len(rk)).tolist(), rk, len(of), hidden)
+
+
+def _largest(ok, hi: int) -> int:
+    """Largest n in [0, hi] with ok(n), for ok monotone (true then false); -1 if none."""
+    if not ok(0):
+        return -1
+    lo = 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def frequency_buckets(counts: np.ndarray, ranks: list[int], hidden: int, budget: int,
+                      seen_only: bool = False) -> tuple[np.ndarray, list[int]]:
+    """Frequency-bucketed assignment: `ranks` (highest first; the last one is the tail's).
+
+    Tokens, most frequent first, fill bucket i < last with N * ranks[0] // ranks[i] tokens, so
+    every bucket above the tail holds the same U bytes (4x the tokens at 1/4 the rank); the
+    tail bucket takes every remaining token. N is the largest whose exact bytes fit `budget`.
+    seen_only: tokens with count 0 always go to the tail. Returns (cluster id per token, indexing
+    `ranks`; ranks), empty buckets not yet dropped (normalize does)."""
+    vocab = len(counts)
+    order = frequency_order(counts)
+    eligible = int((counts > 0).sum()) if seen_only else vocab
+    if any(r <= 0 for r in ranks[:-1]):
+        raise ValueError(f"only the tail bucket may have rank 0: {ranks}")
+
+    def sizes(n: int) -> list[int]:
+        out, left = [], eligible
+        for r in ranks[:-1]:
+            out.append(min(left, n * ranks[0] // r))
+            left -= out[-1]
+        return out + [vocab - sum(out)]
+
+    def of(n: int) -> np.ndarray:
+        cl = np.empty(vocab, np.int64)
+        cl[order] = np.repeat(np.arange(len(ranks)), sizes(n))
+        return cl
+
+    n = _largest(lambda n: assignment_bytes(of(n), ranks, hidden) <= budget, eligible)
+    if n < 0:
+        raise ValueError(f"budget {budget} B: even every token in the tail bucket (rank {ranks[-1]}) "
+                         f"takes {assignment_bytes(of(0), ranks, hidden)} B")
+    return of(n), list(ranks)
+
+
+def fit_to_budget(assign: np.ndarray, counts: np.ndarray, margin: np.ndarray, ranks: list[int],
+                  hidden: int, budget: int) -> tuple[np.ndarray, int]:
+    """Move the least frequent tokens (ties: smallest preference `margin` for their cluster over
+    the cheapest) into the cheapest cluster until the exact bytes fit. Returns (assignment, moved)."""
+    cheap = int(np.argmin(ranks))
+    cand = np.nonzero(assign != cheap)[0]
+    cand = cand[np.lexsort((margin[cand], counts[cand]))]
+
+    def moved(m: int) -> np.ndarray:
+        a = assign.copy()
+        a[cand[:m]] = cheap
+        return a
+
+    if assignment_bytes(assign, ranks, hidden) <= budget:
+        return assign.copy(), 0
+    # bytes fall as tokens move (ties by the cheapest cluster appearing aside); find the fewest moves
+    m = len(cand) - _largest(lambda j: assignment_bytes(moved(len(cand) - j), ranks, hidden) <= budget,
+                             len(cand))
+    if m > len(cand):
+        raise ValueError(f"budget {budget} B: even every token in the cheapest cluster (rank {ranks[cheap]}) "
+                         f"takes {assignment_bytes(moved(len(cand)), ranks, hidden)} B")
+    return moved(m), m
+
+
+def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], vocab: int, hidden: int,
+                   budget: int) -> list[int]:
+    """Enforce the budget exactly on per-cluster ranks, by value sigma^2 per byte (size_c + hidden)
+    of each cluster's next singular direction (svals[c], sorted):
+
+    1. drop directions, the lowest value first, while the exact bytes exceed the budget;
+    2. open directions (also past the given ranks, up to len(svals[c]) = min(size, hidden)), the
+       highest value first, while they still fit: the slack a costly drop or the soft gates'
+       rounding left.
+    Returns the ranks."""
+    ranks = list(ranks)
+    cost = lambda rk: B.embedding_flash_bytes(sizes, rk, vocab, hidden)        # noqa: E731
+    value = lambda c, i: float(svals[c][i]) ** 2 / (sizes[c] + hidden)          # noqa: E731
+    while cost(ranks) > budget:
+        cands = [(value(c, ranks[c] - 1), c) for c in range(len(ranks)) if ranks[c] > 0]
+        if not cands:
+            raise ValueError(f"budget {budget} B below the rank-0 cost of {len(ranks)} clusters")
+        ranks[min(cands)[1]] -= 1
+    while True:
+        fits = []
+        for c in range(len(ranks)):
+            if ranks[c] < len(svals[c]):
+                more = ranks[:c] + [ranks[c] + 1] + ranks[c + 1:]
+                if cost(more) <= budget:
+                    fits.append((value(c, ranks[c]), c))
+        if not fits:
+            break
+        ranks[max(fits)[1]] += 1
+    return ranks
+
+
+# ---------------------------------------------------------------- searchable embeddings
+
+
+def budget_penalty(soft: torch.Tensor, hard, budget: int, penalty: float, cost: str = "hard") -> torch.Tensor:
+    """penalty * relu(bytes - budget) / budget. cost "soft": bytes = the soft (expected) bytes;
+    "hard": bytes = the hard bytes (argmax assignment, open gates) in value, the soft bytes'
+    gradient (straight-through), so the term only acts while the discrete choice is over budget."""
+    if cost == "hard":
+        soft = soft + (torch.as_tensor(hard, dtype=soft.dtype) - soft).detach()
+    elif cost != "soft":
+        raise ValueError(f"cost must be 'hard' or 'soft', got {cost!r}")
+    return penalty * torch.relu(soft - budget) / budget
+
+
+def _anneal(start: float, end: float, step: int, total: int) -> float:
+    return start * (end / start) ** min(1.0, step / max(1, total))
+
+
+class SoftAssignEmbedding(nn.Module):
+    """Stage 1: token t's vector is sum_k softmax(alpha_t / tau)_k U_k[t] V_k, where candidate
+    cluster k (rank r_k) covers every token and starts as the rank-r_k truncated SVD of the
+    dense table. alpha is stored divided by alpha_scale, so Adam moves it alpha_scale times
+    faster than the weights (fit() has one learning rate)."""
+
+    def __init__(self, dense: torch.Tensor, ranks: list[int], alpha0: torch.Tensor, alpha_scale: float,
+                 tau: tuple[float, float], total_steps: int):
+        super().__init__()
+        self.vocab_size, self.hidden_size = dense.shape
+        self.ranks = [int(r) for r in ranks]
+        u, s, vt = torch.linalg.svd(dense.double(), full_matrices=False)
+        self.U = nn.ParameterList([nn.Parameter(u[:, :r].float().contiguous()) for r in self.ranks])
+        self.V = nn.ParameterList([nn.Parameter((s[:r, None] * vt[:r]).float()) for r in self.ranks])
+        self.alpha_scale = float(alpha_scale)
+        self.alpha = nn.Parameter(alpha0.float() / self.alpha_scale)
+        self.tau_range, self.total_steps = tau, int(total_steps)
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    @property
+    def tau(self) -> float:
+        return _anneal(*self.tau_range, int(self.step), self.total_steps)
+
+    def logits(self) -> torch.Tensor:
+        return self.alpha * self.alpha_scale
+
+    def probs(self, ids: torch.Tensor | None = None) -> torch.Tensor:
+        a = self.logits() if ids is None else self.logits()[ids]
+        return torch.softmax(a / self.tau, -1)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        flat = input_ids.reshape(-1)
+        p = self.probs(flat)
+        out = self.V[-1].new_zeros(flat.numel(), self.hidden_size)
+        for k, r in enumerate(self.ranks):
+            if r:
+                out = out + p[:, k:k + 1] * (self.U[k][flat] @ self.V[k])
+        return out.view(*input_ids.shape, self.hidden_size)
+
+    @torch.no_grad()
+    def candidate_table(self, k: int) -> torch.Tensor:
+        if not self.ranks[k]:
+            return self.V[-1].new_zeros(self.vocab_size, self.hidden_size)
+        return self.U[k] @ self.V[k]
+
+    @torch.no_grad()
+    def hard_table(self, assign: np.ndarray) -> torch.Tensor:
+        """Every token's row from its own candidate cluster."""
+        a = torch.as_tensor(assign)
+        out = self.V[-1].new_zeros(self.vocab_size, self.hidden_size)
+        for k, r in enumerate(self.ranks):
+            sel = (a == k).nonzero().squeeze(1)
+            if r and len(sel):
+                out[sel] = self.U[k][sel] @ self.V[k]
+        return out
+
+
+class GatedRankEmbedding(nn.Module):
+    """Stage 2: fixed clusters; cluster c's rows are U_c diag(g_c) V_c over its singular
+    directions (sorted), with soft-rank gates g_ci = sigmoid((rho_c - i - 1/2) / T): rho_c is
+    a learnable rank, the gate of direction i is open (> 1/2) iff i < rho_c - 1/2."""
+
+    def __init__(self, cluster_of: np.ndarray, us: list[torch.Tensor], vs: list[torch.Tensor], rho0: list[float],
+                 rank_scale: float, temp: tuple[float, float], total_steps: int):
+        super().__init__()
+        cl = torch.as_tensor(np.asarray(cluster_of), dtype=torch.long)
+        self.vocab_size, self.hidden_size = len(cl), vs[0].shape[1]
+        self.sizes = torch.bincount(cl, minlength=len(us)).tolist()
+        order = torch.sort(cl, stable=True).indices
+        starts = torch.cumsum(torch.tensor([0] + self.sizes[:-1]), 0)
+        row = torch.empty_like(cl)
+        row[order] = torch.arange(len(cl)) - starts[cl[order]]
+        self.register_buffer("token_cluster", cl)
+        self.register_buffer("token_row", row)
+        self.U = nn.ParameterList([nn.Parameter(u.float().contiguous()) for u in us])
+        self.V = nn.ParameterList([nn.Parameter(v.float().contiguous()) for v in vs])
+        self.rank_scale = float(rank_scale)
+        self.rho = nn.Parameter(torch.tensor(rho0, dtype=torch.float32) / self.rank_scale)
+        self.temp_range, self.total_steps = temp, int(total_steps)
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    @property
+    def temp(self) -> float:
+        return _anneal(*self.temp_range, int(self.step), self.total_steps)
+
+    def soft_ranks(self) -> torch.Tensor:
+        return self.rho * self.rank_scale
+
+    def gates(self, c: int) -> torch.Tensor:
+        i = torch.arange(self.V[c].shape[0], dtype=torch.float32)
+        return torch.sigmoid((self.soft_ranks()[c] - i - 0.5) / self.temp)
+
+    def hard_ranks(self) -> list[int]:
+        rho = self.soft_ranks().detach()
+        return [int(((rho[c] - torch.arange(v.shape[0]) - 0.5) > 0).sum()) for c, v in enumerate(self.V)]
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        flat = input_ids.reshape(-1)
+        cluster, row = self.token_cluster[flat], self.token_row[flat]
+        out = self.V[0].new_zeros(flat.numel(), self.hidden_size)
+        for c in range(len(self.V)):
+            pos = (cluster == c).nonzero().squeeze(1)
+            if len(pos) and self.V[c].shape[0]:
+                out = out.index_copy(0, pos, (self.U[c][row[pos]] * self.gates(c)) @ self.V[c])
+        return out.view(*input_ids.shape, self.hidden_size)
+
+    @torch.no_grad()
+    def table(self) -> torch.Tensor:
+        return self(torch.arange(self.vocab_size))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _log(out: Path) -> logging.Logger:
+    log = logging.getLogger(f"mcubert.search.{out.resolve()}")
+    if not log.handlers:
+        log.setLevel(logging.INFO)
+        h = logging.FileHandler(out / "search.log")
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(h)
+    return log
+
+
+def load_student(student: str | Path):
+    from .model import McuBertForSequenceClassification
+
+    return McuBertForSequenceClassification.from_pretrained(str(student))
+
+
+def resolve_budget(cfg: RunConfig, model) -> dict:
+    """Embedding budget: --budget, else board flash - firmware - reserve - rest of the model."""
+    rest = B.rest_flash_bytes(model)
+    if cfg.budget is not None:
+        return {"budget": int(cfg.budget), "rest_bytes": rest, "source": "explicit"}
+    if not cfg.board:
+        raise ValueError("give a board profile or an explicit embedding budget")
+    from . import boards
+
+    b = boards.get(cfg.board)
+    fw = cfg.firmware_bytes if cfg.firmware_bytes is not None else b.firmware_bytes
+    return {"budget": B.embedding_budget(b, rest, fw, cfg.reserve), "rest_bytes": rest, "source": "board",
+            "board": b.name, "flash": b.flash.size, "firmware_bytes": fw, "reserve": int(cfg.reserve)}
+
+
+def _train_cfg(cfg: RunConfig, out: Path, epochs: int) -> TrainConfig:
+    return TrainConfig(out=str(out), epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, max_len=cfg.max_len,
+                       seed=cfg.seed, limit=cfg.limit, data_seed=cfg.data_seed)
+
+
+def _steps(cfg: RunConfig, dd: DistillData, epochs: int) -> int:
+    return -(-(dd.train_sentences + len(dd.extra_ids)) // cfg.batch_size) * epochs
+
+
+def _rest_state(model) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.word_embeddings.")}
+
+
+def _with_embedding(cfg: RunConfig, emb: nn.Module, rest: dict | None):
+    """The student with `emb` as word embedding and (when given) the other weights from `rest`."""
+    model = load_student(cfg.student)
+    model.set_input_embeddings(emb)
+    if rest is not None:
+        missing, unexpected = model.load_state_dict(rest, strict=False)
+        if unexpected or any(not k.startswith("bert.embeddings.word_embeddings.") for k in missing):
+            raise ValueError(f"state mismatch: missing {missing}, unexpected {unexpected}")
+    return model
+
+
+def _copy_tokenizer(src: str | Path, dst: Path) -> None:
+    for f in Path(src).iterdir():
+        if f.is_file() and (f.name.startswith("tokenizer") or f.name in ("vocab.txt", "special_tokens_map.json")):
+            shutil.copy2(f, dst / f.name)
+
+
+def _stopped(stop_after, stage: str, epochs: int) -> int | None:
+    return stop_after[1] if stop_after and stop_after[0] == stage and stop_after[1] < epochs else None
+
+
+def finetune_and_save(cfg: RunConfig, model, table: torch.Tensor, cluster_of: np.ndarray, ranks: list[int],
+                      dd: DistillData, info: dict, log: logging.Logger, stop_after=None) -> dict | None:
+    """Compress the word embedding to (cluster_of, ranks) by per-cluster truncated SVD of `table`,
+    fine-tune the whole student with KD for cfg.finetune_epochs, save the checkpoint, tokenizer and
+    metrics.json to cfg.out. Returns the metrics (None when stop_after interrupted the run)."""
+    from .model import compress_embedding
+
+    out = Path(cfg.out)
+    compress_embedding(model, torch.as_tensor(np.asarray(cluster_of), dtype=torch.long), list(ranks), dense=table)
+    emb = model.get_input_embeddings()
+    emb_bytes = B.embedding_flash_bytes(emb.sizes, emb.ranks, emb.vocab_size, emb.hidden_size)
+    if emb_bytes > info["budget"]:
+        raise AssertionError(f"internal error: {emb_bytes} B embedding over the {info['budget']} B budget")
+    log.info(f"finetune: sizes {emb.sizes} ranks {emb.ranks}, {emb_bytes} B of {info['budget']} B")
+    t0 = time.time()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    stop = _stopped(stop_after, "finetune", cfg.finetune_epochs)
+    m = fit(model, _train_cfg(cfg, out / "finetune", cfg.finetune_epochs), loss_fn=kd, resume=True,
+            desc="finetune", stop_after=stop, extra_ids=dd.extra_ids)
+    if stop is not None:
+        return None
+    model.save_pretrained(out)
+    _copy_tokenizer(cfg.student, out)
+    model_bytes = B.model_flash_bytes(model)
+    metrics = {
+        "dev_accuracy": m["dev_accuracy"], "test_accuracy": m["test_accuracy"],
+        "cluster_sizes": list(emb.sizes), "cluster_ranks": list(emb.ranks),
+        "embedding_bytes": emb_bytes, "model_bytes": model_bytes, **info,
+        "finetune_seconds": round(time.time() - t0, 1),
+        "train_sentences": m["train_sentences"], "unlabelled_sentences": m["unlabelled_sentences"],
+    }
+    log.info(f"final: {json.dumps(metrics)}")
+    return metrics
+
+
+def _write_metrics(out: Path, metrics: dict) -> None:
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def _fresh(out: Path, resume: bool, stages: tuple[str, ...]) -> None:
+    """Without resume, forget this output directory's earlier stage results."""
+    if resume:
+        return
+    for s in stages:
+        if (out / s).is_dir():
+            shutil.rmtree(out / s)
+    if (out / "metrics.json").is_file():
+        (out / "metrics.json").unlink()
+
+
+def summary(m: dict) -> str:
+    """The lines `mcubert search` / `mcubert baseline` print."""
+    lines = [f"{m.get('method', 'search')}: clusters {m['cluster_sizes']} ranks {m['cluster_ranks']}",
+             f"embedding {m['embedding_bytes']} B of budget {m['budget']} B"
+             + (f" ({m['board']}: flash {m['flash']} - firmware {m['firmware_bytes']} - reserve {m['reserve']}"
+                f" - rest of model {m['rest_bytes']})" if m.get("source") == "board" else ""),
+             f"whole model blob {m['model_bytes']} B",
+             f"float accuracy: dev {m['dev_accuracy']:.4f}, test {m['test_accuracy']:.4f}"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the search
+
+
+def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop_after):
+    dirs = out / "stage1"
+    student = load_student(cfg.student)
+    vocab, hidden = student.config.vocab_size, student.config.hidden_size
+    dense = student.get_input_embeddings().dense().detach()
+    ranks = sorted(cfg.ranks) if cfg.ranks else ladder_ranks(cfg.clusters, hidden)
+    if len(ranks) != cfg.clusters and cfg.ranks:
+        raise ValueError(f"{len(ranks)} candidate ranks for {cfg.clusters} clusters")
+    if any(not 0 <= r <= hidden for r in ranks):
+        raise ValueError(f"candidate ranks {ranks} not in [0, hidden {hidden}]")
+    K, budget = len(ranks), info["budget"]
+    if cfg.cost not in ("hard", "soft"):
+        raise ValueError(f"cost must be 'hard' or 'soft', got {cfg.cost!r}")
+    # frequency init: the frequency-bucket rule over the candidates, highest rank first; tokens
+    # never seen in the distillation set start in the cheapest cluster
+    desc = np.argsort(ranks, kind="stable")[::-1]
+    if cfg.init == "frequency":
+        b, _ = frequency_buckets(dd.counts, [ranks[k] for k in desc], hidden, budget, seen_only=True)
+        init = desc[b]
+        alpha0 = torch.zeros(vocab, K)
+        alpha0[torch.arange(vocab), torch.as_tensor(init)] = cfg.alpha_init
+    elif cfg.init == "uniform":
+        init = np.full(vocab, int(np.argmin(ranks)))
+        alpha0 = torch.zeros(vocab, K)
+    else:
+        raise ValueError(f"init must be 'frequency' or 'uniform', got {cfg.init!r}")
+    total = _steps(cfg, dd, cfg.stage1_epochs)
+    emb = SoftAssignEmbedding(dense, ranks, alpha0, cfg.alpha_lr / cfg.lr, (cfg.tau_start, cfg.tau_end), total)
+    model = _with_embedding(cfg, emb, None)
+    del student
+    fixed = B.embedding_fixed_bytes(K, vocab, hidden) + hidden * sum(ranks)
+    r = torch.tensor(ranks, dtype=torch.float32)
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    log.info(f"stage 1: candidates {ranks}, budget {budget} B, init {cfg.init} "
+             f"({np.bincount(init, minlength=K).tolist()} tokens per candidate), {total} steps")
+
+    def loss(mdl, x, m, y, idx):
+        if mdl.training:
+            emb.step += 1
+        p = emb.probs()
+        return kd(mdl, x, m, y, idx) + budget_penalty(fixed + (p.sum(0) * r).sum(), fixed + r[p.argmax(1)].sum(),
+                                                      budget, cfg.penalty, cfg.cost)
+
+    t0 = time.time()
+    stop = _stopped(stop_after, "stage1", cfg.stage1_epochs)
+    m = fit(model, _train_cfg(cfg, dirs, cfg.stage1_epochs), loss_fn=loss, resume=True, desc="stage1",
+            stop_after=stop, extra_ids=dd.extra_ids)
+    if stop is not None:
+        return None
+    with torch.no_grad():
+        a = emb.logits()
+        argmax = a.argmax(1).numpy()
+        cheap = int(np.argmin(ranks))
+        margin = (a[torch.arange(vocab), torch.as_tensor(argmax)] - a[:, cheap]).numpy()
+        expected = float(fixed + (emb.probs().sum(0) * r).sum())
+    assign, moved = fit_to_budget(argmax, dd.counts, margin, ranks, hidden, budget)
+    cluster_of, cranks, keep = normalize(assign, ranks, hidden)
+    res = {
+        "cluster_of": cluster_of, "ranks": cranks, "candidates": keep, "candidate_ranks": ranks,
+        "argmax": argmax, "init": init, "moved": moved,
+        "E1": emb.hard_table(assign), "D": emb.candidate_table(int(np.argmax(ranks))),
+        "rest": _rest_state(model),
+        "summary": {"dev_accuracy": m["dev_accuracy"], "argmax_sizes": np.bincount(argmax, minlength=K).tolist(),
+                    "init_sizes": np.bincount(init, minlength=K).tolist(), "moved_to_cheapest": moved,
+                    "changed_from_init": int((argmax != init).sum()), "expected_bytes_end": round(expected),
+                    "bytes": assignment_bytes(assign, ranks, hidden), "seconds": round(time.time() - t0, 1)},
+    }
+    log.info(f"stage 1 done: {json.dumps(res['summary'])}; clusters {np.bincount(cluster_of).tolist()} "
+             f"ranks {cranks}")
+    torch.save(res, dirs / "result.pt")
+    return res
+
+
+def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop_after, s1: dict):
+    dirs = out / "stage2"
+    cluster_of, r1 = s1["cluster_of"], s1["ranks"]
+    E1, D = s1["E1"].double(), s1["D"].double()
+    vocab, hidden = E1.shape
+    K, budget = len(r1), info["budget"]
+    us, vs = [], []
+    for c in range(K):
+        rows = torch.as_tensor(np.nonzero(cluster_of == c)[0])
+        e, d = E1[rows], D[rows]
+        n, full = len(rows), min(len(rows), hidden)
+        if r1[c]:
+            u1, s_, v1 = torch.linalg.svd(e, full_matrices=False)
+            U1, V1, basis = u1[:, :r1[c]], s_[:r1[c], None] * v1[:r1[c]], v1[:r1[c]]
+        else:
+            U1, V1, basis = e.new_zeros(n, 0), e.new_zeros(0, hidden), e.new_zeros(0, hidden)
+        # directions beyond the stage-1 rank: the top candidate's rows, off the stage-1 row space
+        u2, s2, v2 = torch.linalg.svd(d - (d @ basis.T) @ basis, full_matrices=False)
+        m2 = full - r1[c]
+        us.append(torch.cat([U1, u2[:, :m2]], 1))
+        vs.append(torch.cat([V1, s2[:m2, None] * v2[:m2]], 0))
+    total = _steps(cfg, dd, cfg.stage2_epochs)
+    emb = GatedRankEmbedding(cluster_of, us, vs, [float(x) for x in r1], cfg.rank_lr / cfg.lr,
+                             (cfg.gate_temp_start, cfg.gate_temp_end), total)
+    model = _with_embedding(cfg, emb, s1["rest"])
+    sizes = torch.tensor(emb.sizes, dtype=torch.float32)
+    fixed = B.embedding_fixed_bytes(K, vocab, hidden)
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    log.info(f"stage 2: clusters {emb.sizes}, start ranks {r1}, max ranks {[v.shape[0] for v in vs]}, {total} steps")
+
+    def soft_bytes():
+        return fixed + sum((sizes[c] + hidden) * emb.gates(c).sum() for c in range(K))
+
+    def loss(mdl, x, m, y, idx):
+        if mdl.training:
+            emb.step += 1
+        hard = fixed + sum((sizes[c] + hidden) * r for c, r in enumerate(emb.hard_ranks()))
+        return kd(mdl, x, m, y, idx) + budget_penalty(soft_bytes(), hard, budget, cfg.penalty, cfg.cost)
+
+    t0 = time.time()
+    stop = _stopped(stop_after, "stage2", cfg.stage2_epochs)
+    m = fit(model, _train_cfg(cfg, dirs, cfg.stage2_epochs), loss_fn=loss, resume=True, desc="stage2",
+            stop_after=stop, extra_ids=dd.extra_ids)
+    if stop is not None:
+        return None
+    table = emb.table().detach()
+    gate_ranks = emb.hard_ranks()
+    svals = [torch.linalg.svdvals(table[torch.as_tensor(np.nonzero(cluster_of == c)[0])].double()).numpy()
+             for c in range(K)]          # min(size_c, hidden) values each
+    ranks = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget)
+    res = {
+        "cluster_of": cluster_of, "ranks": ranks, "table": table.float(), "rest": _rest_state(model),
+        "summary": {"dev_accuracy": m["dev_accuracy"],
+                    "soft_ranks": [round(float(x), 2) for x in emb.soft_ranks().detach()],
+                    "gate_ranks": gate_ranks, "ranks": ranks,
+                    "directions_dropped": sum(max(0, g - r) for g, r in zip(gate_ranks, ranks)),
+                    "directions_added": sum(max(0, r - g) for g, r in zip(gate_ranks, ranks)),
+                    "expected_bytes_end": round(float(soft_bytes().detach())),
+                    "bytes": B.embedding_flash_bytes(emb.sizes, ranks, vocab, hidden),
+                    "seconds": round(time.time() - t0, 1)},
+    }
+    log.info(f"stage 2 done: {json.dumps(res['summary'])}")
+    torch.save(res, dirs / "result.pt")
+    return res
+
+
+def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict | None:
+    """Run (or with cfg.resume, continue) the two-stage search and the fine-tuning; returns the
+    metrics written to cfg.out/metrics.json. stop_after=(stage, epochs) ends the run after that
+    many epochs of "stage1", "stage2" or "finetune", as an interruption would (tests of resume);
+    it then returns None."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _fresh(out, cfg.resume, ("stage1", "stage2", "finetune"))
+    log = _log(out)
+    if cfg.resume and (out / "metrics.json").is_file():
+        m = json.loads((out / "metrics.json").read_text())
+        if m.get("config") == json.loads(json.dumps(asdict(cfg))):
+            log.info("resume: already finished")
+            return m
+    log.info(f"search config {json.dumps(asdict(cfg))}")
+    student = load_student(cfg.student)
+    vocab = student.config.vocab_size
+    info = resolve_budget(cfg, student)
+    del student
+    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed)
+    log.info(f"budget {json.dumps(info)}; {dd.train_sentences} train + {len(dd.extra_ids)} extra sentences, "
+             f"{int((dd.counts > 0).sum())} distinct tokens seen")
+
+    times = {}
+    for name, run in (("stage1", lambda: _stage1(cfg, dd, info, out, log, stop_after)),
+                      ("stage2", lambda: _stage2(cfg, dd, info, out, log, stop_after, s1))):
+        path = out / name / "result.pt"
+        if path.is_file():
+            log.info(f"resume: {name} already finished")
+        else:
+            t0 = time.time()
+            if run() is None:
+                log.info(f"stopped during {name} (stop_after={stop_after})")
+                return None
+            times[name] = round(time.time() - t0, 1)
+        # the next stage always starts from the saved result: resumed and uninterrupted runs agree
+        res = torch.load(path, weights_only=False)
+        if name == "stage1":
+            s1 = res
+    s2 = res
+    model = _with_embedding(cfg, nn.Identity(), s2["rest"])
+    t0 = time.time()
+    m = finetune_and_save(cfg, model, s2["table"], s2["cluster_of"], s2["ranks"], dd, info, log, stop_after)
+    if m is None:
+        log.info(f"stopped during finetune (stop_after={stop_after})")
+        return None
+    times["finetune"] = round(time.time() - t0, 1)
+    m = {"method": "search", **m, "stage1": s1["summary"], "stage2": s2["summary"],
+         "seconds_this_run": times, "config": asdict(cfg)}
+    _write_metrics(out, m)
+    return m

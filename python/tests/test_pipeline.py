@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: Apache-2.0
+"""CI smoke run of the whole recipe (`mcubert pipeline --smoke`): a few hundred real sentences,
+one epoch per stage, every stage, and the resulting model file evaluated through the integer
+reference and the host C runtime."""
+from __future__ import annotations
+
+import json
+
+from mcubert import budget, modelfile
+from mcubert.cli import main
+
+
+def test_pipeline_smoke(tmp_path, capsys):
+    out = tmp_path / "rt"
+    assert main(["pipeline", "--smoke", "--out", str(out), "--ship", str(tmp_path / "ship.mcubert")]) == 0
+    text = capsys.readouterr().out
+    s = json.loads((out / "summary.json").read_text())
+    models = s["models"]
+    assert set(models) == {"teacher", "dense", "mcubert", "svd", "adaptive", "prune"}
+    for d in ("teacher", "student-bert-tiny", "search-bert-tiny", "svd-bert-tiny"):
+        assert (out / d / "metrics.json").is_file(), d
+    # every compressed model fits the same budget, and the search's model file is the shipped one
+    budgets = {k: models[k]["budget"] for k in ("mcubert", "svd", "adaptive", "prune")}
+    assert len(set(budgets.values())) == 1
+    for k in budgets:
+        assert models[k]["embedding_bytes"] <= budgets[k]
+        q = models[k]["int8"]
+        assert q["accuracy_reference"] == q["accuracy_c"] and q["identical"] == q["n"] == 300
+        assert q["blob_bytes"] == models[k]["model_bytes"]
+    qm = modelfile.load(tmp_path / "ship.mcubert")
+    assert (tmp_path / "ship.mcubert").read_bytes() == (out / "bert-tiny.mcubert").read_bytes()
+    assert qm.vocab and len(qm.vocab) == 30522
+    assert models["mcubert"]["int8"]["blob_bytes"] < models["dense"]["int8"]["blob_bytes"] / 5
+    assert "| bert-tiny + MCUBERT search |" in text and "stage times" in text
+    # resumable: a second run skips every finished stage and reports the same numbers
+    assert main(["pipeline", "--smoke", "--out", str(out)]) == 0
+    again = json.loads((out / "summary.json").read_text())["models"]
+    assert again["mcubert"]["int8"] == models["mcubert"]["int8"]
+    assert budget.DEFAULT_RESERVE > 0

@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The flash cost model against real blobs, the board budget, the two-stage embedding search
+(budget, assignment, ranks, resume, a checkpoint `mcubert quantize` takes) and the baselines."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mcubert import boards, data, modelfile
+from mcubert import budget as B
+from mcubert.blob import ALIGN, _slots, build_blob
+from mcubert.cli import main
+from mcubert.model import McuBertForSequenceClassification, compress_embedding
+from mcubert.newmodel import new_model
+from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
+from mcubert.search import (SearchConfig, budget_penalty, distill_data, fit_to_budget, frequency_buckets, search,
+                            trim_to_budget)
+from mcubert.train import encode, predict, save_distill_set
+
+VOCAB = 30522          # the real tokenizer's: fit() encodes the real split with it
+HIDDEN = 16
+BUDGET = 20000         # embedding bytes for the small student below (its dense table takes ~490 KB)
+BASE_BUDGET = 50000    # svd: rank 1 over all 30522 tokens fits; adaptive: its 16/4/1 buckets fit
+FAST = dict(limit=32, batch_size=16, max_len=64, lr=5e-4, kd_alpha=0.0)
+
+
+def _align(n):
+    return n + (-n) % ALIGN
+
+
+# ---------------------------------------------------------------- the byte model
+
+
+@pytest.mark.parametrize("ranks,contiguous", [([12], True), ([12, 0], True), ([0, 5, 12], False),
+                                               ([1, 2, 3, 0, 12], False), ([3] * 8 + [0] * 8 + [12], False)])
+def test_flash_bytes_match_real_blobs(tmp_path, ranks, contiguous):
+    """Slot by slot, for 1/2/4/8-bit cluster maps, rank-0 clusters and scattered token maps."""
+    vocab, hidden, k = 301, 12, len(ranks)
+    model = new_model("bert-tiny", k, ranks, 3, str(tmp_path / "m"), vocab_size=vocab, hidden_size=hidden,
+                      num_attention_heads=2, intermediate_size=22, max_position_embeddings=17,
+                      num_hidden_layers=2, num_labels=3)
+    if not contiguous:
+        cl = torch.as_tensor(np.random.default_rng(k).permutation(np.arange(vocab) % k))
+        compress_embedding(model, cl, ranks)
+        model.save_pretrained(tmp_path / "m")
+    emb = model.get_input_embeddings()
+    assert contiguous == bool((emb.token_cluster.diff() >= 0).all())
+    qm = quantize_model(model, random_calibration_ids(vocab, CalibConfig(samples=2, max_len=8), 17))
+    slots = [len(s) for s in _slots(qm)]
+    assert slots[:6] == B.embedding_slot_sizes(emb.sizes, emb.ranks, vocab, hidden)
+    assert slots[6:] == B.rest_slot_sizes(hidden, 2, 22, 17, 3)
+    assert B.embedding_flash_bytes(emb.sizes, emb.ranks, vocab, hidden) == sum(_align(s) for s in slots[:6])
+    blob = len(build_blob(qm, 0))
+    assert blob == B.model_flash_bytes(model) == B.model_flash_bytes(qm) == B.model_flash_bytes(tmp_path / "m")
+    assert B.rest_flash_bytes(model) == blob - B.embedding_flash_bytes(emb.sizes, emb.ranks, vocab, hidden)
+
+
+def test_blob_size_differences_are_embedding_differences(tmp_path):
+    """Two blobs differing only in the embedding differ in size by the embedding bytes' difference."""
+    sizes = {}
+    for name, ranks in (("a", [16, 4, 0]), ("b", [16, 0]), ("c", [7])):
+        m = new_model("bert-tiny", len(ranks), ranks, 0, str(tmp_path / name), vocab_size=203, hidden_size=16,
+                      num_attention_heads=2, intermediate_size=20, max_position_embeddings=9,
+                      num_hidden_layers=1)
+        qm = quantize_model(m, random_calibration_ids(203, CalibConfig(samples=2, max_len=8), 9))
+        e = m.get_input_embeddings()
+        sizes[name] = (len(build_blob(qm, 0)), B.embedding_flash_bytes(e.sizes, e.ranks, 203, 16))
+    for x in "ab":
+        for y in "bc":
+            assert sizes[x][0] - sizes[y][0] == sizes[x][1] - sizes[y][1]
+    assert len({s[0] for s in sizes.values()}) == 3
+
+
+def test_budget_from_board():
+    from mcubert.config import make_config
+
+    b = boards.get("nucleo_f746zg")
+    assert b.firmware_bytes == 34136 == 947320 - 913184
+    tiny = make_config("bert-tiny", max_position_embeddings=128)
+    rest = B.rest_flash_bytes(tiny)
+    got = B.embedding_budget("nucleo_f746zg", rest)
+    assert got == 1048576 - 34136 - 414720 - rest
+    assert rest + got <= 600 * 1024                 # a bert-tiny model lands at <= 600 KB
+    assert B.embedding_budget(b, rest, firmware_bytes=0, reserve=0) == 1048576 - rest
+    q = boards.get("qemu_cortex_m3")
+    assert q.firmware_bytes is None
+    with pytest.raises(ValueError, match="firmware_bytes"):
+        B.embedding_budget(q, 1000)
+    assert B.embedding_budget(q, 1000, firmware_bytes=24000, reserve=0) == q.flash.size - 25000
+    with pytest.raises(ValueError, match="no room"):
+        B.embedding_budget(b, 10**6)
+
+
+# ---------------------------------------------------------------- assignment helpers
+
+
+def test_fit_to_budget_moves_the_fewest_least_frequent_tokens():
+    vocab, hidden, ranks = 1000, 16, [0, 4, 16]
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 50, vocab)
+    assign = rng.integers(0, 3, vocab)
+    over = B.embedding_flash_bytes(np.bincount(assign, minlength=3).tolist(), ranks, vocab, hidden)
+    budget = over - 3000
+    got, moved = fit_to_budget(assign, counts, np.zeros(vocab), ranks, hidden, budget)
+    sizes = np.bincount(got, minlength=3).tolist()
+    assert B.embedding_flash_bytes(sizes, ranks, vocab, hidden) <= budget
+    changed = np.nonzero(got != assign)[0]
+    assert len(changed) == moved > 0 and (got[changed] == 0).all()
+    # the moved tokens are the least frequent of those outside the cheapest cluster ...
+    stay = np.nonzero((assign != 0) & (got == assign))[0]
+    assert counts[changed].max() <= counts[stay].min()
+    # ... and one move fewer (the last token in that order back) would not fit
+    cand = np.nonzero(assign != 0)[0]
+    last = cand[np.argsort(counts[cand], kind="stable")][moved - 1]
+    back = got.copy()
+    back[last] = assign[last]
+    assert B.embedding_flash_bytes(np.bincount(back, minlength=3).tolist(), ranks, vocab, hidden) > budget
+
+
+def test_trim_to_budget_drops_lowest_value_directions_then_fills():
+    sizes, hidden, vocab = [100, 900], 16, 1000
+    sv = [np.linspace(10, 1, 16), np.linspace(2, 0.1, 16)]
+    cost = lambda rk: B.embedding_flash_bytes(sizes, rk, vocab, hidden)     # noqa: E731
+    ranks = trim_to_budget(sizes, [16, 16], sv, vocab, hidden, 15000)
+    assert ranks[0] == 16 and ranks[1] < 16          # the big cluster's small values go
+    assert cost(ranks) <= 15000 < cost([16, ranks[1] + 1])
+    # fill: slack goes to the best direction that fits, past the given ranks
+    ranks = trim_to_budget(sizes, [4, 2], sv, vocab, hidden, 15000)
+    assert ranks[0] == 16 and cost(ranks) <= 15000 < cost([16, ranks[1] + 1])
+    # a cheap direction dropped for a costly one comes back into the slack
+    sizes2, sv2 = [10, 990], [np.full(10, 0.1), np.full(10, 1.0)]
+    budget = B.embedding_flash_bytes(sizes2, [10, 10], vocab, hidden) - 300
+    assert trim_to_budget(sizes2, [10, 10], sv2, vocab, hidden, budget) == [10, 9]
+    with pytest.raises(ValueError, match="rank-0 cost"):
+        trim_to_budget(sizes, [1, 1], sv, vocab, hidden, 100)
+
+
+def test_budget_penalty_soft_and_straight_through():
+    p = torch.tensor([[0.6, 0.4], [0.3, 0.7]], requires_grad=True)
+    r = torch.tensor([0.0, 100.0])
+    soft = (p.sum(0) * r).sum()                        # 110 expected bytes
+    hard = r[p.argmax(1)].sum()                        # 100: token 1 at rank 100
+    g_soft = torch.autograd.grad(budget_penalty(soft, hard, 50, 2.0, "soft"), p, retain_graph=True)[0]
+    v = budget_penalty(soft, hard, 50, 2.0, "hard")
+    assert v.item() == pytest.approx(2.0 * 50 / 50)    # the hard bytes' excess
+    assert torch.allclose(torch.autograd.grad(v, p, retain_graph=True)[0], g_soft)
+    assert (g_soft[:, 1] > 0).all() and (g_soft[:, 0] == 0).all()
+    # hard bytes within budget: no push, however far the soft expectation is over
+    v = budget_penalty(soft, hard, 105, 2.0, "hard")
+    assert v.item() == 0 and (torch.autograd.grad(v, p)[0] == 0).all()
+    assert budget_penalty(soft, hard, 105, 2.0, "soft").item() == pytest.approx(2.0 * 5 / 105)
+
+
+# ---------------------------------------------------------------- a small student with a distillation set
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """1 layer, hidden 16, the real 30522-token vocab, weights large enough that the logits depend
+    on the tokens; its teacher is itself (so every seen token's embedding matters). The extra
+    sentences use ids 2000-2599 only, so most of the vocab is never seen."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("search") / "student"
+    m = new_model("bert-tiny", 1, [HIDDEN], 0, str(out), hidden_size=HIDDEN, num_attention_heads=2,
+                  intermediate_size=32, num_hidden_layers=1, max_position_embeddings=64, num_labels=2,
+                  initializer_range=0.5)
+    train = data.load()["train"]
+    rng = np.random.default_rng(0)
+    extra = [[101] + rng.integers(2000, 2600, int(rng.integers(3, 20))).tolist() + [102] for _ in range(64)]
+    logits = np.zeros((len(train) + len(extra), 2), np.float32)
+    logits[:64] = predict(m, encode(train, FAST["max_len"], 64)[0])
+    logits[len(train):] = predict(m, extra)
+    save_distill_set(out, extra, logits)
+    return out
+
+
+def test_distill_data_slices_like_fit(student, tmp_path):
+    """Teacher logits line up with fit()'s sentence order (train[:limit] + extra[:limit]), also for
+    a distillation set made by a student trained with --limit (fewer train sentences)."""
+    from mcubert.train import load_distill_set
+
+    extra, logits = load_distill_set(student)
+    n = len(logits) - len(extra)
+    dd = distill_data(student, VOCAB, 64, 16)
+    assert len(dd.extra_ids) == 16 and dd.train_sentences == 16
+    assert torch.equal(dd.soft, torch.from_numpy(np.concatenate([logits[:16], logits[n:n + 16]])))
+    assert dd.counts.sum() == sum(map(len, encode(data.load()["train"], 64, 16)[0] + extra[:16]))
+    save_distill_set(tmp_path, extra, np.concatenate([logits[:40], logits[n:]]))
+    small = distill_data(tmp_path, VOCAB, 64, 16)
+    assert torch.equal(small.soft, dd.soft)
+    with pytest.raises(ValueError, match="first 40 train sentences"):
+        distill_data(tmp_path, VOCAB, 64, 41)
+
+
+@pytest.fixture(scope="module")
+def searched(student):
+    """The search through the CLI: 4 candidate clusters (0/1/4/16), two epochs of stage 1 and of
+    fine-tuning (the resume test interrupts both)."""
+    out = student.parent / "searched"
+    assert main(["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET),
+                 "--limit", "32", "--batch-size", "16", "--stage1-epochs", "2", "--finetune-epochs", "2",
+                 "--threads", "1"]) == 0
+    return out
+
+
+def test_search_fits_and_quantizes(searched, student, tmp_path):
+    m = json.loads((searched / "metrics.json").read_text())
+    model = McuBertForSequenceClassification.from_pretrained(searched)
+    emb = model.get_input_embeddings()
+    assert [emb.sizes, emb.ranks] == [m["cluster_sizes"], m["cluster_ranks"]]
+    assert B.embedding_flash_bytes(emb.sizes, emb.ranks, VOCAB, HIDDEN) == m["embedding_bytes"] <= BUDGET
+    assert m["budget"] == BUDGET and 0 <= m["dev_accuracy"] <= 1 and 0 <= m["test_accuracy"] <= 1
+    assert len(emb.ranks) >= 2 and min(emb.ranks) == 0 and max(emb.ranks) > 0
+    for f in ("search.log", "tokenizer.json", "stage1/result.pt", "stage2/result.pt", "finetune/checkpoint.pt"):
+        assert (searched / f).is_file(), f
+    assert "stage 2 done" in (searched / "search.log").read_text()
+    # frequency init: tokens never seen in the distillation set sit in the rank-0 cluster
+    dd = distill_data(student, VOCAB, 64, 32)
+    cl = emb.token_cluster.numpy()
+    zero = [c for c, r in enumerate(emb.ranks) if r == 0]
+    assert np.isin(cl[dd.counts == 0], zero).all()
+    assert not np.isin(cl[dd.counts > 0], zero).all()
+    # `mcubert quantize` takes the directory as it is; the blob is exactly model_flash_bytes
+    assert main(["quantize", str(searched), "--out", str(tmp_path / "s.mcubert"), "--samples", "4"]) == 0
+    qm = modelfile.load(tmp_path / "s.mcubert")
+    assert len(build_blob(qm, 0)) == B.model_flash_bytes(searched) == m["model_bytes"]
+    assert m["model_bytes"] == m["rest_bytes"] + m["embedding_bytes"]
+
+
+def test_stage2_ranks_respect_the_budget(searched):
+    s1 = torch.load(searched / "stage1" / "result.pt", weights_only=False)
+    s2 = torch.load(searched / "stage2" / "result.pt", weights_only=False)
+    sizes = np.bincount(s2["cluster_of"]).tolist()
+    assert np.array_equal(s1["cluster_of"], s2["cluster_of"])
+    assert B.embedding_flash_bytes(sizes, s2["ranks"], VOCAB, HIDDEN) <= BUDGET
+    assert all(0 <= r <= min(n, HIDDEN) for n, r in zip(sizes, s2["ranks"]))
+    sm = s2["summary"]
+    assert sm["ranks"] == s2["ranks"]
+    assert sum(s2["ranks"]) == sum(sm["gate_ranks"]) - sm["directions_dropped"] + sm["directions_added"]
+    m = json.loads((searched / "metrics.json").read_text())
+    assert m["cluster_ranks"] == s2["ranks"]
+
+
+def test_stage2_trimming_enforces_the_budget(student, tmp_path):
+    """Stage 2 without its budget term (penalty 0) and fast soft ranks opens gates past the
+    budget; the trimming then closes the lowest-value directions until the exact bytes fit."""
+    m = search(SearchConfig(student=str(student), out=str(tmp_path / "s"), budget=13000, stage1_epochs=1,
+                            stage2_epochs=1, finetune_epochs=1, penalty=0.0, rank_lr=1.0, **FAST))
+    s2 = m["stage2"]
+    sizes, gate = m["cluster_sizes"], s2["gate_ranks"]
+    assert B.embedding_flash_bytes(sizes, gate, VOCAB, HIDDEN) > 13000 and s2["directions_dropped"] > 0
+    assert m["embedding_bytes"] == s2["bytes"] == B.embedding_flash_bytes(sizes, s2["ranks"], VOCAB, HIDDEN) <= 13000
+    assert m["cluster_ranks"] == s2["ranks"]
+    assert sum(gate) - sum(s2["ranks"]) == s2["directions_dropped"] - s2["directions_added"]
+    # no slack left: opening any one more direction breaks the budget
+    for c in range(len(gate)):
+        if s2["ranks"][c] < min(sizes[c], HIDDEN):
+            more = list(s2["ranks"])
+            more[c] += 1
+            assert B.embedding_flash_bytes(sizes, more, VOCAB, HIDDEN) > 13000
+
+
+def test_resume_equals_uninterrupted(searched, student):
+    cfg = json.loads((searched / "metrics.json").read_text())["config"]
+    part = searched.parent / "part"
+    cfg.update(out=str(part), resume=False)
+    assert search(SearchConfig(**cfg), stop_after=("stage1", 1)) is None          # interrupted in stage 1
+    assert not (part / "stage1" / "result.pt").exists()
+    cfg["resume"] = True
+    assert search(SearchConfig(**cfg), stop_after=("finetune", 1)) is None        # ... and in the fine-tuning
+    assert (part / "stage2" / "result.pt").is_file() and not (part / "metrics.json").exists()
+    m = search(SearchConfig(**cfg))
+    log = (part / "search.log").read_text()
+    assert "resume: stage1 already finished" in log
+    assert "resumed from" in (part / "finetune" / "train.log").read_text()
+    want = json.loads((searched / "metrics.json").read_text())
+    for k in ("cluster_sizes", "cluster_ranks", "embedding_bytes", "dev_accuracy", "test_accuracy"):
+        assert m[k] == want[k], k
+    a, b = load_file(searched / "model.safetensors"), load_file(part / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stage1_sinks_unseen_tokens(student, tmp_path):
+    """No frequency prior (uniform alpha; the soft expected bytes, which start far over budget):
+    the budget term alone drives the never-seen tokens into the rank-0 candidate, while the
+    distillation loss keeps seen ones at full rank."""
+    cfg = SearchConfig(student=str(student), out=str(tmp_path / "u"), budget=BUDGET, clusters=2, ranks=[0, HIDDEN],
+                       init="uniform", cost="soft", stage1_epochs=3, stage2_epochs=1, finetune_epochs=1,
+                       penalty=0.05, alpha_lr=0.05, **{**FAST, "batch_size": 8})
+    search(cfg, stop_after=("stage2", 0))
+    s1 = torch.load(tmp_path / "u" / "stage1" / "result.pt", weights_only=False)
+    argmax = s1["argmax"]                             # before any budget fix-up
+    assert (s1["init"] == 0).all()                     # nothing assigned up front
+    seen = distill_data(student, VOCAB, 64, 32).counts > 0
+    assert (argmax[~seen] == 0).all()
+    alpha = torch.load(tmp_path / "u" / "stage1" / "checkpoint.pt", weights_only=False)["model"][
+        "bert.embeddings.word_embeddings.alpha"]
+    assert (alpha[torch.from_numpy(~seen)].diff(dim=1) < 0).all()       # strictly, not by a tie
+    assert (argmax[seen] == 1).sum() >= 3              # e.g. [CLS], [SEP] and frequent words keep rank 16
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def test_frequency_buckets_rule():
+    counts = np.arange(1000)[::-1].copy()             # token t has count 999 - t
+    cl, ranks = frequency_buckets(counts, [16, 4, 1], 16, 6000)
+    sizes = np.bincount(cl, minlength=3)
+    assert sizes[1] == 4 * sizes[0] and sizes[2] == 1000 - 5 * sizes[0] and sizes[0] > 0
+    assert (np.diff(cl) >= 0).all()                    # most frequent (lowest ids here) in the top bucket
+    assert B.embedding_flash_bytes(sizes.tolist(), ranks, 1000, 16) <= 6000 < \
+        B.embedding_flash_bytes([sizes[0] + 1, sizes[1] + 4, sizes[2] - 5], ranks, 1000, 16)
+    bigger = np.bincount(frequency_buckets(counts, [16, 4, 1], 16, 10**6)[0], minlength=3)
+    assert bigger[0] > sizes[0]
+
+
+@pytest.mark.parametrize("kind", ["svd", "prune", "adaptive"])
+def test_baselines_fit_with_the_claimed_structure(kind, student, tmp_path):
+    out = tmp_path / kind
+    assert main(["baseline", kind, "--student", str(student), "--out", str(out), "--budget", str(BASE_BUDGET),
+                 "--limit", "32", "--batch-size", "16", "--finetune-epochs", "1", "--threads", "1"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    emb = McuBertForSequenceClassification.from_pretrained(out).get_input_embeddings()
+    assert m["method"] == kind and [emb.sizes, emb.ranks] == [m["cluster_sizes"], m["cluster_ranks"]]
+    assert B.embedding_flash_bytes(emb.sizes, emb.ranks, VOCAB, HIDDEN) == m["embedding_bytes"] <= BASE_BUDGET
+    # the largest of its kind: one more rank / token / bucket step would not fit
+    counts = distill_data(student, VOCAB, 64, 32).counts
+    cl = emb.token_cluster.numpy()
+    if kind == "svd":
+        assert len(emb.ranks) == 1 and emb.ranks[0] >= 1
+        assert B.embedding_flash_bytes([VOCAB], [emb.ranks[0] + 1], VOCAB, HIDDEN) > BASE_BUDGET
+    elif kind == "prune":
+        assert emb.ranks == [HIDDEN, 0]
+        n = emb.sizes[0]
+        assert set(np.nonzero(cl == 0)[0]) == set(np.argsort(-counts, kind="stable")[:n])
+        assert n > HIDDEN and B.embedding_flash_bytes([n + 1, VOCAB - n - 1], [HIDDEN, 0], VOCAB, HIDDEN) > BASE_BUDGET
+    else:
+        assert emb.ranks == [16, 4, 1]                 # hidden, hidden/4, hidden/16; every token represented
+        s = emb.sizes
+        assert s[1] == 4 * s[0] and s[2] == VOCAB - 5 * s[0]
+        assert B.embedding_flash_bytes([s[0] + 1, s[1] + 4, s[2] - 5], emb.ranks, VOCAB, HIDDEN) > BASE_BUDGET
+        for c in range(len(emb.ranks) - 1):          # ranks decrease with frequency
+            assert counts[cl == c].min() >= counts[cl == c + 1].max()
+    assert main(["quantize", str(out), "--out", str(tmp_path / "b.mcubert"), "--samples", "4"]) == 0
+    assert len(build_blob(modelfile.load(tmp_path / "b.mcubert"), 0)) == m["model_bytes"]
+
+
+def test_dense_baseline_evaluates_only(student, tmp_path):
+    assert main(["baseline", "dense", "--student", str(student), "--out", str(tmp_path / "d"),
+                 "--budget", str(BUDGET), "--limit", "32"]) == 0
+    m = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert m["cluster_ranks"] == [HIDDEN] and m["embedding_bytes"] > BUDGET
+    assert m["model_bytes"] == B.model_flash_bytes(student)
+    assert not (tmp_path / "d" / "model.safetensors").exists()
