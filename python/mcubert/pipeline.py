@@ -20,7 +20,7 @@ class PipelineConfig:
     reserve: int = 414720           # flash left to the application (= budget.DEFAULT_RESERVE)
     teacher: str | None = None      # an existing `mcubert train teacher` directory
     teacher_epochs: int = 3
-    student_epochs: int = 3
+    student_epochs: int = 2
     augment: int = 8                # augmented variants per training sentence
     unlabelled: int = 0             # extra tweets/news sentences
     stage1_epochs: int = 1

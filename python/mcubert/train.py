@@ -91,12 +91,15 @@ def new_teacher():
 
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
-        stop_after: int | None = None, extra_ids: list[list[int]] | None = None) -> dict:
+        stop_after: int | None = None, extra_ids: list[list[int]] | None = None,
+        aux: torch.nn.Module | None = None) -> dict:
     """Train `model` on the train split; checkpoint each epoch; return dev/test accuracy.
     loss_fn(model, x, mask, y, idx) (idx: the batch's train-split indices) defaults to the
     model's cross-entropy. stop_after ends the run
     after that many epochs, as an interruption would (tests of --resume). extra_ids are
-    unlabelled training sentences (label -1), appended after the train split."""
+    unlabelled training sentences (label -1), appended after the train split. aux holds trained
+    parameters that belong to the loss, not the model (hidden-state projections): optimised and
+    checkpointed with it, never saved into the model directory."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
@@ -110,8 +113,9 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         tr_y = np.concatenate([tr_y, np.full(len(extra_ids), -1, np.int64)])
     steps_per_epoch = -(-len(tr_ids) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     warm = max(1, int(cfg.warmup_frac * total))
@@ -121,6 +125,8 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     if resume and ckpt.is_file():
         st = torch.load(ckpt, weights_only=False)
         model.load_state_dict(st["model"])
+        if aux is not None:
+            aux.load_state_dict(st["aux"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
         torch.set_rng_state(st["torch_rng"])       # dropout masks continue as if never stopped
@@ -140,7 +146,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
             loss = loss_fn(model, x, m, y, idx)
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             run.append(loss.item())
@@ -151,7 +157,8 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         dev = accuracy(model, dev_ids, dev_y)
         log.info(f"epoch {epoch + 1}: loss {np.mean(run):.4f}, dev accuracy {dev:.4f}, {time.time() - t0:.0f} s")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}, ckpt)
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                    "aux": aux.state_dict() if aux is not None else None}, ckpt)
     metrics = {"dev_accuracy": accuracy(model, dev_ids, dev_y), "test_accuracy": accuracy(model, te_ids, te_y),
                "train_sentences": int((tr_y >= 0).sum()), "unlabelled_sentences": int((tr_y < 0).sum()),
                "epochs": cfg.epochs}
@@ -174,12 +181,95 @@ class DistillConfig:
     alpha: float = 0.5             # weight of the hard-label cross-entropy; 1 - alpha for the teacher
     unlabelled: int = 0            # extra sentences (tweets, news) that only the teacher labels
     augment: int = 0               # augmented variants per training sentence (augment.py), teacher-labelled
+    hidden_weight: float = 1.0     # TinyBERT-style hidden-state loss (HiddenDistill); 0 turns it off
+    init: str = "context"          # word table from the PCA of the teacher's "input" embedding, or of
+                                   # [input embedding, mean last-layer state per token] ("context")
+
+
+def teacher_layers(student_layers: int, teacher_layers: int) -> list[int]:
+    """Teacher hidden state (0 = embeddings) that student layer i + 1 imitates: evenly spaced,
+    ending at the teacher's last layer (bert-tiny from 6 layers: 3, 6)."""
+    return [(i + 1) * teacher_layers // student_layers for i in range(student_layers)]
+
+
+@dataclass
+class TeacherPass:
+    """What the teacher says about the distillation sequences, computed in one pass."""
+    logits: np.ndarray                    # (sequences, labels)
+    offsets: np.ndarray                   # sequence i's tokens are rows offsets[i]:offsets[i + 1]
+    hidden: dict[int, np.ndarray]         # layer -> (tokens, teacher hidden) float16
+    context: np.ndarray                   # (vocab, teacher hidden) mean last-layer state per token id
+    counts: np.ndarray                    # occurrences per token id
 
 
 @torch.no_grad()
-def new_student(teacher, preset: str, max_positions: int = 128):
+def teacher_pass(teacher, ids: list[list[int]], layers: list[int], bs: int = 256) -> TeacherPass:
+    """Logits, the hidden states of `layers` for every token, and each token id's mean
+    last-layer state; length-sorted batches, so little compute goes to padding."""
+    teacher.eval()
+    lens = np.array([len(s) for s in ids], np.int64)
+    off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    H, V = teacher.config.hidden_size, teacher.config.vocab_size
+    hidden = {l: np.empty((int(off[-1]), H), np.float16) for l in layers}
+    logits = np.zeros((len(ids), teacher.config.num_labels), np.float32)
+    ctx, counts = torch.zeros(V, H, dtype=torch.float64), torch.zeros(V, dtype=torch.float64)
+    order = np.argsort(lens, kind="stable")
+    for i in tqdm(range(0, len(order), bs), desc="teacher pass", disable=None):
+        sel = order[i:i + bs]
+        x, m, _, _ = next(batches([ids[j] for j in sel], np.zeros(len(sel), np.int64), len(sel)))
+        o = teacher(input_ids=x, attention_mask=m, output_hidden_states=True)
+        logits[sel] = o.logits.float().numpy()
+        mb = m.bool()
+        flat = x[mb]
+        counts.index_add_(0, flat, torch.ones(len(flat), dtype=torch.float64))
+        ctx.index_add_(0, flat, o.hidden_states[-1][mb].double())
+        for l in layers:
+            h = o.hidden_states[l].half().numpy()
+            for r, j in enumerate(sel):
+                hidden[l][off[j]:off[j + 1]] = h[r, :lens[j]]
+    ctx = (ctx / counts.clamp(min=1)[:, None]).float().numpy()
+    return TeacherPass(logits, off, hidden, ctx, counts.numpy().astype(np.int64))
+
+
+class HiddenDistill(torch.nn.Module):
+    """TinyBERT-style intermediate distillation (Jiao et al. 2020): student layer i's hidden
+    states, through a learned linear map to the teacher's width, regress the teacher's states
+    at teacher_layers()[i] on every token (MSE summed over layers, teacher states divided by their
+    mean per-dimension standard deviation). The maps
+    belong to the loss and are dropped after training."""
+
+    def __init__(self, student_hidden: int, tp: TeacherPass, layers: list[int], weight: float):
+        super().__init__()
+        self.layers, self.weight = layers, weight
+        self.offsets = tp.offsets
+        self.states = {l: torch.from_numpy(tp.hidden[l]) for l in layers}
+        th = next(iter(self.states.values())).shape[1]
+        # per-layer scale: the teacher states' mean per-dimension standard deviation
+        self.scale = {l: float(s[:200_000].float().var(0).mean().sqrt()) for l, s in self.states.items()}
+        self.proj = torch.nn.ModuleList([torch.nn.Linear(student_hidden, th) for _ in layers])
+
+    def forward(self, student_states, mask: torch.Tensor, idx) -> torch.Tensor:
+        """student_states: (embeddings, layer 1, ...) as BertModel returns them; idx: the batch's
+        sequence indices (the rows of the batch, in order)."""
+        mb = mask.bool()
+        rows = torch.from_numpy(np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in idx]))
+        loss = 0.0
+        for k, l in enumerate(self.layers):
+            target = self.states[l][rows].float() / self.scale[l]
+            loss = loss + torch.nn.functional.mse_loss(self.proj[k](student_states[k + 1][mb]), target)
+        return self.weight * loss
+
+
+@torch.no_grad()
+def new_student(teacher, preset: str, max_positions: int = 128, context: np.ndarray | None = None,
+                counts: np.ndarray | None = None):
     """A dense student whose embeddings are the teacher's, projected onto their top principal
-    directions (word, position and token-type tables share the word table's basis)."""
+    directions (word, position and token-type tables share the word table's basis).
+
+    With `context` (the teacher's mean last-layer state per token id, seen where counts > 0),
+    the PCA runs on [input embedding, context] side by side, the context scaled to the input
+    embedding's mean row norm and zero for unseen tokens: tokens the teacher uses alike start
+    alike, which static input embeddings capture less well."""
     from .config import make_config
     from .embedding import contiguous_clusters
     from .model import McuBertForSequenceClassification, compress_embedding
@@ -190,29 +280,44 @@ def new_student(teacher, preset: str, max_positions: int = 128):
     student = McuBertForSequenceClassification(cfg)
     emb = teacher.bert.embeddings
     w = emb.word_embeddings.weight.float()
-    mean = w.mean(0, keepdim=True)
-    _, _, vh = torch.linalg.svd(w - mean, full_matrices=False)
-    basis = vh[: cfg.hidden_size].T                       # (teacher hidden, student hidden)
+    table = w - w.mean(0, keepdim=True)
+    if context is not None:
+        seen = torch.from_numpy(np.asarray(counts) > 0)
+        c = torch.from_numpy(np.asarray(context, np.float32)).clone()
+        if seen.any():
+            c -= c[seen].mean(0)
+            c[~seen] = 0
+            c *= table[seen].norm(dim=1).mean() / c[seen].norm(dim=1).mean().clamp(min=1e-12)
+        table = torch.cat([table, c], 1)
+        table -= table.mean(0, keepdim=True)
+    _, _, vh = torch.linalg.svd(table, full_matrices=False)
+    basis = vh[: cfg.hidden_size].T[: w.shape[1]]          # (teacher hidden, student hidden): the input part
     compress_embedding(student, contiguous_clusters(cfg.vocab_size, 1), [cfg.hidden_size],
-                       dense=(w - mean) @ basis)
+                       dense=table @ vh[: cfg.hidden_size].T)
     se = student.bert.embeddings
     se.position_embeddings.weight.copy_(emb.position_embeddings.weight[:max_positions].float() @ basis)
     se.token_type_embeddings.weight.copy_(emb.token_type_embeddings.weight.float() @ basis)
     return student
 
 
-def kd_loss(soft: torch.Tensor, temperature: float, alpha: float):
+def kd_loss(soft: torch.Tensor, temperature: float, alpha: float, hidden: HiddenDistill | None = None):
     """Distillation loss over fit()'s batches: alpha * cross-entropy on the labelled sentences
-    plus (1 - alpha) * T^2 * KL to the teacher's softened logits (soft[idx]) on all of them."""
+    plus (1 - alpha) * T^2 * KL to the teacher's softened logits (soft[idx]) on all of them,
+    plus the hidden-state loss when given."""
     T = temperature
 
     def kd(model, x, m, y, idx):
-        logits = model(input_ids=x, attention_mask=m).logits
+        if hidden is None:
+            logits, extra = model(input_ids=x, attention_mask=m).logits, 0.0
+        else:
+            o = model.bert(x, attention_mask=m, output_hidden_states=True, return_dict=True)
+            logits = model.classifier(model.dropout(o.pooler_output))
+            extra = hidden(o.hidden_states, m, idx)
         lab = y >= 0           # unlabelled sentences learn from the teacher alone
         hard = torch.nn.functional.cross_entropy(logits[lab], y[lab]) if lab.any() else logits.sum() * 0
         kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
                                         reduction="batchmean")
-        return alpha * hard + (1 - alpha) * T * T * kl
+        return alpha * hard + (1 - alpha) * T * T * kl + extra
 
     return kd
 
@@ -230,6 +335,24 @@ def load_distill_set(path: str | Path) -> tuple[list[list[int]], np.ndarray]:
     z = np.load(Path(path) / "distill_set.npz")
     flat, off = z["ids"], z["offsets"]
     return [flat[off[i]:off[i + 1]].tolist() for i in range(len(off) - 1)], z["logits"]
+
+
+def _save_pass(d: Path, tp: TeacherPass) -> None:
+    """The hidden states etc. beside distill_set.npz, so a resumed student skips the teacher."""
+    d.mkdir(parents=True, exist_ok=True)
+    for l, h in tp.hidden.items():
+        np.save(d / f"hidden_{l}.npy", h)
+    np.savez(d / "pass.npz", offsets=tp.offsets, context=tp.context, counts=tp.counts, layers=list(tp.hidden))
+
+
+def _load_pass(d: Path, logits: np.ndarray, n_tokens: int) -> TeacherPass | None:
+    if not (d / "pass.npz").is_file():
+        return None
+    z = np.load(d / "pass.npz")
+    if int(z["offsets"][-1]) != n_tokens:
+        return None
+    hidden = {int(l): np.load(d / f"hidden_{int(l)}.npy") for l in z["layers"]}
+    return TeacherPass(logits, z["offsets"], hidden, z["context"], z["counts"])
 
 
 def distill_extra(tr_ids: list[list[int]], teacher, cfg: TrainConfig, dc: DistillConfig) -> list[list[int]]:
@@ -252,28 +375,39 @@ def distill_extra(tr_ids: list[list[int]], teacher, cfg: TrainConfig, dc: Distil
 def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None = None, resume: bool = False,
                   stop_after: int | None = None) -> dict:
     """Knowledge distillation from a fine-tuned teacher (`mcubert train teacher`) into a dense
-    bert-tiny/bert-mini student."""
+    bert-tiny/bert-mini student: logits (KD) and, with dc.hidden_weight, hidden states."""
     from transformers import BertForSequenceClassification
 
+    from .config import make_config
+
     dc = dc or DistillConfig()
+    if dc.init not in ("input", "context"):
+        raise ValueError(f"init must be 'input' or 'context', got {dc.init!r}")
     torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
     tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
     extra_ids = distill_extra(tr_ids, teacher, cfg, dc)
-    key = out / "distill_set.npz"
-    if key.is_file() and load_distill_set(out)[0] == extra_ids:
-        t_logits = load_distill_set(out)[1]          # resume: the teacher's pass is the slow part
-    else:
-        t_logits = predict(teacher, tr_ids + extra_ids, bs=256)
-        save_distill_set(out, extra_ids, t_logits)
+    layers = teacher_layers(make_config(dc.preset).num_hidden_layers, teacher.config.num_hidden_layers)
+    ids = tr_ids + extra_ids
+    cache = out / "teacher_pass"
+    tp = None
+    if resume and (out / "distill_set.npz").is_file() and load_distill_set(out)[0] == extra_ids:
+        tp = _load_pass(cache, load_distill_set(out)[1], sum(len(s) for s in ids))  # the slow part
+    if tp is None or sorted(tp.hidden) != layers:
+        tp = teacher_pass(teacher, ids, layers)
+        save_distill_set(out, extra_ids, tp.logits)
+        _save_pass(cache, tp)
     torch.manual_seed(cfg.seed)
-    student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128))
+    student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128),
+                          **(dict(context=tp.context, counts=tp.counts) if dc.init == "context" else {}))
     del teacher
-    kd = kd_loss(torch.from_numpy(t_logits), dc.temperature, dc.alpha)
-
+    hd = HiddenDistill(student.config.hidden_size, tp, layers, dc.hidden_weight) if dc.hidden_weight else None
+    kd = kd_loss(torch.from_numpy(tp.logits), dc.temperature, dc.alpha, hd)
     metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after,
-                  extra_ids=extra_ids)
+                  extra_ids=extra_ids, aux=hd)
+    metrics["distill"] = asdict(dc)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     bert_uncased_tokenizer().save_pretrained(out)       # `mcubert quantize` reads the vocabulary from here
     return metrics

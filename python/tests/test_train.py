@@ -89,3 +89,82 @@ def test_augment_variants():
     assert short
     cont = [v.startswith("##") for v in vocab]
     assert all(len(words(s, cont)) <= max(len(words(t, cont)) for t in ids) for s in a)
+
+
+def test_teacher_layers_and_context_init():
+    """Student layer i imitates evenly spaced teacher layers ending at the last; the context
+    initialisation keeps the input-embedding part as the basis that positions go through."""
+    import numpy as np
+
+    from mcubert.train import new_student, new_teacher, teacher_layers
+
+    assert teacher_layers(2, 6) == [3, 6] and teacher_layers(4, 6) == [1, 3, 4, 6] and teacher_layers(6, 6)[-1] == 6
+    teacher = new_teacher()
+    V, H = teacher.config.vocab_size, teacher.config.hidden_size
+    rng = np.random.default_rng(0)
+    counts = np.zeros(V, np.int64)
+    counts[:500] = 3                                       # only these tokens have a context vector
+    ctx = rng.standard_normal((V, H)).astype(np.float32)
+    a = new_student(teacher, "bert-tiny").get_input_embeddings().dense().detach()
+    b = new_student(teacher, "bert-tiny", context=ctx, counts=counts).get_input_embeddings().dense().detach()
+    assert a.shape == b.shape == (V, 128) and not torch.allclose(a, b)
+    # unseen tokens' context part is zero, so their rows differ from seen ones' in kind: the
+    # context must move seen rows more than unseen ones
+    moved = (b.norm(dim=1) - a.norm(dim=1)).abs()
+    assert moved[:500].mean() > moved[500:].mean()
+    # a context that is a copy of the input embedding changes nothing but the scale
+    w = teacher.bert.embeddings.word_embeddings.weight.detach().numpy()
+    c = new_student(teacher, "bert-tiny", context=w, counts=np.ones(V)).get_input_embeddings().dense().detach()
+    cos = torch.nn.functional.cosine_similarity(c.abs().sum(0), a.abs().sum(0), dim=0)
+    assert cos > 0.99
+
+
+def test_student_hidden_distill_resume_is_exact(tmp_path, monkeypatch):
+    """The hidden-state loss's projections and the cached teacher pass survive an interruption:
+    a resumed run ends with the same weights as an uninterrupted one, without a second pass.
+    One thread: with more, the gather's backward in the word embedding sums in varying order."""
+    monkeypatch.setenv("MCUBERT_THREADS", "1")
+    from mcubert.train import DistillConfig, HiddenDistill, teacher_pass, train_student
+
+    kw = dict(batch_size=16, max_len=24, limit=32)
+    train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
+    dc = DistillConfig("bert-tiny", unlabelled=8, hidden_weight=1.0)
+    full = train_student(TrainConfig(out=str(tmp_path / "full"), epochs=2, lr=5e-4, **kw), str(tmp_path / "t"), dc)
+    part = tmp_path / "part"
+    train_student(TrainConfig(out=str(part), epochs=2, lr=5e-4, **kw), str(tmp_path / "t"), dc, stop_after=1)
+    stamp = (part / "teacher_pass" / "pass.npz").stat().st_mtime_ns
+    again = train_student(TrainConfig(out=str(part), epochs=2, lr=5e-4, **kw), str(tmp_path / "t"), dc, resume=True)
+    assert (part / "teacher_pass" / "pass.npz").stat().st_mtime_ns == stamp       # not recomputed
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
+    b = torch.load(part / "checkpoint.pt", weights_only=False)
+    assert a["aux"] is not None and a["aux"].keys() == b["aux"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert all(torch.equal(a["aux"][k], b["aux"][k]) for k in a["aux"])
+    assert again["test_accuracy"] == full["test_accuracy"] and full["distill"]["hidden_weight"] == 1.0
+    # the projections are not part of the saved model
+    from safetensors.torch import load_file
+
+    assert not any("proj" in k for k in load_file(tmp_path / "full" / "model.safetensors"))
+
+    # the teacher pass: hidden states of every token of every sequence, in sequence order
+    from transformers import BertForSequenceClassification
+
+    teacher = BertForSequenceClassification.from_pretrained(tmp_path / "t")
+    ids = [[101, 2023, 102], [101, 2204, 3185, 2003, 102], [101, 102]]
+    tp = teacher_pass(teacher, ids, [3, 6], bs=2)
+    assert tp.offsets.tolist() == [0, 3, 8, 10] and tp.hidden[6].shape == (10, 384)
+    one = teacher(input_ids=torch.tensor([ids[1]]), output_hidden_states=True)
+    assert torch.allclose(torch.from_numpy(tp.hidden[3][3:8]).float(), one.hidden_states[3][0], atol=2e-2)
+    assert np_close(tp.logits[1], one.logits[0].detach().numpy())
+    assert tp.counts[101] == 3 and tp.counts[2204] == 1
+    hd = HiddenDistill(128, tp, [3, 6], 1.0)
+    s = torch.zeros(3, 5, 128)
+    m = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    loss = hd((s, s, s), m, [0, 1, 2])
+    assert loss.item() > 0 and loss.requires_grad
+
+
+def np_close(a, b):
+    import numpy as np
+
+    return np.allclose(a, b, atol=1e-4)
