@@ -95,7 +95,7 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
     info = resolve_budget(cfg, model)
     if kind == "dense":
         return _dense(cfg, model, info, out)
-    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed)
+    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed, cfg.hidden_weight)
     budget = info["budget"]
     if kind == "svd":
         cl, ranks = svd_plan(vocab, hidden, budget)

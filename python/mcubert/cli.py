@@ -380,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--limit", type=int, help="first N sentences of each split and of the extra set")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--threads", type=int, help="torch CPU threads")
+        s.add_argument("--hidden-weight", type=float,
+                       help="hidden-state loss weight (default: the student's; 0 turns it off)")
         s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
 
     s = sub.add_parser("search", help="two-stage MCU-aware embedding search under a flash budget")
@@ -432,7 +434,7 @@ def cmd_search(a) -> int:
         torch.set_num_threads(a.threads)
     kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
               finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
-              resume=a.resume)
+              hidden_weight=a.hidden_weight, resume=a.resume)
     if a.cmd == "search":
         ranks = [int(r) for r in a.ranks.split(",")] if a.ranks else None
         m = search(SearchConfig(**kw, clusters=len(ranks) if ranks else a.clusters, ranks=ranks,

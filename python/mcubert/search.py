@@ -30,7 +30,7 @@ from torch import nn
 
 from . import budget as B
 from . import data
-from .train import TrainConfig, encode, fit, kd_loss, load_distill_set
+from .train import HiddenDistill, TrainConfig, encode, fit, kd_loss, load_distill_set
 
 
 # ---------------------------------------------------------------- configuration
@@ -54,6 +54,7 @@ class RunConfig:
     data_seed: int = 0
     kd_temperature: float = 2.0
     kd_alpha: float = 0.5             # weight of the hard-label loss
+    hidden_weight: float | None = None  # hidden-state loss weight; None: the student's own (0 if it had none)
     resume: bool = False
 
 
@@ -96,6 +97,17 @@ class DistillData:
     soft: torch.Tensor                # teacher logits for train[:limit] + extra[:limit]
     counts: np.ndarray                # token frequency over the same sentences
     train_sentences: int
+    hidden: dict | None = None        # HiddenDistill arguments when the student was distilled with them
+
+    def new_hidden(self) -> HiddenDistill | None:
+        """A fresh hidden-state loss whose maps start from the student's trained ones."""
+        if self.hidden is None:
+            return None
+        h = self.hidden
+        hd = HiddenDistill(h["student_hidden"], h["pass"], h["layers"], h["weight"], seq_map=h["seq_map"])
+        if h["proj"] is not None:
+            hd.load_state_dict(h["proj"])
+        return hd
 
 
 def token_counts(sentences, vocab_size: int) -> np.ndarray:
@@ -106,9 +118,11 @@ def token_counts(sentences, vocab_size: int) -> np.ndarray:
 
 
 def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit: int | None = None,
-                 data_seed: int = 0) -> DistillData:
+                 data_seed: int = 0, hidden_weight: float | None = None) -> DistillData:
     """The student's distillation set, sliced like TrainConfig.limit slices the splits, and the
-    token frequencies over exactly the sentences training sees (train split + extra)."""
+    token frequencies over exactly the sentences training sees (train split + extra). When the
+    student learnt the teacher's hidden states (its teacher_pass/ cache), so do later stages,
+    with the same weight unless hidden_weight says otherwise."""
     extra, logits = load_distill_set(student)
     train = data.load(data.DataConfig(seed=data_seed))["train"]
     n_set = len(logits) - len(extra)         # train sentences the set covers (fewer: a --limit student)
@@ -122,7 +136,35 @@ def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit:
     ex = extra[:limit] if limit else extra
     soft = np.concatenate([logits[:len(tr_ids)], logits[n_set:n_set + len(ex)]])
     return DistillData(ex, torch.from_numpy(np.ascontiguousarray(soft, np.float32)),
-                       token_counts(tr_ids + ex, vocab_size), len(tr_ids))
+                       token_counts(tr_ids + ex, vocab_size), len(tr_ids),
+                       _hidden_args(Path(student), logits, extra, n_set, len(tr_ids), len(ex), hidden_weight))
+
+
+def _hidden_args(student: Path, logits, extra, n_set: int, n_tr: int, n_ex: int, weight: float | None):
+    from .train import _load_pass
+
+    m = json.loads((student / "metrics.json").read_text()) if (student / "metrics.json").is_file() else {}
+    own = float(m.get("distill", {}).get("hidden_weight", 0.0))
+    weight = own if weight is None else float(weight)
+    if not weight:
+        return None
+    ntok = sum(len(s) for s in extra)
+    tp = None
+    if (student / "teacher_pass" / "pass.npz").is_file():
+        off = np.load(student / "teacher_pass" / "pass.npz")["offsets"]
+        tp = _load_pass(student / "teacher_pass", logits, int(off[-1]))
+        if tp is not None and int(off[-1]) - int(off[n_set]) != ntok:
+            tp = None
+    if tp is None:
+        raise ValueError(f"{student}: hidden-state loss asked for (weight {weight}) but there is no matching "
+                         f"teacher_pass/ cache; train the student with --hidden-weight, or pass hidden_weight=0")
+    ckpt = student / "checkpoint.pt"
+    proj = torch.load(ckpt, weights_only=False).get("aux") if ckpt.is_file() else None
+    cfg = json.loads((student / "config.json").read_text())
+    layers = sorted(int(l) for l in tp.hidden)
+    return {"student_hidden": int(cfg["hidden_size"]), "pass": tp, "layers": layers, "weight": weight,
+            "seq_map": np.concatenate([np.arange(n_tr), n_set + np.arange(n_ex)]).astype(np.int64),
+            "proj": proj}
 
 
 def frequency_order(counts: np.ndarray) -> np.ndarray:
@@ -465,10 +507,11 @@ def finetune_and_save(cfg: RunConfig, model, table: torch.Tensor, cluster_of: np
         raise AssertionError(f"internal error: {emb_bytes} B embedding over the {info['budget']} B budget")
     log.info(f"finetune: sizes {emb.sizes} ranks {emb.ranks}, {emb_bytes} B of {info['budget']} B")
     t0 = time.time()
-    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    hd = dd.new_hidden()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
     stop = _stopped(stop_after, "finetune", cfg.finetune_epochs)
     m = fit(model, _train_cfg(cfg, out / "finetune", cfg.finetune_epochs), loss_fn=kd, resume=True,
-            desc="finetune", stop_after=stop, extra_ids=dd.extra_ids)
+            desc="finetune", stop_after=stop, extra_ids=dd.extra_ids, aux=hd)
     if stop is not None:
         return None
     model.save_pretrained(out)
@@ -546,7 +589,8 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     del student
     fixed = B.embedding_fixed_bytes(K, vocab, hidden) + hidden * sum(ranks)
     r = torch.tensor(ranks, dtype=torch.float32)
-    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    hd = dd.new_hidden()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
     log.info(f"stage 1: candidates {ranks}, budget {budget} B, init {cfg.init} "
              f"({np.bincount(init, minlength=K).tolist()} tokens per candidate), {total} steps")
 
@@ -560,7 +604,7 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     t0 = time.time()
     stop = _stopped(stop_after, "stage1", cfg.stage1_epochs)
     m = fit(model, _train_cfg(cfg, dirs, cfg.stage1_epochs), loss_fn=loss, resume=True, desc="stage1",
-            stop_after=stop, extra_ids=dd.extra_ids)
+            stop_after=stop, extra_ids=dd.extra_ids, aux=hd)
     if stop is not None:
         return None
     with torch.no_grad():
@@ -614,7 +658,8 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     model = _with_embedding(cfg, emb, s1["rest"])
     sizes = torch.tensor(emb.sizes, dtype=torch.float32)
     fixed = B.embedding_fixed_bytes(K, vocab, hidden)
-    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    hd = dd.new_hidden()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
     log.info(f"stage 2: clusters {emb.sizes}, start ranks {r1}, max ranks {[v.shape[0] for v in vs]}, {total} steps")
 
     def soft_bytes():
@@ -629,7 +674,7 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     t0 = time.time()
     stop = _stopped(stop_after, "stage2", cfg.stage2_epochs)
     m = fit(model, _train_cfg(cfg, dirs, cfg.stage2_epochs), loss_fn=loss, resume=True, desc="stage2",
-            stop_after=stop, extra_ids=dd.extra_ids)
+            stop_after=stop, extra_ids=dd.extra_ids, aux=hd)
     if stop is not None:
         return None
     table = emb.table().detach()
@@ -672,7 +717,7 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
     del student
-    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed)
+    dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed, cfg.hidden_weight)
     log.info(f"budget {json.dumps(info)}; {dd.train_sentences} train + {len(dd.extra_ids)} extra sentences, "
              f"{int((dd.counts > 0).sum())} distinct tokens seen")
 

@@ -238,10 +238,12 @@ class HiddenDistill(torch.nn.Module):
     mean per-dimension standard deviation). The maps
     belong to the loss and are dropped after training."""
 
-    def __init__(self, student_hidden: int, tp: TeacherPass, layers: list[int], weight: float):
+    def __init__(self, student_hidden: int, tp: TeacherPass, layers: list[int], weight: float,
+                 seq_map: np.ndarray | None = None):
         super().__init__()
         self.layers, self.weight = layers, weight
         self.offsets = tp.offsets
+        self.seq_map = seq_map          # fit()'s sequence index -> the pass's (a --limit slice)
         self.states = {l: torch.from_numpy(tp.hidden[l]) for l in layers}
         th = next(iter(self.states.values())).shape[1]
         # per-layer scale: the teacher states' mean per-dimension standard deviation
@@ -252,6 +254,8 @@ class HiddenDistill(torch.nn.Module):
         """student_states: (embeddings, layer 1, ...) as BertModel returns them; idx: the batch's
         sequence indices (the rows of the batch, in order)."""
         mb = mask.bool()
+        if self.seq_map is not None:
+            idx = self.seq_map[np.asarray(idx)]
         rows = torch.from_numpy(np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in idx]))
         loss = 0.0
         for k, l in enumerate(self.layers):
