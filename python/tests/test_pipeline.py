@@ -32,6 +32,21 @@ def test_pipeline_smoke(tmp_path, capsys):
     assert qm.vocab and len(qm.vocab) == 30522
     assert models["mcubert"]["int8"]["blob_bytes"] < models["dense"]["int8"]["blob_bytes"] / 5
     assert "| bert-tiny + MCUBERT search |" in text and "stage times" in text
+    # the student learnt the teacher's hidden states, and every later stage did as well, with
+    # maps that start from the student's trained ones
+    import torch
+
+    from mcubert.search import distill_data
+
+    assert models["dense"]["distill"]["hidden_weight"] == 1.0
+    dd = distill_data(out / "student-bert-tiny", 30522, limit=300)
+    hd = dd.new_hidden()
+    aux = torch.load(out / "student-bert-tiny" / "checkpoint.pt", weights_only=False)["aux"]
+    assert hd is not None and hd.layers == [3, 6]
+    assert all(torch.equal(v, aux[k]) for k, v in hd.state_dict().items())
+    for d in ("search-bert-tiny/finetune", "search-bert-tiny/stage1", "svd-bert-tiny/finetune"):
+        assert torch.load(out / d / "checkpoint.pt", weights_only=False)["aux"] is not None, d
+    assert distill_data(out / "student-bert-tiny", 30522, limit=300, hidden_weight=0).new_hidden() is None
     # resumable: a second run skips every finished stage and reports the same numbers
     assert main(["pipeline", "--smoke", "--out", str(out)]) == 0
     again = json.loads((out / "summary.json").read_text())["models"]
