@@ -511,7 +511,7 @@ def finetune_and_save(cfg: RunConfig, model, table: torch.Tensor, cluster_of: np
     kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
     stop = _stopped(stop_after, "finetune", cfg.finetune_epochs)
     m = fit(model, _train_cfg(cfg, out / "finetune", cfg.finetune_epochs), loss_fn=kd, resume=True,
-            desc="finetune", stop_after=stop, extra_ids=dd.extra_ids, aux=hd)
+            desc="finetune", stop_after=stop, extra_ids=dd.extra_ids, aux=hd, select_best=True)
     if stop is not None:
         return None
     model.save_pretrained(out)
@@ -523,6 +523,7 @@ def finetune_and_save(cfg: RunConfig, model, table: torch.Tensor, cluster_of: np
         "embedding_bytes": emb_bytes, "model_bytes": model_bytes, **info,
         "finetune_seconds": round(time.time() - t0, 1),
         "train_sentences": m["train_sentences"], "unlabelled_sentences": m["unlabelled_sentences"],
+        "selected_epoch": m["selected_epoch"],
     }
     log.info(f"final: {json.dumps(metrics)}")
     return metrics

@@ -92,14 +92,16 @@ def new_teacher():
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
         stop_after: int | None = None, extra_ids: list[list[int]] | None = None,
-        aux: torch.nn.Module | None = None) -> dict:
+        aux: torch.nn.Module | None = None, select_best: bool = False) -> dict:
     """Train `model` on the train split; checkpoint each epoch; return dev/test accuracy.
     loss_fn(model, x, mask, y, idx) (idx: the batch's train-split indices) defaults to the
     model's cross-entropy. stop_after ends the run
     after that many epochs, as an interruption would (tests of --resume). extra_ids are
     unlabelled training sentences (label -1), appended after the train split. aux holds trained
     parameters that belong to the loss, not the model (hidden-state projections): optimised and
-    checkpointed with it, never saved into the model directory."""
+    checkpointed with it, never saved into the model directory. select_best: the model ends as the
+    best on the dev split among the starting point (epoch 0) and every epoch (model selection
+    for fine-tuning an already trained model, which can overfit)."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
@@ -122,6 +124,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     start, ckpt = 0, out / "checkpoint.pt"
+    best = None                                  # (dev accuracy, epoch, model state) with select_best
     if resume and ckpt.is_file():
         st = torch.load(ckpt, weights_only=False)
         model.load_state_dict(st["model"])
@@ -131,7 +134,11 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         sched.load_state_dict(st["sched"])
         torch.set_rng_state(st["torch_rng"])       # dropout masks continue as if never stopped
         start = st["epoch"]
+        best = st.get("best")
         log.info(f"resumed from {ckpt} after epoch {start}")
+    if select_best and best is None:
+        best = (accuracy(model, dev_ids, dev_y), 0, {k: v.clone() for k, v in model.state_dict().items()})
+        log.info(f"epoch 0: dev accuracy {best[0]:.4f}")
     log.info(f"config {json.dumps(asdict(cfg))}; {len(tr_ids)} train sentences, {total} steps")
     loss_fn = loss_fn or (lambda mdl, x, m, y, idx: mdl(input_ids=x, attention_mask=m, labels=y).loss)
     rng = np.random.default_rng(cfg.seed)
@@ -156,12 +163,19 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
                          f"{time.time() - t0:.0f} s")
         dev = accuracy(model, dev_ids, dev_y)
         log.info(f"epoch {epoch + 1}: loss {np.mean(run):.4f}, dev accuracy {dev:.4f}, {time.time() - t0:.0f} s")
+        if select_best and dev > best[0]:
+            best = (dev, epoch + 1, {k: v.clone() for k, v in model.state_dict().items()})
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
-                    "aux": aux.state_dict() if aux is not None else None}, ckpt)
+                    "aux": aux.state_dict() if aux is not None else None, "best": best}, ckpt)
+    if select_best and (stop_after is None or stop_after >= cfg.epochs):   # not when interrupted
+        model.load_state_dict(best[2])
+        log.info(f"selected epoch {best[1]} (dev accuracy {best[0]:.4f})")
     metrics = {"dev_accuracy": accuracy(model, dev_ids, dev_y), "test_accuracy": accuracy(model, te_ids, te_y),
                "train_sentences": int((tr_y >= 0).sum()), "unlabelled_sentences": int((tr_y < 0).sum()),
                "epochs": cfg.epochs}
+    if select_best:
+        metrics["selected_epoch"] = best[1]
     model.save_pretrained(out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     log.info(f"final: {json.dumps(metrics)}")

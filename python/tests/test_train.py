@@ -168,3 +168,22 @@ def np_close(a, b):
     import numpy as np
 
     return np.allclose(a, b, atol=1e-4)
+
+
+def test_select_best_restores_the_best_dev_epoch(tmp_path, monkeypatch):
+    """select_best keeps the weights of the epoch with the best dev accuracy, the starting
+    point (epoch 0) included; dev accuracies are scripted so the choice is known."""
+    from mcubert import train
+    from mcubert.train import fit, new_teacher
+
+    scripted = iter([0.9, 0.5, 0.6, 0.9, 0.7])   # epoch 0, 1, 2, then the final dev and test
+    real = train.accuracy
+    monkeypatch.setattr(train, "accuracy", lambda m, ids, y: next(scripted) if len(y) else real(m, ids, y))
+    torch.manual_seed(0)
+    model = new_teacher()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    m = fit(model, TrainConfig(out=str(tmp_path / "f"), epochs=2, batch_size=16, max_len=24, limit=32, lr=1e-3),
+            select_best=True)
+    assert m["selected_epoch"] == 0 and m["dev_accuracy"] == 0.9
+    assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+    assert "selected epoch 0" in (tmp_path / "f" / "train.log").read_text()
