@@ -234,7 +234,8 @@ def cmd_train(a) -> int:
             print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
             return 2
         m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled,
-                                                        a.augment, a.hidden_weight, a.init),
+                                                        a.augment, a.hidden_weight, a.init,
+                                                        a.relation_weight, a.relation_heads),
                           resume=a.resume)
     print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
@@ -347,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="student: also distil on this many augmented variants of each training sentence")
     s.add_argument("--hidden-weight", type=float, default=1.0,
                    help="student: weight of the hidden-state (TinyBERT-style) loss; 0 turns it off")
+    s.add_argument("--relation-weight", type=float, default=1.0,
+                   help="student: weight of the MiniLMv2-style last-layer Q/K/V relation loss; 0 turns it off")
+    s.add_argument("--relation-heads", type=int, default=8,
+                   help="student: relation heads (must divide the student's and the teacher's widths)")
     s.add_argument("--init", default="context", choices=["context", "input"],
                    help="student: word table from the PCA of the teacher's input embedding and mean "
                         "contextual states (context), or of the input embedding alone")
@@ -405,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baselines", default="", help="comma list of svd,adaptive,prune")
     s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
     s.add_argument("--ship", help="copy the int8 model file here at the end")
+    s.add_argument("--budget", type=int, help="embedding bytes for the search and baselines (overrides --board)")
+    s.add_argument("--stage-limit", type=int,
+                   help="search and baselines distil on the first N extra sentences only (bert-mini)")
+    s.add_argument("--relation-weight", type=float,
+                   help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
     s.set_defaults(fn=cmd_pipeline)
     return ap
 
@@ -416,6 +426,9 @@ def cmd_pipeline(a) -> int:
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines:
         cfg.baselines = [b for b in a.baselines.split(",") if b]
+    for k in ("budget", "stage_limit", "relation_weight"):
+        if getattr(a, k) is not None:
+            setattr(cfg, k, getattr(a, k))
     r = pipeline.run(cfg)
     print(pipeline.table(r))
     if a.ship:

@@ -27,8 +27,11 @@ class PipelineConfig:
     stage2_epochs: int = 1
     finetune_epochs: int = 2
     calib_samples: int = 256
+    relation_weight: float = 1.0    # student: MiniLMv2-style relation loss (train.DistillConfig)
     baselines: list[str] = field(default_factory=list)   # svd, adaptive, prune
+    budget: int | None = None       # embedding bytes; overrides the board (bert-mini fits no board)
     limit: int | None = None        # smoke runs: first N sentences of each split
+    stage_limit: int | None = None  # search and baselines: first N sentences of the extra set too
     batch_size: int = 32
     seed: int = 0
 
@@ -93,12 +96,15 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
         _say(f"student: distilling {cfg.preset} -> {student}")
         train.train_student(train.TrainConfig(out=str(student), epochs=cfg.student_epochs, lr=5e-4, **tc),
                             str(teacher), train.DistillConfig(cfg.preset, unlabelled=cfg.unlabelled,
-                                                              augment=cfg.augment), resume=resume)
+                                                              augment=cfg.augment,
+                                                              relation_weight=cfg.relation_weight),
+                            resume=resume)
     rows["dense"] = _done(student)
     times["student"] = time.time() - t0
 
-    common = dict(student=str(student), board=cfg.board, reserve=cfg.reserve, finetune_epochs=cfg.finetune_epochs,
-                  batch_size=cfg.batch_size, limit=cfg.limit, seed=cfg.seed, resume=resume)
+    common = dict(student=str(student), board=cfg.board, reserve=cfg.reserve, budget=cfg.budget,
+                  finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
+                  limit=cfg.stage_limit or cfg.limit, seed=cfg.seed, resume=resume)
     t0 = time.time()
     searched = out / f"search-{cfg.preset}"
     if not _done(searched):

@@ -104,7 +104,8 @@ class DistillData:
         if self.hidden is None:
             return None
         h = self.hidden
-        hd = HiddenDistill(h["student_hidden"], h["pass"], h["layers"], h["weight"], seq_map=h["seq_map"])
+        hd = HiddenDistill(h["student_hidden"], h["pass"], h["layers"], h["weight"], seq_map=h["seq_map"],
+                           relation=h.get("relation"))
         if h["proj"] is not None:
             hd.load_state_dict(h["proj"])
         return hd
@@ -141,12 +142,13 @@ def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit:
 
 
 def _hidden_args(student: Path, logits, extra, n_set: int, n_tr: int, n_ex: int, weight: float | None):
-    from .train import _load_pass
+    from .train import Relation, _load_pass, teacher_layers
 
     m = json.loads((student / "metrics.json").read_text()) if (student / "metrics.json").is_file() else {}
     own = float(m.get("distill", {}).get("hidden_weight", 0.0))
     weight = own if weight is None else float(weight)
-    if not weight:
+    rel_weight = float(m.get("distill", {}).get("relation_weight", 0.0))
+    if not weight and not rel_weight:
         return None
     ntok = sum(len(s) for s in extra)
     tp = None
@@ -161,10 +163,15 @@ def _hidden_args(student: Path, logits, extra, n_set: int, n_tr: int, n_ex: int,
     ckpt = student / "checkpoint.pt"
     proj = torch.load(ckpt, weights_only=False).get("aux") if ckpt.is_file() else None
     cfg = json.loads((student / "config.json").read_text())
-    layers = sorted(int(l) for l in tp.hidden)
+    # the pass always holds the teacher's last layer (teacher_layers ends there)
+    layers = teacher_layers(int(cfg["num_hidden_layers"]), max(tp.hidden))
+    relation = None
+    if rel_weight:
+        z = np.load(student / "teacher_pass" / "relation.npz")
+        relation = Relation(rel_weight, int(z["heads"]), int(z["layer"]), z["w"], z["b"])
     return {"student_hidden": int(cfg["hidden_size"]), "pass": tp, "layers": layers, "weight": weight,
             "seq_map": np.concatenate([np.arange(n_tr), n_set + np.arange(n_ex)]).astype(np.int64),
-            "proj": proj}
+            "proj": proj, "relation": relation}
 
 
 def frequency_order(counts: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -198,6 +199,8 @@ class DistillConfig:
     hidden_weight: float = 1.0     # TinyBERT-style hidden-state loss (HiddenDistill); 0 turns it off
     init: str = "context"          # word table from the PCA of the teacher's "input" embedding, or of
                                    # [input embedding, mean last-layer state per token] ("context")
+    relation_weight: float = 1.0   # MiniLMv2-style last-layer Q/K/V self-relation loss; 0 turns it off
+    relation_heads: int = 8        # relation heads (divide both widths): head counts need not match
 
 
 def teacher_layers(student_layers: int, teacher_layers: int) -> list[int]:
@@ -245,6 +248,37 @@ def teacher_pass(teacher, ids: list[list[int]], layers: list[int], bs: int = 256
     return TeacherPass(logits, off, hidden, ctx, counts.numpy().astype(np.int64))
 
 
+@dataclass
+class Relation:
+    """MiniLMv2-style self-attention relation distillation (Wang et al. 2021) on the last layer:
+    for each of query, key and value, softmax(X_r X_r^T / sqrt(d_r)) over `heads` equal slices of
+    the width, teacher to student by KL. The teacher's Q/K/V come from its cached input to the
+    last layer (hidden state `layer`) through that layer's own projections (w, b), so the pass
+    caches one state instead of three."""
+    weight: float
+    heads: int
+    layer: int                  # teacher hidden-state index fed to the teacher's last layer
+    w: np.ndarray               # (3 * teacher hidden, teacher hidden): query, key, value stacked
+    b: np.ndarray               # (3 * teacher hidden,)
+
+
+def teacher_relation(teacher, weight: float, heads: int) -> Relation:
+    sa = teacher.bert.encoder.layer[-1].attention.self
+    w = torch.cat([sa.query.weight, sa.key.weight, sa.value.weight]).detach().float().numpy()
+    b = torch.cat([sa.query.bias, sa.key.bias, sa.value.bias]).detach().float().numpy()
+    return Relation(weight, heads, teacher.config.num_hidden_layers - 1, w, b)
+
+
+def _log_relations(x: torch.Tensor, mask: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, L, D) -> (B, heads, L, L) log-softmax of scaled dot products; padded keys get ~0."""
+    B, L, D = x.shape
+    if D % heads:
+        raise ValueError(f"relation heads {heads} do not divide the width {D}")
+    x = x.view(B, L, heads, D // heads).transpose(1, 2)
+    s = x @ x.transpose(-1, -2) / math.sqrt(D // heads)
+    return torch.log_softmax(s.masked_fill(~mask[:, None, None, :], -1e4), -1)
+
+
 class HiddenDistill(torch.nn.Module):
     """TinyBERT-style intermediate distillation (Jiao et al. 2020): student layer i's hidden
     states, through a learned linear map to the teacher's width, regress the teacher's states
@@ -253,20 +287,23 @@ class HiddenDistill(torch.nn.Module):
     belong to the loss and are dropped after training."""
 
     def __init__(self, student_hidden: int, tp: TeacherPass, layers: list[int], weight: float,
-                 seq_map: np.ndarray | None = None):
+                 seq_map: np.ndarray | None = None, relation: Relation | None = None):
         super().__init__()
         self.layers, self.weight = layers, weight
         self.offsets = tp.offsets
         self.seq_map = seq_map          # fit()'s sequence index -> the pass's (a --limit slice)
-        self.states = {l: torch.from_numpy(tp.hidden[l]) for l in layers}
+        self.relation = relation
+        need = set(layers) | ({relation.layer} if relation else set())
+        self.states = {l: torch.from_numpy(tp.hidden[l]) for l in sorted(need)}
         th = next(iter(self.states.values())).shape[1]
         # per-layer scale: the teacher states' mean per-dimension standard deviation
-        self.scale = {l: float(s[:200_000].float().var(0).mean().sqrt()) for l, s in self.states.items()}
+        self.scale = {l: float(self.states[l][:200_000].float().var(0).mean().sqrt()) for l in layers}
         self.proj = torch.nn.ModuleList([torch.nn.Linear(student_hidden, th) for _ in layers])
 
-    def forward(self, student_states, mask: torch.Tensor, idx) -> torch.Tensor:
+    def forward(self, student_states, mask: torch.Tensor, idx, qkv=None) -> torch.Tensor:
         """student_states: (embeddings, layer 1, ...) as BertModel returns them; idx: the batch's
-        sequence indices (the rows of the batch, in order)."""
+        sequence indices (the rows of the batch, in order); qkv: the student's last-layer
+        (query, key, value) outputs, needed with a relation loss."""
         mb = mask.bool()
         if self.seq_map is not None:
             idx = self.seq_map[np.asarray(idx)]
@@ -275,7 +312,24 @@ class HiddenDistill(torch.nn.Module):
         for k, l in enumerate(self.layers):
             target = self.states[l][rows].float() / self.scale[l]
             loss = loss + torch.nn.functional.mse_loss(self.proj[k](student_states[k + 1][mb]), target)
-        return self.weight * loss
+        loss = self.weight * loss
+        if self.relation is not None and self.relation.weight:
+            loss = loss + self.relation.weight * self._relation_loss(mb, rows, qkv)
+        return loss
+
+    def _relation_loss(self, mb: torch.Tensor, rows: torch.Tensor, qkv) -> torch.Tensor:
+        r = self.relation
+        th = r.w.shape[1]
+        t_in = torch.zeros(*mb.shape, th)
+        t_in[mb] = self.states[r.layer][rows].float()
+        t_qkv = (t_in @ torch.from_numpy(r.w).T + torch.from_numpy(r.b)).split(th, -1)
+        n = mb.sum() * r.heads                    # real query rows
+        loss = 0.0
+        for t, s in zip(t_qkv, qkv):
+            lt, ls = _log_relations(t, mb, r.heads), _log_relations(s, mb, r.heads)
+            kl = (lt.exp() * (lt - ls)).sum(-1)   # (B, heads, L) per query row
+            loss = loss + (kl * mb[:, None, :]).sum() / n
+        return loss
 
 
 @torch.no_grad()
@@ -328,9 +382,18 @@ def kd_loss(soft: torch.Tensor, temperature: float, alpha: float, hidden: Hidden
         if hidden is None:
             logits, extra = model(input_ids=x, attention_mask=m).logits, 0.0
         else:
-            o = model.bert(x, attention_mask=m, output_hidden_states=True, return_dict=True)
+            qkv, hooks = [], []
+            if hidden.relation is not None and hidden.relation.weight:
+                sa = model.bert.encoder.layer[-1].attention.self
+                hooks = [mod.register_forward_hook(lambda _m, _i, out: qkv.append(out))
+                         for mod in (sa.query, sa.key, sa.value)]
+            try:
+                o = model.bert(x, attention_mask=m, output_hidden_states=True, return_dict=True)
+            finally:
+                for h in hooks:
+                    h.remove()
             logits = model.classifier(model.dropout(o.pooler_output))
-            extra = hidden(o.hidden_states, m, idx)
+            extra = hidden(o.hidden_states, m, idx, qkv)
         lab = y >= 0           # unlabelled sentences learn from the teacher alone
         hard = torch.nn.functional.cross_entropy(logits[lab], y[lab]) if lab.any() else logits.sum() * 0
         kl = torch.nn.functional.kl_div(torch.log_softmax(logits / T, -1), torch.softmax(soft[idx] / T, -1),
@@ -408,20 +471,25 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
     extra_ids = distill_extra(tr_ids, teacher, cfg, dc)
     layers = teacher_layers(make_config(dc.preset).num_hidden_layers, teacher.config.num_hidden_layers)
+    rel = teacher_relation(teacher, dc.relation_weight, dc.relation_heads) if dc.relation_weight else None
+    cached = sorted(set(layers) | ({rel.layer} if rel else set()))
     ids = tr_ids + extra_ids
     cache = out / "teacher_pass"
     tp = None
     if resume and (out / "distill_set.npz").is_file() and load_distill_set(out)[0] == extra_ids:
         tp = _load_pass(cache, load_distill_set(out)[1], sum(len(s) for s in ids))  # the slow part
-    if tp is None or sorted(tp.hidden) != layers:
-        tp = teacher_pass(teacher, ids, layers)
+    if tp is None or not set(cached) <= set(tp.hidden):
+        tp = teacher_pass(teacher, ids, cached)
         save_distill_set(out, extra_ids, tp.logits)
         _save_pass(cache, tp)
+    if rel:                 # later stages (search, baselines) rebuild the same loss from here
+        np.savez(cache / "relation.npz", w=rel.w, b=rel.b, layer=rel.layer, heads=rel.heads)
     torch.manual_seed(cfg.seed)
     student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128),
                           **(dict(context=tp.context, counts=tp.counts) if dc.init == "context" else {}))
     del teacher
-    hd = HiddenDistill(student.config.hidden_size, tp, layers, dc.hidden_weight) if dc.hidden_weight else None
+    hd = (HiddenDistill(student.config.hidden_size, tp, layers, dc.hidden_weight, relation=rel)
+          if dc.hidden_weight or rel else None)
     kd = kd_loss(torch.from_numpy(tp.logits), dc.temperature, dc.alpha, hd)
     metrics = fit(student, cfg, loss_fn=kd, resume=resume, desc=f"student {dc.preset}", stop_after=stop_after,
                   extra_ids=extra_ids, aux=hd)

@@ -43,10 +43,14 @@ def test_pipeline_smoke(tmp_path, capsys):
     hd = dd.new_hidden()
     aux = torch.load(out / "student-bert-tiny" / "checkpoint.pt", weights_only=False)["aux"]
     assert hd is not None and hd.layers == [3, 6]
+    # ... and the teacher's last-layer Q/K/V relations (rebuilt from its cached layer-5 states)
+    assert models["dense"]["distill"]["relation_weight"] == 1.0
+    assert hd.relation is not None and hd.relation.layer == 5 and 5 in hd.states
     assert all(torch.equal(v, aux[k]) for k, v in hd.state_dict().items())
     for d in ("search-bert-tiny/finetune", "search-bert-tiny/stage1", "svd-bert-tiny/finetune"):
         assert torch.load(out / d / "checkpoint.pt", weights_only=False)["aux"] is not None, d
-    assert distill_data(out / "student-bert-tiny", 30522, limit=300, hidden_weight=0).new_hidden() is None
+    h0 = distill_data(out / "student-bert-tiny", 30522, limit=300, hidden_weight=0).new_hidden()
+    assert h0.weight == 0 and h0.relation.weight == 1.0       # --hidden-weight 0 leaves the relations
     # resumable: a second run skips every finished stage and reports the same numbers
     assert main(["pipeline", "--smoke", "--out", str(out)]) == 0
     again = json.loads((out / "summary.json").read_text())["models"]

@@ -141,6 +141,9 @@ def test_student_hidden_distill_resume_is_exact(tmp_path, monkeypatch):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert all(torch.equal(a["aux"][k], b["aux"][k]) for k in a["aux"])
     assert again["test_accuracy"] == full["test_accuracy"] and full["distill"]["hidden_weight"] == 1.0
+    # the default relation loss: the pass caches the teacher's layer 5 and its layer-6 projections
+    assert full["distill"]["relation_weight"] == 1.0 and (part / "teacher_pass" / "hidden_5.npy").is_file()
+    assert (part / "teacher_pass" / "relation.npz").is_file()
     # the projections are not part of the saved model
     from safetensors.torch import load_file
 
@@ -187,3 +190,45 @@ def test_select_best_restores_the_best_dev_epoch(tmp_path, monkeypatch):
     assert m["selected_epoch"] == 0 and m["dev_accuracy"] == 0.9
     assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
     assert "selected epoch 0" in (tmp_path / "f" / "train.log").read_text()
+
+
+def test_relation_loss_matches_the_teacher_and_ignores_padding():
+    """The MiniLMv2-style relation loss: the teacher's Q/K/V rebuilt from its cached input to the
+    last layer equal the layer's own; the loss is zero for a student that reproduces them (here:
+    the teacher's own Q/K/V), positive otherwise, and padding changes nothing."""
+    import numpy as np
+
+    from mcubert.train import HiddenDistill, _log_relations, new_teacher, teacher_pass, teacher_relation
+
+    teacher = new_teacher().eval()
+    rel = teacher_relation(teacher, 1.0, 4)
+    assert rel.layer == 5 and rel.w.shape == (3 * 384, 384) and rel.b.shape == (3 * 384,)
+    ids = [[101, 2023, 2003, 2204, 102], [101, 2919, 102]]
+    tp = teacher_pass(teacher, ids, [3, 5, 6], bs=2)
+    sa = teacher.bert.encoder.layer[-1].attention.self
+    got = []
+    hooks = [mod.register_forward_hook(lambda _m, _i, out: got.append(out.detach())) for mod in (sa.query, sa.key, sa.value)]
+    x = torch.tensor([[101, 2023, 2003, 2204, 102], [101, 2919, 102, 0, 0]])
+    m = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    with torch.no_grad():
+        teacher(input_ids=x, attention_mask=m)
+    for h in hooks:
+        h.remove()
+    hd = HiddenDistill(384, tp, [3, 6], 0.0, relation=rel)
+    mb = m.bool()
+    rows = torch.arange(8)
+    # fp16 cache: the rebuilt Q/K/V are close to the teacher's, and so the loss is ~0
+    assert hd._relation_loss(mb, rows, got).item() < 1e-3
+    noisy = [g + torch.randn_like(g) for g in got]
+    assert hd._relation_loss(mb, rows, noisy).item() > 1e-2
+    # the loss through forward(): weight times the relation part when the hidden weight is 0
+    states = tuple(torch.zeros(2, 5, 384) for _ in range(3))
+    assert torch.isclose(hd(states, m, [0, 1], noisy), hd._relation_loss(mb, rows, noisy))
+
+    # padded keys get no probability and do not change the real rows
+    a = torch.randn(1, 3, 16)
+    pad = torch.cat([a, torch.randn(1, 2, 16)], 1)
+    r1 = _log_relations(a, torch.ones(1, 3, dtype=torch.bool), 4).exp()
+    r2 = _log_relations(pad, torch.tensor([[1, 1, 1, 0, 0]]).bool(), 4).exp()
+    assert torch.allclose(r2[..., :3, :3], r1, atol=1e-6) and r2[..., 3:].max() < 1e-6
+    assert np.allclose(r1.sum(-1).numpy(), 1.0)
