@@ -65,6 +65,15 @@ def quantize_and_eval(checkpoint: Path, dst: Path, samples: int, seed: int, limi
     return {k: r[k] for k in ("n", "accuracy_reference", "accuracy_c", "identical", "blob_bytes", "params")}
 
 
+def stage_args(cfg: PipelineConfig, student: Path, resume: bool) -> dict:
+    """RunConfig fields the search and every baseline share. The stage limit never exceeds
+    the student's own (its distillation set covers only that many train sentences)."""
+    return dict(student=str(student), board=cfg.board, reserve=cfg.reserve, budget=cfg.budget,
+                finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
+                limit=min((n for n in (cfg.stage_limit, cfg.limit) if n), default=None), seed=cfg.seed,
+                resume=resume)
+
+
 def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     from . import train
     from .baselines import baseline
@@ -102,9 +111,7 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     rows["dense"] = _done(student)
     times["student"] = time.time() - t0
 
-    common = dict(student=str(student), board=cfg.board, reserve=cfg.reserve, budget=cfg.budget,
-                  finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
-                  limit=cfg.stage_limit or cfg.limit, seed=cfg.seed, resume=resume)
+    common = stage_args(cfg, student, resume)
     t0 = time.time()
     searched = out / f"search-{cfg.preset}"
     if not _done(searched):
@@ -132,10 +139,19 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
         rows[kind]["int8"] = quantize_and_eval(d, out / f"{kind}-{cfg.preset}.mcubert", cfg.calib_samples,
                                                cfg.seed, cfg.limit)
     times["quantize+eval"] = time.time() - t0
+    chosen = choose(rows, ["mcubert", *cfg.baselines])
+    shipped = model if chosen == "mcubert" else out / f"{chosen}-{cfg.preset}.mcubert"
+    _say(f"best dev accuracy at the budget: {chosen} ({rows[chosen]['dev_accuracy']:.4f}) -> model_file {shipped}")
     summary = {"config": asdict(cfg), "models": rows, "seconds": {k: round(v, 1) for k, v in times.items()},
-               "model_file": str(model)}
+               "chosen": chosen, "model_file": str(shipped)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def choose(rows: dict, keys: list[str]) -> str:
+    """The compressed model to ship: the best dev accuracy among those at the budget (the
+    search first on ties). The test split never takes part in the choice."""
+    return max(keys, key=lambda k: (rows[k]["dev_accuracy"], k == "mcubert"))
 
 
 def table(summary: dict) -> str:

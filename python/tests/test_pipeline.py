@@ -19,7 +19,7 @@ def test_pipeline_smoke(tmp_path, capsys):
     assert set(models) == {"teacher", "dense", "mcubert", "svd", "adaptive", "prune"}
     for d in ("teacher", "student-bert-tiny", "search-bert-tiny", "svd-bert-tiny"):
         assert (out / d / "metrics.json").is_file(), d
-    # every compressed model fits the same budget, and the search's model file is the shipped one
+    # every compressed model fits the same budget
     budgets = {k: models[k]["budget"] for k in ("mcubert", "svd", "adaptive", "prune")}
     assert len(set(budgets.values())) == 1
     for k in budgets:
@@ -28,9 +28,20 @@ def test_pipeline_smoke(tmp_path, capsys):
         assert q["accuracy_reference"] == q["accuracy_c"] and q["identical"] == q["n"] == 300
         assert q["blob_bytes"] == models[k]["model_bytes"]
     qm = modelfile.load(tmp_path / "ship.mcubert")
-    assert (tmp_path / "ship.mcubert").read_bytes() == (out / "bert-tiny.mcubert").read_bytes()
+    # the shipped file is the compressed model with the best dev accuracy
+    chosen = max(budgets, key=lambda k: (models[k]["dev_accuracy"], k == "mcubert"))
+    assert s["chosen"] == chosen
+    name = "bert-tiny.mcubert" if chosen == "mcubert" else f"{chosen}-bert-tiny.mcubert"
+    assert s["model_file"] == str(out / name)
+    assert (tmp_path / "ship.mcubert").read_bytes() == (out / name).read_bytes()
     assert qm.vocab and len(qm.vocab) == 30522
     assert models["mcubert"]["int8"]["blob_bytes"] < models["dense"]["int8"]["blob_bytes"] / 5
+    from mcubert.pipeline import choose
+
+    rows = {"mcubert": {"dev_accuracy": 0.7}, "svd": {"dev_accuracy": 0.8}, "prune": {"dev_accuracy": 0.7}}
+    assert choose(rows, ["mcubert", "svd", "prune"]) == "svd"
+    rows["svd"]["dev_accuracy"] = 0.7
+    assert choose(rows, ["svd", "prune", "mcubert"]) == "mcubert"     # ties go to the search
     assert "| bert-tiny + MCUBERT search |" in text and "stage times" in text
     # the student learnt the teacher's hidden states, and every later stage did as well, with
     # maps that start from the student's trained ones
@@ -56,3 +67,20 @@ def test_pipeline_smoke(tmp_path, capsys):
     again = json.loads((out / "summary.json").read_text())["models"]
     assert again["mcubert"]["int8"] == models["mcubert"]["int8"]
     assert budget.DEFAULT_RESERVE > 0
+
+
+def test_stage_args_budget_and_limits(tmp_path):
+    """bert-mini's pipeline: an explicit budget reaches the search and baselines, and the stage
+    limit cuts the extra set without going past the student's own limit."""
+    from pathlib import Path
+
+    from mcubert.pipeline import PipelineConfig, stage_args
+    from mcubert.search import RunConfig
+
+    cfg = PipelineConfig(out=str(tmp_path), preset="bert-mini", budget=273232, stage_limit=20000)
+    a = stage_args(cfg, Path("s"), True)
+    assert a["budget"] == 273232 and a["limit"] == 20000 and a["resume"] is True
+    assert RunConfig(out="o", **a).budget == 273232
+    assert stage_args(PipelineConfig.smoke(str(tmp_path), stage_limit=400), Path("s"), False)["limit"] == 300
+    assert stage_args(PipelineConfig.smoke(str(tmp_path), stage_limit=200), Path("s"), False)["limit"] == 200
+    assert stage_args(PipelineConfig(out=str(tmp_path)), Path("s"), False)["limit"] is None
