@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="two-stage MCU-aware embedding search under a flash budget")
     budget_args(s)
     s.add_argument("--clusters", type=int, default=4)
-    s.add_argument("--ranks", help="candidate rank per cluster, comma list (default 0,8,32,128 for 4 clusters)")
+    s.add_argument("--ranks", help="candidate rank per cluster, comma list (default 2,8,32,128 for 4 clusters of hidden 128)")
     s.add_argument("--stage1-epochs", type=int, default=1)
     s.add_argument("--stage2-epochs", type=int, default=1)
     s.set_defaults(fn=cmd_search)

@@ -79,13 +79,15 @@ class SearchConfig(RunConfig):
 
 
 def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
-    """Candidate ranks, cheapest first: 0, then hidden / factor^(k-2), ..., hidden / factor, hidden
-    (k=4, hidden 128: 0, 8, 32, 128)."""
+    """Candidate ranks, cheapest first: hidden / factor^(k-1), ..., hidden / factor, hidden
+    (k=4: 2, 8, 32, 128 for hidden 128; 4, 16, 64, 256 for hidden 256).
+
+    The floor is a rank, not 0, so that rare tokens keep a vector: with a rank-0 floor the
+    bert-tiny search lost 1.7 points of dev accuracy (docs/results.md). It is 0 only where
+    hidden / factor^(k-1) rounds to 0."""
     if k < 1:
         raise ValueError(f"need at least one cluster, got {k}")
-    if k == 1:
-        return [hidden]
-    return [0] + [max(1, hidden // factor ** (k - 2 - i)) for i in range(k - 1)]
+    return [hidden // factor ** (k - 1)] + [max(1, hidden // factor ** (k - 2 - i)) for i in range(k - 1)]
 
 
 # ---------------------------------------------------------------- data
@@ -576,6 +578,10 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     if any(not 0 <= r <= hidden for r in ranks):
         raise ValueError(f"candidate ranks {ranks} not in [0, hidden {hidden}]")
     K, budget = len(ranks), info["budget"]
+    if not cfg.ranks and ranks[0] > 0 and assignment_bytes(np.zeros(vocab, np.int64), ranks, hidden) > budget:
+        # the default floor alone is over budget: fall back to a rank-0 floor, as adaptive does
+        log.info("floor rank %d over budget for all %d tokens: rank-0 floor", ranks[0], vocab)
+        ranks[0] = 0
     if cfg.cost not in ("hard", "soft"):
         raise ValueError(f"cost must be 'hard' or 'soft', got {cfg.cost!r}")
     # frequency init: the frequency-bucket rule over the candidates, highest rank first; tokens

@@ -17,8 +17,8 @@ from mcubert.cli import main
 from mcubert.model import McuBertForSequenceClassification, compress_embedding
 from mcubert.newmodel import new_model
 from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
-from mcubert.search import (SearchConfig, budget_penalty, distill_data, fit_to_budget, frequency_buckets, search,
-                            trim_to_budget)
+from mcubert.search import (SearchConfig, budget_penalty, distill_data, fit_to_budget, frequency_buckets,
+                            ladder_ranks, search, trim_to_budget)
 from mcubert.train import encode, predict, save_distill_set
 
 VOCAB = 30522          # the real tokenizer's: fit() encodes the real split with it
@@ -301,6 +301,41 @@ def test_stage1_sinks_unseen_tokens(student, tmp_path):
         "bert.embeddings.word_embeddings.alpha"]
     assert (alpha[torch.from_numpy(~seen)].diff(dim=1) < 0).all()       # strictly, not by a tie
     assert (argmax[seen] == 1).sum() >= 3              # e.g. [CLS], [SEP] and frequent words keep rank 16
+
+
+def test_ladder_ranks():
+    assert ladder_ranks(4, 128) == [2, 8, 32, 128]          # bert-tiny: a rank-2 floor
+    assert ladder_ranks(4, 256) == [4, 16, 64, 256]         # bert-mini
+    assert ladder_ranks(4, 16) == [0, 1, 4, 16]             # the floor rounds to 0 only when it must
+    assert ladder_ranks(2, 128) == [32, 128] and ladder_ranks(1, 128) == [128]
+    with pytest.raises(ValueError):
+        ladder_ranks(0, 128)
+
+
+def test_search_with_a_rank_floor_keeps_every_token_a_vector(student, tmp_path):
+    """Candidates 2/4/16: never-seen tokens start in the rank-2 cluster, and after both stages
+    and fine-tuning no token's vector is zero, within the budget."""
+    m = search(SearchConfig(student=str(student), out=str(tmp_path / "f"), budget=80000, ranks=[2, 4, HIDDEN],
+                            clusters=3, stage1_epochs=1, stage2_epochs=1, finetune_epochs=1, **FAST))
+    emb = McuBertForSequenceClassification.from_pretrained(tmp_path / "f").get_input_embeddings()
+    assert min(emb.ranks) >= 1 and m["embedding_bytes"] <= 80000
+    s1 = torch.load(tmp_path / "f" / "stage1" / "result.pt", weights_only=False)
+    seen = distill_data(student, VOCAB, 64, 32).counts > 0
+    assert s1["candidate_ranks"] == [2, 4, HIDDEN] and (s1["init"][~seen] == 0).all()
+    with torch.no_grad():
+        assert (emb.dense().abs().sum(dim=1) > 0).all()
+
+
+def test_default_floor_falls_back_to_rank_0_when_over_budget(student, tmp_path):
+    """3 clusters of hidden 16 default to 1/4/16; rank 1 for all 30522 tokens is over BUDGET,
+    so the floor becomes 0 (an explicit --ranks is never changed)."""
+    search(SearchConfig(student=str(student), out=str(tmp_path / "d"), budget=BUDGET, clusters=3, stage1_epochs=1,
+                        stage2_epochs=1, finetune_epochs=1, **FAST), stop_after=("stage2", 0))
+    s1 = torch.load(tmp_path / "d" / "stage1" / "result.pt", weights_only=False)
+    assert ladder_ranks(3, HIDDEN) == [1, 4, HIDDEN] and s1["candidate_ranks"] == [0, 4, HIDDEN]
+    with pytest.raises(ValueError, match="tail bucket"):
+        search(SearchConfig(student=str(student), out=str(tmp_path / "e"), budget=BUDGET, clusters=3,
+                            ranks=[1, 4, HIDDEN], **FAST))
 
 
 # ---------------------------------------------------------------- baselines
