@@ -82,12 +82,14 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "pipeline.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-    times, rows = {}, {}
+    times, rows, skipped = {}, {}, set()
     tc = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit)
 
     t0 = time.time()
     teacher = Path(cfg.teacher) if cfg.teacher else out / "teacher"
-    if not _done(teacher):
+    if _done(teacher):
+        skipped.add("teacher")
+    else:
         _say(f"teacher: fine-tuning all-MiniLM-L6-v2 -> {teacher}")
         train.train_teacher(train.TrainConfig(out=str(teacher), epochs=cfg.teacher_epochs, lr=5e-5, **tc),
                             resume=resume)
@@ -101,7 +103,9 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
 
     t0 = time.time()
     student = out / f"student-{cfg.preset}"
-    if not _done(student):
+    if _done(student):
+        skipped.add("student")
+    else:
         _say(f"student: distilling {cfg.preset} -> {student}")
         train.train_student(train.TrainConfig(out=str(student), epochs=cfg.student_epochs, lr=5e-4, **tc),
                             str(teacher), train.DistillConfig(cfg.preset, unlabelled=cfg.unlabelled,
@@ -114,7 +118,9 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     common = stage_args(cfg, student, resume)
     t0 = time.time()
     searched = out / f"search-{cfg.preset}"
-    if not _done(searched):
+    if _done(searched):
+        skipped.add("search")
+    else:
         _say(f"search: two-stage embedding search under the {cfg.board} flash budget -> {searched}")
         search(SearchConfig(out=str(searched), stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
                             **common))
@@ -124,7 +130,9 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     for kind in cfg.baselines:
         t0 = time.time()
         d = out / f"{kind}-{cfg.preset}"
-        if not _done(d):
+        if _done(d):
+            skipped.add(kind)
+        else:
             _say(f"baseline {kind} -> {d}")
             baseline(kind, RunConfig(out=str(d), **common))
         rows[kind] = _done(d)
@@ -142,10 +150,17 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     chosen = choose(rows, ["mcubert", *cfg.baselines])
     shipped = model if chosen == "mcubert" else out / f"{chosen}-{cfg.preset}.mcubert"
     _say(f"best dev accuracy at the budget: {chosen} ({rows[chosen]['dev_accuracy']:.4f}) -> model_file {shipped}")
-    summary = {"config": asdict(cfg), "models": rows, "seconds": {k: round(v, 1) for k, v in times.items()},
+    summary = {"config": asdict(cfg), "models": rows, "seconds": _seconds(out, times, skipped),
                "chosen": chosen, "model_file": str(shipped)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _seconds(out: Path, times: dict, skipped: set) -> dict:
+    """Stage times; a resumed run keeps the recorded time of each stage it skipped."""
+    f = out / "summary.json"
+    prev = json.loads(f.read_text()).get("seconds", {}) if f.is_file() else {}
+    return {k: prev[k] if k in skipped and k in prev else round(v, 1) for k, v in times.items()}
 
 
 def choose(rows: dict, keys: list[str]) -> str:

@@ -64,8 +64,12 @@ def test_pipeline_smoke(tmp_path, capsys):
     assert h0.weight == 0 and h0.relation.weight == 1.0       # --hidden-weight 0 leaves the relations
     # resumable: a second run skips every finished stage and reports the same numbers
     assert main(["pipeline", "--smoke", "--out", str(out)]) == 0
-    again = json.loads((out / "summary.json").read_text())["models"]
-    assert again["mcubert"]["int8"] == models["mcubert"]["int8"]
+    again = json.loads((out / "summary.json").read_text())
+    assert again["models"]["mcubert"]["int8"] == models["mcubert"]["int8"]
+    # ... and keeps the skipped stages' recorded times (only int8 + evaluation ran again)
+    assert {k: v for k, v in again["seconds"].items() if k != "quantize+eval"} == \
+        {k: v for k, v in s["seconds"].items() if k != "quantize+eval"}
+    assert s["seconds"]["teacher"] > 1
     assert budget.DEFAULT_RESERVE > 0
 
 
