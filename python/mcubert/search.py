@@ -83,7 +83,7 @@ def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
     (k=4: 2, 8, 32, 128 for hidden 128; 4, 16, 64, 256 for hidden 256).
 
     The floor is a rank, not 0, so that rare tokens keep a vector: with a rank-0 floor the
-    bert-tiny search lost 1.7 points of dev accuracy (docs/results.md). It is 0 only where
+    bert-tiny search lost 1.3 points of dev accuracy (docs/results.md). It is 0 only where
     hidden / factor^(k-1) rounds to 0."""
     if k < 1:
         raise ValueError(f"need at least one cluster, got {k}")
