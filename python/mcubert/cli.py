@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 
+PRESET_NAMES = ["bert-tiny", "bert-mini", "bert-micro"]     # config.PRESETS, without importing transformers
+
+
 def _ranks(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x.strip()]
 
@@ -249,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("new-model", help="random-weight float checkpoint (tests, benchmarks)")
-    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
     s.add_argument("--clusters", type=int, default=1)
     s.add_argument("--ranks", default="128")
     s.add_argument("--seed", type=int, default=0)
@@ -339,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "distilled from --teacher, embeddings initialised by PCA of the teacher's")
     s.add_argument("--out", required=True)
     s.add_argument("--teacher", help="student: the teacher's output directory")
-    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
     s.add_argument("--temperature", type=float, default=2.0)
     s.add_argument("--alpha", type=float, default=0.5, help="student: weight of the hard-label loss")
     s.add_argument("--unlabelled", type=int, default=0,
@@ -404,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pipeline", help="data -> teacher -> student -> search -> int8 -> eval, resumable")
     s.add_argument("--out", default="runs/rt")
-    s.add_argument("--preset", default="bert-tiny", choices=["bert-tiny", "bert-mini"])
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
     s.add_argument("--board", default="nucleo_f746zg")
     s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
     s.add_argument("--baselines", default="", help="comma list of svd,adaptive,prune")

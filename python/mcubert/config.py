@@ -53,6 +53,8 @@ AutoConfig.register("mcubert", McuBertConfig)
 PRESETS = {
     "bert-tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
     "bert-mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+    # not a Google shape: the sample's model for boards with 256 KiB of flash and 64 KiB of RAM
+    "bert-micro": dict(num_hidden_layers=1, hidden_size=64, num_attention_heads=2, intermediate_size=128),
 }
 
 DEFAULTS = dict(

@@ -176,3 +176,14 @@ def test_value_errors(tmp_path):
     with pytest.raises(ValueError):
         make_config("bert-huge")
     assert not (tmp_path / "x").exists()
+
+
+def test_presets_and_the_cli_choices():
+    """The CLI lists the presets without importing transformers; the lists must agree."""
+    from mcubert.cli import PRESET_NAMES
+    from mcubert.config import PRESETS
+
+    assert PRESET_NAMES == list(PRESETS)
+    c = make_config("bert-micro")
+    assert (c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size) == (1, 64, 2, 128)
+    assert c.hidden_size % c.num_attention_heads == 0
