@@ -17,7 +17,7 @@ from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
 from mcubert.vocab import encode, tokenizer_from_vocab
 
 N = 40
-SAMPLE = REPO / "samples" / "bert_classify" / "model" / "placeholder_micro.mcubert"
+SAMPLE = REPO / "samples" / "bert_classify" / "model" / "sentiment_micro.mcubert"
 
 
 @pytest.fixture(scope="module")
