@@ -6,7 +6,7 @@
 # Generates, during the build, a model's weight blob (a const array in flash), its schedule,
 # labels and arena as <name>_model.h/.c, plus <name>_inputs.h when INPUTS is given, into
 # ${CMAKE_CURRENT_BINARY_DIR}/mcubert/<name>/, and adds them to <target>. The decisions
-# (dependencies, fit against the board) are made by python/mcubert/zephyr.py, which CI tests;
+# (dependencies, fit against the board) are made by python/mcubert/targets/zephyr.py, which CI tests;
 # this file only gathers devicetree and Kconfig facts and wires the commands.
 #
 # For apps that generate more (the kernel tests' golden vectors) it also sets:
@@ -29,7 +29,7 @@ function(mcubert_generator_setup)
     return()
   endif()
   execute_process(
-    COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.zephyr deps
+    COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr deps
     OUTPUT_VARIABLE deps ERROR_VARIABLE err RESULT_VARIABLE rc
     OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_STRIP_TRAILING_WHITESPACE)
   if(NOT rc EQUAL 0)
@@ -95,7 +95,7 @@ function(mcubert_add_model target)
     set(arena_chosen zephyr,sram)
   endif()
   execute_process(
-    COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.zephyr check
+    COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr check
             --model ${model} --name ${name} --max-seq-len ${arg_MAX_SEQ_LEN} --schedule ${arg_SCHEDULE}
             --board ${BOARD} --board-target ${BOARD}${BOARD_QUALIFIERS} --arena-chosen ${arena_chosen}
             ${dt_args}

@@ -3,8 +3,18 @@
 # Installs what mcubert needs on a fresh Debian machine: a C toolchain, CMake, clang (for
 # the fuzzer), the Cortex-M cross toolchain with picolibc and QEMU (for the emulated-core
 # tests), and a Python 3.11 virtual environment at .venv with the mcubert package.
+# One line per step; apt's and pip's output only when they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+quiet() {   # run a command, showing its output only if it fails
+  local log rc=0
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  if ((rc)); then cat "$log" >&2; rm -f "$log"; say "failed: $*"; exit "$rc"; fi
+  rm -f "$log"
+}
 
 need=()
 for tool in cc cmake clang arm-none-eabi-gcc qemu-system-arm; do
@@ -25,23 +35,32 @@ if ((${#need[@]})); then
     esac
   done
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
+  say "installing Debian packages: ${pkgs[*]} ${xpkgs[*]}"
+  quiet $SUDO apt-get update -qq
   if ((${#pkgs[@]})); then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
+    quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
   fi
   # Without recommends: qemu-system-arm would pull a graphical stack the tests never use.
   if ((${#xpkgs[@]})); then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${xpkgs[@]}" >/dev/null
+    quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${xpkgs[@]}"
   fi
+else
+  say "C, Cortex-M and QEMU toolchains: present"
 fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  say "creating .venv with $("$PY" --version 2>&1)"
+  quiet "$PY" -m venv .venv
 fi
-# torch==2.13.0 is pinned in python/pyproject.toml: an unpinned torch would pull CUDA.
-if ! out=$(.venv/bin/python -m pip install -q --disable-pip-version-check -e "python[test]" 2>&1); then
-  echo "$out" >&2
-  exit 1
+# The editable install follows code changes by itself; only a changed pyproject.toml needs pip.
+# torch==2.13.0 is pinned there: an unpinned torch would pull CUDA.
+stamp=.venv/.mcubert-pyproject.sha256
+want=$(sha256sum python/pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import mcubert" 2>/dev/null; then
+  say "installing the mcubert package and its pinned dependencies into .venv (pip)"
+  quiet .venv/bin/python -m pip install --disable-pip-version-check -e "python[test]"
+  echo "$want" >"$stamp"
 fi
-.venv/bin/python -c "import mcubert, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+quiet .venv/bin/python -c "import mcubert, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+say "ready: $(.venv/bin/mcubert --version), torch 2.13.0 (CPU)"

@@ -288,7 +288,7 @@ static void head(const struct mcubert_ctx *ctx, int32_t *logits)
 int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
 		     int32_t *logits_out)
 {
-	if (ctx == NULL || !ctx->initialized || token_ids == NULL || logits_out == NULL) {
+	if (ctx == NULL || ctx->magic != MCUBERT_CTX_MAGIC || token_ids == NULL || logits_out == NULL) {
 		return MCUBERT_ERR_ARG;
 	}
 	if (n_tokens == 0 || n_tokens > ctx->sched->max_seq_len) {

@@ -457,7 +457,7 @@ int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedul
 	}
 	ctx->sched = schedule;
 	ctx->arena = arena;
-	ctx->initialized = 1;
+	ctx->magic = MCUBERT_CTX_MAGIC;
 	MCUBERT_LOG_INF("model: vocab %u, hidden %u, %u layers, %u labels; arena %u of %u bytes, "
 			"max_seq_len %u, %s kernels",
 			(unsigned)ctx->model.vocab, (unsigned)ctx->model.hidden,
@@ -470,12 +470,12 @@ int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedul
 
 uint32_t mcubert_num_labels(const struct mcubert_ctx *ctx)
 {
-	return (ctx != NULL && ctx->initialized) ? ctx->model.labels : 0;
+	return (ctx != NULL && ctx->magic == MCUBERT_CTX_MAGIC) ? ctx->model.labels : 0;
 }
 
 uint32_t mcubert_logit_scale_bits(const struct mcubert_ctx *ctx)
 {
-	return (ctx != NULL && ctx->initialized) ? ctx->model.logit_scale_bits : 0;
+	return (ctx != NULL && ctx->magic == MCUBERT_CTX_MAGIC) ? ctx->model.logit_scale_bits : 0;
 }
 
 const char *mcubert_strerror(int err)

@@ -7,6 +7,11 @@
  * blob (read in place, e.g. from flash) and an arena for all working memory. The runtime
  * never allocates and never writes outside the arena.
  *
+ * Lifetimes: the context keeps pointers to the schedule, the blob and the arena, and copies
+ * none of them. All three must outlive the context (a `static const` schedule and blob, as
+ * `mcubert generate` writes them, always do); freeing or reusing one after mcubert_init() is
+ * a use-after-free.
+ *
  *   struct mcubert_ctx ctx;
  *   int err = mcubert_init(&ctx, &my_model_schedule, my_model_blob, sizeof(my_model_blob),
  *                          arena, sizeof(arena));
@@ -28,7 +33,12 @@ extern "C" {
 /* The arena and the blob must be aligned to this many bytes. */
 #define MCUBERT_ALIGN 16u
 
-/* Bounds that mcubert_init() enforces on a model (MCUBERT_ERR_CONFIG otherwise). */
+/*
+ * Bounds that mcubert_init() enforces on a model (MCUBERT_ERR_CONFIG otherwise). Every
+ * dimension is at least 1, heads divide hidden, and max_seq_len <= max_positions; in the fine
+ * schedule q_tile and ffn_tile lie in 1..MCUBERT_MAX_TILE. The Python toolchain reads these
+ * lines (python/mcubert/int8/bounds.py) and refuses the same models before writing anything.
+ */
 #define MCUBERT_MAX_VOCAB 65535u
 #define MCUBERT_MAX_HIDDEN 1024u
 #define MCUBERT_MAX_LAYERS 48u
@@ -42,7 +52,7 @@ extern "C" {
 /* Error codes: 0 is success, everything else is negative. */
 enum mcubert_err {
 	MCUBERT_OK = 0,
-	MCUBERT_ERR_ARG = -1,         /* NULL pointer or uninitialised context */
+	MCUBERT_ERR_ARG = -1,         /* NULL pointer, or a context mcubert_init() did not set up */
 	MCUBERT_ERR_TRUNCATED = -2,   /* blob shorter than its header or its declared length */
 	MCUBERT_ERR_MAGIC = -3,       /* not an mcubert blob */
 	MCUBERT_ERR_VERSION = -4,     /* blob, schedule or weight-layout version unsupported */
@@ -123,16 +133,28 @@ struct mcubert_model {
 	uint32_t logit_scale_bits;
 };
 
-/* Runtime state; fill it with mcubert_init(). Fields are private. */
+/*
+ * Runtime state; fill it with mcubert_init(). Fields are private. Zero a context (static
+ * storage, or `= {0}`) or initialise it before any other call: init writes a magic word that
+ * classify checks and a failed init clears, so a context holding stack garbage is refused
+ * with MCUBERT_ERR_ARG in practice, but only a zeroed or initialised one is guaranteed to be.
+ */
 struct mcubert_ctx {
 	const struct mcubert_schedule *sched;
 	const uint8_t *blob;
 	uint8_t *arena;
 	struct mcubert_model model;
 	uint32_t n_slots;
-	uint32_t initialized;
+	uint32_t magic; /* MCUBERT_CTX_MAGIC once initialised */
 };
 
+/* Written by a successful mcubert_init(), "MCBT". */
+#define MCUBERT_CTX_MAGIC 0x5442434Du
+
+/*
+ * Validate the blob against the schedule and the arena, then set up ctx. On failure ctx is
+ * zeroed (so any later classify returns MCUBERT_ERR_ARG) and the error says why.
+ */
 int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedule,
 		 const uint8_t *blob, size_t blob_len, uint8_t *arena, size_t arena_len);
 

@@ -1,4 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""mcubert: int8 BERT text classifiers for microcontrollers."""
+"""mcubert: int8 BERT text classifiers for microcontrollers.
 
-__version__ = "0.1.0"
+The subpackages follow the data flow, and each one's docstring says what it may import:
+
+    data -> modeling -> training -> quantization -> int8 -> export -> targets
+    text (tokenization) and tools (verify, golden, bench) serve all of them.
+
+`mcubert.cli` is the command line (`mcubert`). The build-time path (`generate`, `plan`,
+`verify`, `info`, `run`, `python -m mcubert.targets.zephyr`) never imports torch.
+"""
+
+__version__ = "0.2.0"

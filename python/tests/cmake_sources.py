@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mcubert.host import REPO
+from mcubert.targets.host import REPO
 
 
 def _list(text: str, name: str) -> list[str]:

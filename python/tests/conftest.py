@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcubert.newmodel import new_model
-from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
+from mcubert.modeling.newmodel import new_model
+from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
 
 
 def make_qm(tmp_path, *, layers=1, hidden=32, heads=2, ffn=64, vocab=300, max_pos=64, clusters=2,

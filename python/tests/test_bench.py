@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from mcubert import bench, host
+from mcubert.tools import bench
+from mcubert.targets import host
 
 from cmake_sources import runtime_sources
 from conftest import make_qm

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcubert import reference
-from mcubert.verify import random_inputs, verify
+from mcubert.int8 import reference
+from mcubert.tools.verify import random_inputs, verify
 
 from conftest import lengths_for, make_qm
 
@@ -73,8 +73,8 @@ def test_mismatch_is_detected(small_qm):
     other = copy.deepcopy(small_qm)
     other.tensors["l0.f2.b"] = other.tensors["l0.f2.b"] + 1000
     inputs = random_inputs(small_qm, 16, 4)
-    from mcubert import host
-    from mcubert.generate import generate_from
+    from mcubert.targets import host
+    from mcubert.export.generate import generate_from
 
     plan, blob = generate_from(other, 16)
     statuses, logits = host.run_runner([str(host.build() / "mcubert_runner")], plan, blob, inputs)

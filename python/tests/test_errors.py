@@ -7,9 +7,10 @@ import struct
 import numpy as np
 import pytest
 
-from mcubert import host, reference
-from mcubert.blob import GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
-from mcubert.planner import Dims, fnv1a, plan
+from mcubert.targets import host
+from mcubert.int8 import reference
+from mcubert.export.blob import GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
+from mcubert.export.planner import Dims, fnv1a, plan
 
 E = host.ERR
 L = 24
@@ -242,3 +243,26 @@ def test_many_clusters_checked_in_passes(tmp_path):
     for cluster in (100, 129):                          # second and third pass
         bad = fix_crc(_patch(blob, off + 2 * (2 * k + cluster), struct.pack("<H", 999)))
         assert host.Runtime(p, bad).status == E["MCUBERT_ERR_CONFIG"]
+
+
+@pytest.mark.parametrize("fill", ["random", "ff", "stale"])
+def test_garbage_context_is_refused(good, fill):
+    """A context mcubert_init never set up (stack garbage) gets MCUBERT_ERR_ARG, not a crash; so
+    does one whose init failed after an earlier success."""
+    import ctypes
+
+    _, p, blob = good
+    rt = host.Runtime(p, blob)
+    assert rt.status == 0 and rt.classify([1, 2])[0] == 0
+    if fill == "stale":
+        lib = host.load_library()
+        assert lib.mcubert_init(rt.ctx, rt.sched, ctypes.c_void_p(rt.blob_ptr), 8, ctypes.c_void_p(rt.arena_ptr),
+                                rt.arena_len) == E["MCUBERT_ERR_TRUNCATED"]
+    else:
+        size = ctypes.sizeof(rt.ctx)
+        junk = np.random.default_rng(5).integers(0, 256, size, np.uint8).tobytes() if fill == "random" \
+            else b"\xff" * size
+        ctypes.memmove(rt.ctx, junk, size)
+    assert rt.classify([1, 2])[0] == E["MCUBERT_ERR_ARG"]
+    assert host.load_library().mcubert_num_labels(rt.ctx) == 0
+    assert rt.guards_intact()

@@ -9,12 +9,14 @@ import re
 import numpy as np
 import pytest
 
-from mcubert import data, modelfile, reference
-from mcubert.host import REPO
+from mcubert.data import corpus
+from mcubert.int8 import modelfile
+from mcubert.int8 import reference
+from mcubert.targets.host import REPO
 from mcubert.cli import main
-from mcubert.newmodel import new_model
-from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
-from mcubert.vocab import encode, tokenizer_from_vocab
+from mcubert.modeling.newmodel import new_model
+from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
+from mcubert.text.vocab import encode, tokenizer_from_vocab
 
 N = 40
 SAMPLE = REPO / "samples" / "bert_classify" / "model" / "sentiment_micro.mcubert"
@@ -59,14 +61,14 @@ def test_eval_quantized_matches_reference(which, small, capsys, tmp_path):
     qm = modelfile.load(f)
     L = qm.max_positions
     tok = tokenizer_from_vocab(qm.vocab, L)
-    xs = data.load(data.DataConfig())["test"][:N]
+    xs = corpus.load(corpus.DataConfig())["test"][:N]
     preds = [int(np.argmax(reference.classify(qm, encode(tok, e.text, L)))) for e in xs]
     want = float(np.mean([p == e.label for p, e in zip(preds, xs)]))
     if which == "random":
         assert 0 < sum(preds) < N            # both classes predicted: the check has teeth
     assert ref == float(f"{want:.4f}")
 
-    from mcubert.generate import generate_from
+    from mcubert.export.generate import generate_from
     blob = generate_from(qm, L)[1]
     assert _value(out, "model") == f"{f} ({len(blob)} bytes of weights and index tables)"
     r = json.loads((tmp_path / "r.json").read_text())
@@ -78,7 +80,7 @@ def test_eval_quantized_matches_reference(which, small, capsys, tmp_path):
 
 
 def test_eval_mismatch_exits_1(small, capsys, monkeypatch):
-    import mcubert.evaluate as ev
+    import mcubert.training.evaluate as ev
 
     real = ev.host.run_runner
 
@@ -105,7 +107,7 @@ def test_eval_mismatch_exits_1(small, capsys, monkeypatch):
 
 
 def test_eval_layerwise_short(small, capsys):
-    from mcubert.evaluate import evaluate_quantized
+    from mcubert.training.evaluate import evaluate_quantized
 
     r = evaluate_quantized(small / "m.mcubert", split="dev", limit=8, max_seq_len=12, schedule="layerwise")
     assert r["n"] == 8 and r["identical"] == 8 and r["max_seq_len"] == 12
@@ -115,7 +117,7 @@ def test_eval_layerwise_short(small, capsys):
 def test_eval_bad_models(small, tmp_path, capsys):
     # no vocabulary in the file: a clean error, not a traceback
     ckpt = small / "ckpt"
-    from mcubert.model import McuBertForSequenceClassification
+    from mcubert.modeling.model import McuBertForSequenceClassification
 
     model = McuBertForSequenceClassification.from_pretrained(str(ckpt)).eval()
     samples = random_calibration_ids(model.config.vocab_size, CalibConfig(samples=2, max_len=8), 48)
@@ -138,7 +140,7 @@ def test_eval_float_checkpoint(small, capsys, tmp_path):
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from mcubert.train import encode as train_encode
+    from mcubert.training.train import encode as train_encode
 
     capsys.readouterr()
     assert main(["eval", str(small / "ckpt"), "--split", "dev", "--limit", "20"]) == 0
@@ -148,10 +150,10 @@ def test_eval_float_checkpoint(small, capsys, tmp_path):
     assert "McuBertForSequenceClassification" in _value(out, "model")
 
     # independently: one sentence at a time, no padding
-    from mcubert.model import McuBertForSequenceClassification
+    from mcubert.modeling.model import McuBertForSequenceClassification
 
     model = McuBertForSequenceClassification.from_pretrained(str(small / "ckpt")).eval()
-    ids, y = train_encode(data.load(data.DataConfig())["dev"][:20], 48)
+    ids, y = train_encode(corpus.load(corpus.DataConfig())["dev"][:20], 48)
     with torch.no_grad():
         preds = [int(model(input_ids=torch.tensor([s])).logits[0].argmax()) for s in ids]
     assert 0 < sum(preds) < len(preds)

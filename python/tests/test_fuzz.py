@@ -14,9 +14,9 @@ import zlib
 
 import pytest
 
-from mcubert import host
-from mcubert.blob import HEADER_SIZE, LAYOUT_OC2_K4
-from mcubert.planner import BUFFERS, SCHEDULE_VERSION, Dims, fnv1a, plan
+from mcubert.targets import host
+from mcubert.export.blob import HEADER_SIZE, LAYOUT_OC2_K4
+from mcubert.export.planner import BUFFERS, SCHEDULE_VERSION, Dims, fnv1a, plan
 
 FUZZ_SECONDS = int(os.environ.get("MCUBERT_FUZZ_SECONDS", "30"))
 MIN_RUNS = 1000
@@ -46,9 +46,9 @@ def fuzz_binary():
 
 @pytest.fixture(scope="module")
 def seed_model(tmp_path_factory):
-    from mcubert.generate import generate_from
-    from mcubert.newmodel import new_model
-    from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
+    from mcubert.export.generate import generate_from
+    from mcubert.modeling.newmodel import new_model
+    from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
 
     d = tmp_path_factory.mktemp("fuzz_model")
     model = new_model("bert-tiny", 2, [16, 0], 3, str(d / "model"), vocab_size=300, hidden_size=32,
@@ -64,6 +64,7 @@ def seed_model(tmp_path_factory):
     return d, blob
 
 
+@pytest.mark.slow
 def test_fuzz_smoke(fuzz_binary, seed_model, tmp_path):
     d, blob = seed_model
     corpus = tmp_path / "corpus"

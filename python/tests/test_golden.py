@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The kernel golden vectors of tests/kernels without Zephyr.
 
-python -m mcubert.golden writes the header; tests/kernels/host/golden_host.c runs the same
+python -m mcubert.tools.golden writes the header; tests/kernels/host/golden_host.c runs the same
 checks as the ztest suite (tests/kernels/common/golden_check.c) against the runtime's
 kernels: on the host (with ASan/UBSan) and, when the cross tools are there, on emulated
 Cortex-M7 (SIMD kernels) and Cortex-M3 (portable kernels). A header with one corrupted
@@ -16,8 +16,9 @@ import sys
 
 import pytest
 
-from mcubert import golden, host
-from mcubert.host import REPO
+from mcubert.tools import golden
+from mcubert.targets import host
+from mcubert.targets.host import REPO
 
 from cmake_sources import runtime_sources
 
@@ -34,7 +35,7 @@ CROSS = {
 def _header(tmp_path, *args) -> str:
     out = tmp_path / "gen" / "golden_vectors.h"
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
-    subprocess.run([sys.executable, "-m", "mcubert.golden", "--out", str(out), *args], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "mcubert.tools.golden", "--out", str(out), *args], check=True, env=env)
     return str(out.parent)
 
 
@@ -79,7 +80,7 @@ def _run(argv) -> tuple[int, str]:
 
 def test_generator_needs_numpy_only():
     # it runs inside `west build`, where only numpy (and jinja2) can be assumed
-    code = ("import sys, mcubert.golden as g; g.generate(); "
+    code = ("import sys, mcubert.tools.golden as g; g.generate(); "
             "bad = [m for m in ('torch', 'transformers', 'jinja2') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"))

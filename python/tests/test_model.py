@@ -5,10 +5,10 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from mcubert.config import McuBertConfig, make_config
-from mcubert.embedding import ClusteredLowRankEmbedding, contiguous_clusters
-from mcubert.model import McuBertForSequenceClassification, compress_embedding
-from mcubert.newmodel import new_model
+from mcubert.modeling.config import McuBertConfig, make_config
+from mcubert.modeling.embedding import ClusteredLowRankEmbedding, contiguous_clusters
+from mcubert.modeling.model import McuBertForSequenceClassification, compress_embedding
+from mcubert.modeling.newmodel import new_model
 
 # Small shapes keep the suite fast; bert-tiny at full vocab only in the new_model test.
 SMALL = dict(vocab_size=1000, hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2)
@@ -181,7 +181,7 @@ def test_value_errors(tmp_path):
 def test_presets_and_the_cli_choices():
     """The CLI lists the presets without importing transformers; the lists must agree."""
     from mcubert.cli import PRESET_NAMES
-    from mcubert.config import PRESETS
+    from mcubert.modeling.config import PRESETS
 
     assert PRESET_NAMES == list(PRESETS)
     c = make_config("bert-micro")

@@ -8,9 +8,9 @@ import zlib
 import numpy as np
 import pytest
 
-from mcubert import modelfile
-from mcubert.blob import HEADER_SIZE, build_blob, cluster_checkpoints, pack_cluster_map
-from mcubert.generate import generate
+from mcubert.int8 import modelfile
+from mcubert.export.blob import HEADER_SIZE, build_blob, cluster_checkpoints, pack_cluster_map
+from mcubert.export.generate import generate
 
 
 def test_roundtrip(small_qm, tmp_path):

@@ -15,10 +15,11 @@ import pytest
 from cmake_sources import runtime_sources
 from conftest import make_qm
 
-from mcubert import host, reference
-from mcubert.generate import generate_from
-from mcubert.qmodel import QuantModel
-from mcubert.quantize import pack_ln, unpack_ln
+from mcubert.targets import host
+from mcubert.int8 import reference
+from mcubert.export.generate import generate_from
+from mcubert.int8.qmodel import QuantModel
+from mcubert.quantization.quantize import pack_ln, unpack_ln
 
 BENCH = host.REPO / "tests" / "bench"
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mcubert import numerics as nx
-from mcubert import reference
+from mcubert.int8 import numerics as nx
+from mcubert.int8 import reference
 
 
 def test_quantize_multiplier_accuracy():

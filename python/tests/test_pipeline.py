@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 
-from mcubert import budget, modelfile
+import pytest
+
+from mcubert.training import budget
+from mcubert.int8 import modelfile
 from mcubert.cli import main
 
 
+@pytest.mark.slow
 def test_pipeline_smoke(tmp_path, capsys):
     out = tmp_path / "rt"
     assert main(["pipeline", "--smoke", "--out", str(out), "--ship", str(tmp_path / "ship.mcubert")]) == 0
@@ -35,8 +39,14 @@ def test_pipeline_smoke(tmp_path, capsys):
     assert s["model_file"] == str(out / name)
     assert (tmp_path / "ship.mcubert").read_bytes() == (out / name).read_bytes()
     assert qm.vocab and len(qm.vocab) == 30522
+    # the shipped file says how it was made
+    prov = qm.provenance
+    assert prov["embedding"] == (chosen if chosen != "mcubert" else "search")
+    assert prov["int8_test_accuracy"] == round(models[chosen]["int8"]["accuracy_reference"], 4)
+    assert prov["test_sentences"] == 300 and "train split" in prov["calibration"]
+    assert prov["float_dev_accuracy"] == round(models[chosen]["dev_accuracy"], 4)
     assert models["mcubert"]["int8"]["blob_bytes"] < models["dense"]["int8"]["blob_bytes"] / 5
-    from mcubert.pipeline import choose
+    from mcubert.training.pipeline import choose
 
     rows = {"mcubert": {"dev_accuracy": 0.7}, "svd": {"dev_accuracy": 0.8}, "prune": {"dev_accuracy": 0.7}}
     assert choose(rows, ["mcubert", "svd", "prune"]) == "svd"
@@ -47,7 +57,7 @@ def test_pipeline_smoke(tmp_path, capsys):
     # maps that start from the student's trained ones
     import torch
 
-    from mcubert.search import distill_data
+    from mcubert.training.search import distill_data
 
     assert models["dense"]["distill"]["hidden_weight"] == 1.0
     dd = distill_data(out / "student-bert-tiny", 30522, limit=300)
@@ -78,8 +88,8 @@ def test_stage_args_budget_and_limits(tmp_path):
     limit cuts the extra set without going past the student's own limit."""
     from pathlib import Path
 
-    from mcubert.pipeline import PipelineConfig, stage_args
-    from mcubert.search import RunConfig
+    from mcubert.training.pipeline import PipelineConfig, stage_args
+    from mcubert.training.search import RunConfig
 
     cfg = PipelineConfig(out=str(tmp_path), preset="bert-mini", budget=273232, stage_limit=20000)
     a = stage_args(cfg, Path("s"), True)

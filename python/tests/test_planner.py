@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcubert.planner import BUFFERS, Dims, check_overlap, plan
+from mcubert.export.planner import BUFFERS, Dims, check_overlap, plan
 
 TINY = Dims(vocab_size=30522, hidden=128, layers=2, heads=2, ffn=512, max_positions=512, num_labels=2, clusters=4)
 MINI = Dims(vocab_size=30522, hidden=256, layers=4, heads=4, ffn=1024, max_positions=512, num_labels=2, clusters=4)

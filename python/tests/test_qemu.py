@@ -13,9 +13,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from mcubert import host
-from mcubert.generate import generate_from
-from mcubert.verify import verify
+from mcubert.targets import host
+from mcubert.export.generate import generate_from
+from mcubert.tools.verify import verify
 
 from conftest import lengths_for, make_qm
 

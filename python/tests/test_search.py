@@ -10,16 +10,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mcubert import boards, data, modelfile
-from mcubert import budget as B
-from mcubert.blob import ALIGN, _slots, build_blob
+from mcubert.targets import boards
+from mcubert.data import corpus
+from mcubert.int8 import modelfile
+from mcubert.training import budget as B
+from mcubert.export.blob import ALIGN, _slots, build_blob
 from mcubert.cli import main
-from mcubert.model import McuBertForSequenceClassification, compress_embedding
-from mcubert.newmodel import new_model
-from mcubert.quantize import CalibConfig, quantize_model, random_calibration_ids
-from mcubert.search import (SearchConfig, budget_penalty, distill_data, fit_to_budget, frequency_buckets,
+from mcubert.modeling.model import McuBertForSequenceClassification, compress_embedding
+from mcubert.modeling.newmodel import new_model
+from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
+from mcubert.training.search import (SearchConfig, budget_penalty, distill_data, fit_to_budget, frequency_buckets,
                             ladder_ranks, search, trim_to_budget)
-from mcubert.train import encode, predict, save_distill_set
+from mcubert.training.train import encode, predict, save_distill_set
 
 VOCAB = 30522          # the real tokenizer's: fit() encodes the real split with it
 HIDDEN = 16
@@ -76,7 +78,7 @@ def test_blob_size_differences_are_embedding_differences(tmp_path):
 
 
 def test_budget_from_board():
-    from mcubert.config import make_config
+    from mcubert.modeling.config import make_config
 
     b = boards.get("nucleo_f746zg")
     assert b.firmware_bytes == 34136 == 947320 - 913184
@@ -168,7 +170,7 @@ def student(tmp_path_factory):
     m = new_model("bert-tiny", 1, [HIDDEN], 0, str(out), hidden_size=HIDDEN, num_attention_heads=2,
                   intermediate_size=32, num_hidden_layers=1, max_position_embeddings=64, num_labels=2,
                   initializer_range=0.5)
-    train = data.load()["train"]
+    train = corpus.load()["train"]
     rng = np.random.default_rng(0)
     extra = [[101] + rng.integers(2000, 2600, int(rng.integers(3, 20))).tolist() + [102] for _ in range(64)]
     logits = np.zeros((len(train) + len(extra), 2), np.float32)
@@ -181,14 +183,14 @@ def student(tmp_path_factory):
 def test_distill_data_slices_like_fit(student, tmp_path):
     """Teacher logits line up with fit()'s sentence order (train[:limit] + extra[:limit]), also for
     a distillation set made by a student trained with --limit (fewer train sentences)."""
-    from mcubert.train import load_distill_set
+    from mcubert.training.train import load_distill_set
 
     extra, logits = load_distill_set(student)
     n = len(logits) - len(extra)
     dd = distill_data(student, VOCAB, 64, 16)
     assert len(dd.extra_ids) == 16 and dd.train_sentences == 16
     assert torch.equal(dd.soft, torch.from_numpy(np.concatenate([logits[:16], logits[n:n + 16]])))
-    assert dd.counts.sum() == sum(map(len, encode(data.load()["train"], 64, 16)[0] + extra[:16]))
+    assert dd.counts.sum() == sum(map(len, encode(corpus.load()["train"], 64, 16)[0] + extra[:16]))
     save_distill_set(tmp_path, extra, np.concatenate([logits[:40], logits[n:]]))
     small = distill_data(tmp_path, VOCAB, 64, 16)
     assert torch.equal(small.soft, dd.soft)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
-from mcubert.train import TrainConfig, train_teacher
+from mcubert.training.train import TrainConfig, train_teacher
 
 
+@pytest.mark.slow
 def test_teacher_smoke_and_exact_resume(tmp_path):
     kw = dict(batch_size=16, max_len=24, limit=32, lr=1e-4)
     full = train_teacher(TrainConfig(out=str(tmp_path / "full"), epochs=2, **kw))
@@ -28,14 +30,15 @@ def test_teacher_smoke_and_exact_resume(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_student_distils_and_quantizes(tmp_path):
     """A dense bert-tiny student from a (barely trained) teacher: PCA-initialised embeddings,
     the distillation loss, and a directory that `mcubert quantize` takes as it is."""
     import numpy as np
 
-    from mcubert import modelfile
+    from mcubert.int8 import modelfile
     from mcubert.cli import main
-    from mcubert.train import DistillConfig, load_distill_set, new_student, new_teacher, train_student
+    from mcubert.training.train import DistillConfig, load_distill_set, new_student, new_teacher, train_student
 
     kw = dict(batch_size=16, max_len=24, limit=32)
     train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
@@ -66,14 +69,14 @@ def test_student_distils_and_quantizes(tmp_path):
 def test_augment_variants():
     """Augmented variants are new, deterministic, well-formed [CLS] ... [SEP] sequences that
     use [MASK], embedding neighbours and n-grams of the source sentence's words."""
-    from mcubert import data
-    from mcubert.augment import AugmentConfig, augment, words
-    from mcubert.train import encode, new_teacher
-    from mcubert.vocab import bert_uncased_tokenizer
+    from mcubert.data import corpus
+    from mcubert.data.augment import AugmentConfig, augment, words
+    from mcubert.training.train import encode, new_teacher
+    from mcubert.text.vocab import bert_uncased_tokenizer
 
     tok = bert_uncased_tokenizer()
     vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
-    ids, _ = encode(data.load()["train"], 64, 40)
+    ids, _ = encode(corpus.load()["train"], 64, 40)
     emb = new_teacher().bert.embeddings.word_embeddings.weight
     cfg = AugmentConfig(per_sentence=6, seed=3)
     a, b = augment(ids, vocab, emb, cfg), augment(ids, vocab, emb, cfg)
@@ -91,12 +94,13 @@ def test_augment_variants():
     assert all(len(words(s, cont)) <= max(len(words(t, cont)) for t in ids) for s in a)
 
 
+@pytest.mark.slow
 def test_teacher_layers_and_context_init():
     """Student layer i imitates evenly spaced teacher layers ending at the last; the context
     initialisation keeps the input-embedding part as the basis that positions go through."""
     import numpy as np
 
-    from mcubert.train import new_student, new_teacher, teacher_layers
+    from mcubert.training.train import new_student, new_teacher, teacher_layers
 
     assert teacher_layers(2, 6) == [3, 6] and teacher_layers(4, 6) == [1, 3, 4, 6] and teacher_layers(6, 6)[-1] == 6
     teacher = new_teacher()
@@ -119,12 +123,13 @@ def test_teacher_layers_and_context_init():
     assert cos > 0.99
 
 
+@pytest.mark.slow
 def test_student_hidden_distill_resume_is_exact(tmp_path, monkeypatch):
     """The hidden-state loss's projections and the cached teacher pass survive an interruption:
     a resumed run ends with the same weights as an uninterrupted one, without a second pass.
     One thread: with more, the gather's backward in the word embedding sums in varying order."""
     monkeypatch.setenv("MCUBERT_THREADS", "1")
-    from mcubert.train import DistillConfig, HiddenDistill, teacher_pass, train_student
+    from mcubert.training.train import DistillConfig, HiddenDistill, teacher_pass, train_student
 
     kw = dict(batch_size=16, max_len=24, limit=32)
     train_teacher(TrainConfig(out=str(tmp_path / "t"), epochs=1, lr=1e-4, **kw))
@@ -173,11 +178,12 @@ def np_close(a, b):
     return np.allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_select_best_restores_the_best_dev_epoch(tmp_path, monkeypatch):
     """select_best keeps the weights of the epoch with the best dev accuracy, the starting
     point (epoch 0) included; dev accuracies are scripted so the choice is known."""
-    from mcubert import train
-    from mcubert.train import fit, new_teacher
+    from mcubert.training import train
+    from mcubert.training.train import fit, new_teacher
 
     scripted = iter([0.9, 0.5, 0.6, 0.9, 0.7])   # epoch 0, 1, 2, then the final dev and test
     real = train.accuracy
@@ -198,7 +204,7 @@ def test_relation_loss_matches_the_teacher_and_ignores_padding():
     the teacher's own Q/K/V), positive otherwise, and padding changes nothing."""
     import numpy as np
 
-    from mcubert.train import HiddenDistill, _log_relations, new_teacher, teacher_pass, teacher_relation
+    from mcubert.training.train import HiddenDistill, _log_relations, new_teacher, teacher_pass, teacher_relation
 
     teacher = new_teacher().eval()
     rel = teacher_relation(teacher, 1.0, 4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from west.manifest import validate
 
-from mcubert import host
+from mcubert.targets import host
 
 
 def test_west_manifest():

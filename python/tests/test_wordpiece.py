@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from mcubert.vocab import bert_uncased_tokenizer, encode
-from mcubert.wordpiece import WordPiece
+from mcubert.text.vocab import bert_uncased_tokenizer, encode
+from mcubert.text.wordpiece import WordPiece
 
 TEXTS = [
     "Hello, World!", "naïve café résumé", "It's a 10/10 film -- really!!!", "東京は素晴らしい映画です",

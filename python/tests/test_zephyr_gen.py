@@ -12,9 +12,14 @@ import pytest
 
 from cmake_sources import runtime_sources
 from conftest import make_qm
-from mcubert import boards, generate, host, modelfile, reference, zephyr
-from mcubert.fit import arena_size, blob_size, fit_report, max_fitting_seq_len
-from mcubert.wordpiece import WordPiece
+from mcubert.targets import boards
+from mcubert.export import generate
+from mcubert.targets import host
+from mcubert.int8 import modelfile
+from mcubert.int8 import reference
+from mcubert.targets import zephyr
+from mcubert.targets.fit import arena_size, blob_size, fit_report, max_fitting_seq_len
+from mcubert.text.wordpiece import WordPiece
 
 WORDS = ["the", "film", "movie", "is", "a", "delight", "wooden", "acting", "plot", "full", "of", "holes",
          "not", "bad", "at", "all", "great", "##s", "##ly", "slow", "worst", "ever", "made"]
@@ -130,7 +135,7 @@ def test_inputs_need_a_vocabulary(tmp_path):
 
 def test_deps_lists_generator_sources():
     """A fresh interpreter, as in the configure step: what the generator loads, and nothing heavy."""
-    r = subprocess.run([sys.executable, "-m", "mcubert.zephyr", "deps"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "mcubert.targets.zephyr", "deps"], capture_output=True, text=True,
                        check=True, env={**os.environ, "PYTHONPATH": str(host.REPO / "python")})
     paths = r.stdout.strip().split(";")
     files = {os.path.basename(p) for p in paths}
@@ -152,7 +157,7 @@ def test_generate_imports_no_torch(model, tmp_path):
 def test_missing_requirements_name_the_fix():
     """What the configure step prints when Zephyr's Python lacks a build requirement."""
     code = ("import sys, runpy; sys.modules['jinja2'] = None; sys.argv = ['zephyr', 'deps']; "
-            "runpy.run_module('mcubert.zephyr', run_name='__main__')")
+            "runpy.run_module('mcubert.targets.zephyr', run_name='__main__')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(host.REPO / "python")})
     assert r.returncode == 1 and r.stdout == ""

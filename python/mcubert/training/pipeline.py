@@ -54,15 +54,17 @@ def _say(msg: str) -> None:
 def quantize_and_eval(checkpoint: Path, dst: Path, samples: int, seed: int, limit: int | None) -> dict:
     """int8 model file calibrated on training sentences, then test accuracy through the reference
     and the host C runtime."""
-    from .cli import main as cli
+    from ..int8 import modelfile
+    from ..quantization.quantize import quantize_checkpoint
     from .evaluate import evaluate_quantized
 
     if not dst.is_file():
-        if cli(["quantize", str(checkpoint), "--out", str(dst), "--split", "train", "--samples", str(samples),
-                "--seed", str(seed)]) != 0:
-            raise RuntimeError(f"quantizing {checkpoint} failed")
+        modelfile.save(quantize_checkpoint(checkpoint, samples=samples, seed=seed, split="train").qm, dst)
     r = evaluate_quantized(dst, split="test", limit=limit)
-    return {k: r[k] for k in ("n", "accuracy_reference", "accuracy_c", "identical", "blob_bytes", "params")}
+    row = {k: r[k] for k in ("n", "accuracy_reference", "accuracy_c", "identical", "blob_bytes", "params")}
+    # the file remembers the accuracy it was made with
+    modelfile.set_provenance(dst, int8_test_accuracy=round(r["accuracy_reference"], 4), test_sentences=r["n"])
+    return row
 
 
 def stage_args(cfg: PipelineConfig, student: Path, resume: bool) -> dict:

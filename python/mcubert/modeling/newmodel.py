@@ -7,7 +7,8 @@ from torch import nn
 from .config import make_config
 from .embedding import contiguous_clusters
 from .model import McuBertForSequenceClassification, compress_embedding
-from .vocab import bert_uncased_tokenizer
+from ..int8 import bounds
+from ..text.vocab import bert_uncased_tokenizer
 
 
 @torch.no_grad()
@@ -20,8 +21,9 @@ def new_model(preset: str, clusters: int, ranks: list[int], seed: int, out: str,
     ranks = [int(r) for r in ranks]
     if len(ranks) != clusters:
         raise ValueError(f"got {len(ranks)} ranks for {clusters} clusters")
-    torch.manual_seed(seed)
     config = make_config(preset, **overrides)
+    bounds.check_config(config, clusters=clusters)      # before anything is written
+    torch.manual_seed(seed)
     model = McuBertForSequenceClassification(config)  # transformers' normal(0, initializer_range) init
 
     # Fresh-init LayerNorms are exactly (1, 0) and biases exactly 0, which would let int8 scale and

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Does a model fit a board? Arena against RAM, blob against flash, and the longest input
 that would fit. `mcubert plan --board` prints this; mcubert_add_model() fails the configure
-step with it (python/mcubert/zephyr.py)."""
+step with it (python/mcubert/targets/zephyr.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .blob import build_blob
+from ..export.blob import build_blob
 from .boards import Board
-from .planner import Dims, plan
-from .qmodel import QuantModel
+from ..export.planner import Dims, plan
+from ..int8.qmodel import QuantModel
 
 
 def blob_size(qm: QuantModel, max_seq_len: int, mode: str = "fine", **plan_kw) -> int:
@@ -59,7 +59,13 @@ def fit_report(qm: QuantModel, board: Board, max_seq_len: int, mode: str = "fine
     lines.append(f"  blob {blob} B in flash ({board.flash.size} B): {'fits' if flash_ok else 'too big'}"
                  + (f", {board.flash.size - blob} B left" if flash_ok else ""))
     best = max_fitting_seq_len(qm, board.largest_ram.size, mode, **plan_kw)
-    lines.append(f"  longest max_seq_len whose arena fits {board.largest_ram.name}: {best}")
+    ram = board.largest_ram
+    if best >= qm.max_positions:
+        lines.append(f"  longest input: {best} tokens, limited by the model (max positions {qm.max_positions}); "
+                     f"{ram.name} ({ram.size} B) would hold more")
+    else:
+        lines.append(f"  longest input: {best} tokens, limited by the board ({ram.name}, {ram.size} B); "
+                     f"the model takes up to {qm.max_positions}")
     fits = bool(homes) and flash_ok
     lines.append(f"fits: {'yes, arena in ' + homes[0].name if fits else 'no'}")
     return FitReport(fits, arena, blob, "\n".join(lines))

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import jinja2
 
-from . import modelfile
+from ..int8 import modelfile
 from .blob import build_blob
 from .planner import BUFFERS, Dims, Plan, plan
-from .qmodel import QuantModel
+from ..int8.qmodel import QuantModel
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -99,8 +99,8 @@ def read_inputs(path: str | Path) -> list[str]:
 
 def tokenize_inputs(qm: QuantModel, sentences: list[str], max_seq_len: int) -> list[Input]:
     """Tokenise with the model's own vocabulary and run the integer reference on each."""
-    from . import reference
-    from .wordpiece import WordPiece
+    from ..int8 import reference
+    from ..text.wordpiece import WordPiece
 
     if not qm.vocab:
         raise ValueError("the model file has no vocabulary, so sentences cannot be tokenised")
@@ -139,25 +139,27 @@ def _write(path: Path, data: str | bytes) -> None:
 def generate(model_path: str | Path, max_seq_len: int, out_dir: str | Path, name: str | None = None,
              mode: str = "fine", header_name: str = "mcubert_schedule.h", c_source: bool = False,
              inputs: str | Path | None = None, arena_extern: str | None = None, **plan_kw) -> Generated:
+    """Everything is computed (and every error raised) before the first file is written."""
     model_path, out = Path(model_path), Path(out_dir)
     qm = modelfile.load(model_path)
     name = c_name(name or model_path.stem)
     p, blob = generate_from(qm, max_seq_len, mode, **plan_kw)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"bin": out / f"{name}_blob.bin", "inc": out / f"{name}_blob.inc",
-             "header": out / header_name, "schedule": out / f"{name}_schedule.bin"}
+    texts = {"bin": (f"{name}_blob.bin", blob), "inc": (f"{name}_blob.inc", inc_text(blob)),
+             "header": (header_name, render_header(p, name, len(blob), model_path.name, qm.labels)),
+             "schedule": (f"{name}_schedule.bin", p.to_bytes())}
     if c_source:
-        files["model_h"], files["model_c"] = out / f"{name}_model.h", out / f"{name}_model.c"
         h, c = render_model(p, name, len(blob), model_path.name, qm.labels, arena_extern)
-        _write(files["model_h"], h)
-        _write(files["model_c"], c)
+        texts["model_h"], texts["model_c"] = (f"{name}_model.h", h), (f"{name}_model.c", c)
     if inputs is not None:
-        files["inputs"] = out / f"{name}_inputs.h"
         xs = tokenize_inputs(qm, read_inputs(inputs), max_seq_len)
-        _write(files["inputs"], render_inputs(name, xs, qm.num_labels, max_seq_len, model_path.name,
-                                              Path(inputs).name))
-    _write(files["bin"], blob)
-    _write(files["inc"], inc_text(blob))
-    _write(files["header"], render_header(p, name, len(blob), model_path.name, qm.labels))
-    _write(files["schedule"], p.to_bytes())
+        texts["inputs"] = (f"{name}_inputs.h", render_inputs(name, xs, qm.num_labels, max_seq_len, model_path.name,
+                                                             Path(inputs).name))
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a directory; give a directory for the output")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for kind in ("model_h", "model_c", "inputs", "bin", "inc", "header", "schedule"):
+        if kind in texts:
+            files[kind] = out / texts[kind][0]
+            _write(files[kind], texts[kind][1])
     return Generated(p, blob, files)

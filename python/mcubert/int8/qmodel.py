@@ -14,6 +14,8 @@ LAYER_TENSORS = (
 )
 # scalars: score M,S; ctx M,S; res1 M,S; res2 M,S
 SCALARS = ("score", "ctx", "res1", "res2")
+CONFIG_KEYS = ("vocab_size", "hidden_size", "num_layers", "num_heads", "ffn_size", "max_positions",
+               "num_labels", "cluster_sizes", "cluster_ranks")
 
 
 @dataclass
@@ -25,6 +27,8 @@ class QuantModel:
     tensors: dict[str, np.ndarray]
     scales: dict[str, float] = field(default_factory=dict)
     vocab: list[str] | None = None
+    # How the model was made (modelfile version 2): embedding method, training data, accuracy.
+    provenance: dict = field(default_factory=dict)
 
     # ---- convenient views
     @property

@@ -4,9 +4,9 @@
 CMake only gathers facts (devicetree sizes, Kconfig choices) and wires the build-time
 `python -m mcubert generate`; the decisions live here, where CI can test them without Zephyr:
 
-  python -m mcubert.zephyr deps      # the generator's own files, for add_custom_command DEPENDS;
+  python -m mcubert.targets.zephyr deps      # the generator's own files, for add_custom_command DEPENDS;
                                      # fails, naming the pip command, when numpy/jinja2/PyYAML are missing
-  python -m mcubert.zephyr check ... # configure-time fit check against the devicetree and the profile
+  python -m mcubert.targets.zephyr check ... # configure-time fit check against the devicetree and the profile
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 
 # Build-time requirements and the pins python/pyproject.toml uses.
 BUILD_REQUIREMENTS = {"numpy": "numpy==2.4.6", "jinja2": "jinja2==3.1.6", "yaml": "pyyaml==6.0.3"}
-GENERATOR_MODULES = ("mcubert.cli", "mcubert.host", "mcubert.generate", "mcubert.wordpiece", "mcubert.reference", "mcubert.fit",
-                     "mcubert.boards", "mcubert.zephyr")
+GENERATOR_MODULES = ("mcubert.cli", "mcubert.targets.host", "mcubert.export.generate", "mcubert.text.wordpiece",
+                     "mcubert.int8.reference", "mcubert.targets.fit", "mcubert.targets.boards",
+                     "mcubert.targets.zephyr")
 
 
 def missing_requirements() -> list[str]:
@@ -35,10 +36,10 @@ def generator_files() -> list[Path]:
     """Every mcubert source file and template the generator loads: the complete DEPENDS list."""
     for m in GENERATOR_MODULES:
         importlib.import_module(m)
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]
     files = {Path(mod.__file__).resolve() for name, mod in list(sys.modules.items())
              if name.split(".")[0] == "mcubert" and getattr(mod, "__file__", None)}
-    files |= set((pkg / "templates").glob("*.j2")) | {pkg / "__main__.py"}
+    files |= set((pkg / "export" / "templates").glob("*.j2")) | {pkg / "__main__.py"}
     return sorted(f for f in files if pkg in f.parents)
 
 
@@ -57,7 +58,8 @@ def check(model: str | Path, name: str, max_seq_len: int, mode: str, board: str,
           arena_chosen: str, dt: dict[str, tuple[int, int]]) -> tuple[bool, str]:
     """(ok, message): the arena against the devicetree region it goes to, the blob against
     zephyr,flash, and the board profile, if there is one, against the devicetree."""
-    from . import boards, modelfile
+    from . import boards
+    from ..int8 import modelfile
     from .fit import arena_size, blob_size, max_fitting_seq_len
 
     qm = modelfile.load(model)
@@ -117,7 +119,7 @@ def cmd_check(a) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mcubert.zephyr", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m mcubert.targets.zephyr", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("deps", help="print the generator's files; fail if build requirements are missing")

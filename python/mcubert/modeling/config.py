@@ -4,6 +4,8 @@
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, BertConfig
 
+from ..presets import PRESETS  # noqa: F401  (re-exported)
+
 
 # transformers 5 configs are strict dataclasses: new fields are declared, not set in __init__.
 @strict
@@ -48,14 +50,6 @@ class McuBertConfig(BertConfig):
 
 # Lets AutoConfig.from_pretrained read our config.json.
 AutoConfig.register("mcubert", McuBertConfig)
-
-# Shapes of the Google "well-read students" small BERTs.
-PRESETS = {
-    "bert-tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
-    "bert-mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
-    # not a Google shape: the sample's model for boards with 256 KiB of flash and 64 KiB of RAM
-    "bert-micro": dict(num_hidden_layers=1, hidden_size=64, num_attention_heads=2, intermediate_size=128),
-}
 
 DEFAULTS = dict(
     vocab_size=30522,

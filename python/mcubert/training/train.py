@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import data
-from .vocab import bert_uncased_tokenizer, vocab_dir
+from ..data import corpus
+from ..text.vocab import bert_uncased_tokenizer, vocab_dir
 
 
 @dataclass
@@ -34,7 +34,7 @@ class TrainConfig:
     data_seed: int = 0
 
 
-def encode(examples: list[data.Example], max_len: int, limit: int | None = None):
+def encode(examples: list[corpus.Example], max_len: int, limit: int | None = None):
     tok = bert_uncased_tokenizer()
     xs = examples[:limit] if limit else examples
     ids = tok([e.text for e in xs], truncation=True, max_length=max_len)["input_ids"]
@@ -87,8 +87,8 @@ def new_teacher():
     from transformers import BertForSequenceClassification
 
     return BertForSequenceClassification.from_pretrained(
-        vocab_dir(), num_labels=2, id2label=dict(enumerate(data.LABELS)),
-        label2id={n: i for i, n in enumerate(data.LABELS)})
+        vocab_dir(), num_labels=2, id2label=dict(enumerate(corpus.LABELS)),
+        label2id={n: i for i, n in enumerate(corpus.LABELS)})
 
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
@@ -107,7 +107,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
     torch.manual_seed(cfg.seed)
-    splits = data.load(data.DataConfig(seed=cfg.data_seed))
+    splits = corpus.load(corpus.DataConfig(seed=cfg.data_seed))
     tr_ids, tr_y = encode(splits["train"], cfg.max_len, cfg.limit)
     dev_ids, dev_y = encode(splits["dev"], cfg.max_len, cfg.limit)
     te_ids, te_y = encode(splits["test"], cfg.max_len, cfg.limit)
@@ -342,12 +342,12 @@ def new_student(teacher, preset: str, max_positions: int = 128, context: np.ndar
     the PCA runs on [input embedding, context] side by side, the context scaled to the input
     embedding's mean row norm and zero for unseen tokens: tokens the teacher uses alike start
     alike, which static input embeddings capture less well."""
-    from .config import make_config
-    from .embedding import contiguous_clusters
-    from .model import McuBertForSequenceClassification, compress_embedding
+    from ..modeling.config import make_config
+    from ..modeling.embedding import contiguous_clusters
+    from ..modeling.model import McuBertForSequenceClassification, compress_embedding
 
-    cfg = make_config(preset, num_labels=2, id2label=dict(enumerate(data.LABELS)),
-                      label2id={n: i for i, n in enumerate(data.LABELS)}, max_position_embeddings=max_positions,
+    cfg = make_config(preset, num_labels=2, id2label=dict(enumerate(corpus.LABELS)),
+                      label2id={n: i for i, n in enumerate(corpus.LABELS)}, max_position_embeddings=max_positions,
                       cluster_sizes=[teacher.config.vocab_size], cluster_ranks=[make_config(preset).hidden_size])
     student = McuBertForSequenceClassification(cfg)
     emb = teacher.bert.embeddings
@@ -405,7 +405,7 @@ def kd_loss(soft: torch.Tensor, temperature: float, alpha: float, hidden: Hidden
 
 def save_distill_set(out: Path, extra_ids: list[list[int]], logits: np.ndarray) -> None:
     """The sentences beyond the train split and the teacher's logits for train + extra, so
-    later stages (search, baselines) distil on exactly the same data."""
+    later stages (search, baselines) distil on exactly the same corpus."""
     flat = np.array([t for s in extra_ids for t in s], np.int32)
     offsets = np.cumsum([0] + [len(s) for s in extra_ids]).astype(np.int64)
     np.savez(out / "distill_set.npz", ids=flat, offsets=offsets, logits=logits.astype(np.float32))
@@ -439,7 +439,7 @@ def _load_pass(d: Path, logits: np.ndarray, n_tokens: int) -> TeacherPass | None
 def distill_extra(tr_ids: list[list[int]], teacher, cfg: TrainConfig, dc: DistillConfig) -> list[list[int]]:
     """The sentences beyond the train split that the student distils on: augmented variants
     of the training sentences, then unlabelled tweets and news sentences."""
-    from .augment import AugmentConfig, augment
+    from ..data.augment import AugmentConfig, augment
 
     tok = bert_uncased_tokenizer()
     extra = []
@@ -448,7 +448,7 @@ def distill_extra(tr_ids: list[list[int]], teacher, cfg: TrainConfig, dc: Distil
         extra += augment(tr_ids, vocab, teacher.bert.embeddings.word_embeddings.weight,
                          AugmentConfig(per_sentence=dc.augment, seed=cfg.data_seed))
     if dc.unlabelled:
-        sents = data.unlabelled_sentences(limit=dc.unlabelled, seed=cfg.data_seed)
+        sents = corpus.unlabelled_sentences(limit=dc.unlabelled, seed=cfg.data_seed)
         extra += tok(sents, truncation=True, max_length=cfg.max_len)["input_ids"]
     return extra
 
@@ -459,7 +459,7 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     bert-tiny/bert-mini student: logits (KD) and, with dc.hidden_weight, hidden states."""
     from transformers import BertForSequenceClassification
 
-    from .config import make_config
+    from ..modeling.config import make_config
 
     dc = dc or DistillConfig()
     if dc.init not in ("input", "context"):
@@ -468,7 +468,7 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
-    tr_ids, _ = encode(data.load(data.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
+    tr_ids, _ = encode(corpus.load(corpus.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
     extra_ids = distill_extra(tr_ids, teacher, cfg, dc)
     layers = teacher_layers(make_config(dc.preset).num_hidden_layers, teacher.config.num_hidden_layers)
     rel = teacher_relation(teacher, dc.relation_weight, dc.relation_heads) if dc.relation_weight else None

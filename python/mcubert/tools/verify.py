@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import host, reference
-from .generate import generate_from
-from .qmodel import QuantModel
+from ..targets import host
+from ..int8 import reference
+from ..export.generate import generate_from
+from ..int8.qmodel import QuantModel
 
 
 @dataclass
@@ -17,6 +18,8 @@ class VerifyResult:
     n: int
     exact: int
     mismatches: list = field(default_factory=list)
+    lengths: list = field(default_factory=list)     # tokens of each input
+    counts: list | None = None                      # instructions per classify (emulated cores)
 
     @property
     def ok(self) -> bool:
@@ -39,10 +42,16 @@ def runner_command(target: str = "host", variant: str = "release") -> host.Runne
 
 def verify(qm: QuantModel, max_seq_len: int, n: int, mode: str = "fine", seed: int = 0,
            target: str = "host", variant: str = "release", inputs=None, **plan_kw) -> VerifyResult:
+    if inputs is None and n < 1:
+        raise ValueError(f"n {n}: verify needs at least one input")
     plan, blob = generate_from(qm, max_seq_len, mode, **plan_kw)
     inputs = inputs if inputs is not None else random_inputs(qm, max_seq_len, n, seed)
-    statuses, logits = host.run_runner(runner_command(target, variant), plan, blob, inputs)
-    res = VerifyResult(n=len(inputs), exact=0)
+    counts = None
+    if target in host.QEMU_BOARDS:
+        statuses, logits, counts = host.run_runner(runner_command(target, variant), plan, blob, inputs, counts=True)
+    else:
+        statuses, logits = host.run_runner(runner_command(target, variant), plan, blob, inputs)
+    res = VerifyResult(n=len(inputs), exact=0, lengths=[len(x) for x in inputs], counts=counts)
     for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=len(inputs) < 8 or None)):
         want = reference.classify(qm, ids)
         if statuses[i] == 0 and np.array_equal(want, logits[i]):

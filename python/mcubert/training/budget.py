@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .blob import ALIGN, CKPT_BLOCK, GLOBAL_SLOTS, HEADER_SIZE, cluster_bits
-from .qmodel import LAYER_TENSORS
+from ..export.blob import ALIGN, CKPT_BLOCK, GLOBAL_SLOTS, HEADER_SIZE, cluster_bits
+from ..int8.qmodel import LAYER_TENSORS
 
 # Flash left to the user's application by default (the search's budget leaves it free).
 DEFAULT_RESERVE = 405 * 1024   # 414720 B: a bert-tiny blob then stays <= 600,000 B
@@ -97,7 +97,7 @@ def rest_slot_sizes(hidden: int, layers: int, ffn: int, max_positions: int, num_
 def _dims(model) -> dict:
     """Config fields of a McuBertConfig, a model, a checkpoint directory or a QuantModel."""
     if isinstance(model, (str, Path)):
-        from .config import McuBertConfig
+        from ..modeling.config import McuBertConfig
 
         model = McuBertConfig.from_pretrained(str(model))
     cfg = getattr(model, "config", model)
@@ -141,7 +141,7 @@ def embedding_budget(board, rest_bytes: int, firmware_bytes: int | None = None,
     `board` is a boards.Board or a profile name; firmware_bytes defaults to the profile's
     `firmware_bytes` (Zephyr + the mcubert runtime without the blob) and must be given when
     the profile has none. Raises ValueError when nothing is left."""
-    from . import boards
+    from ..targets import boards
 
     b = boards.get(board) if isinstance(board, (str, Path)) else board
     fw = firmware_bytes if firmware_bytes is not None else b.firmware_bytes

@@ -20,6 +20,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from ..int8 import bounds
+
 SCHEDULE_VERSION = 2
 ALIGN = 16
 BUFFERS = ("HIDDEN", "ROW16", "Q", "K", "V", "SCORES", "PROBS", "CTX", "RES",
@@ -234,15 +236,20 @@ def plan(dims: Dims, max_seq_len: int, mode: str = "fine", q_tile: int | None = 
     L = max_seq_len
     if mode not in MODES:
         raise ValueError(f"unknown schedule {mode!r}: use one of {', '.join(MODES)}")
-    if not 1 <= L <= dims.max_positions:
-        raise ValueError(f"max_seq_len {L} is outside 1..{dims.max_positions} (the model's max positions)")
+    # What mcubert_init would refuse is refused here, before anything is written.
+    bounds.check_model(vocab_size=dims.vocab_size, hidden=dims.hidden, layers=dims.layers, heads=dims.heads,
+                       ffn=dims.ffn, max_positions=dims.max_positions, num_labels=dims.num_labels,
+                       clusters=dims.clusters)
+    bounds.check_schedule(L, dims.max_positions, q_tile, ffn_tile)
+    if per_head not in (None, 0, 1):
+        raise ValueError(f"per_head {per_head} is neither 0 nor 1")
     if mode == "layerwise":
         return _build(dims, L, mode, L, L, 0)
-    tq = min(q_tile or DEFAULT_Q_TILE, L)
+    tq = min(DEFAULT_Q_TILE if q_tile is None else q_tile, L)
     heads_opts = [per_head] if per_head is not None else [0, 1]
     best = None
     for ph in heads_opts:
-        if ffn_tile:
+        if ffn_tile is not None:
             cand = _build(dims, L, mode, tq, min(ffn_tile, L), ph)
         else:
             floor = _build(dims, L, mode, tq, 1, ph).arena_size

@@ -116,10 +116,10 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
 
 
 def _dense(cfg: RunConfig, model, info: dict, out: Path) -> dict:
-    from . import data
+    from ..data import corpus
     from .train import accuracy, encode
 
-    splits = data.load(data.DataConfig(seed=cfg.data_seed))
+    splits = corpus.load(corpus.DataConfig(seed=cfg.data_seed))
     acc = {s: accuracy(model, *encode(splits[s], cfg.max_len, cfg.limit)) for s in ("dev", "test")}
     emb = model.get_input_embeddings()
     m = {"method": "dense", "dev_accuracy": acc["dev"], "test_accuracy": acc["test"],

@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from .qmodel import LAYER_TENSORS, QuantModel
+from ..int8.qmodel import LAYER_TENSORS, QuantModel
 
 MAGIC = b"MCBB"
 BLOB_VERSION = 1

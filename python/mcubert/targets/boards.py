@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-BOARDS_DIR = Path(os.environ.get("MCUBERT_BOARDS_DIR", Path(__file__).resolve().parents[2] / "boards"))
+BOARDS_DIR = Path(os.environ.get("MCUBERT_BOARDS_DIR", Path(__file__).resolve().parents[3] / "boards"))
 
 
 @dataclass
@@ -58,7 +58,12 @@ def _region(d: dict, default_name: str) -> Region:
 
 def load(path: str | Path) -> Board:
     path = Path(path)
-    d = yaml.safe_load(path.read_text())
+    try:
+        d = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: not a readable board profile ({type(e).__name__})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a board profile (expected a YAML mapping)")
     missing = {"name", "zephyr_board", "cpu", "dsp", "clock_hz", "flash", "ram"} - set(d)
     if missing:
         raise ValueError(f"{path}: missing {', '.join(sorted(missing))}")

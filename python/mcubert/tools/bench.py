@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import host
-from .generate import generate_from
-from .qmodel import QuantModel
+from ..targets import host
+from ..export.generate import generate_from
+from ..int8.qmodel import QuantModel
 
 CONFIGS = ("dsp-fine", "portable-fine", "dsp-layerwise", "naive")
 
@@ -55,8 +55,8 @@ def dense_macs(qm: QuantModel, n: int) -> int:
 
 
 def _random_model(preset: str, cfg: BenchConfig, workdir: Path) -> QuantModel:
-    from .newmodel import new_model
-    from .quantize import CalibConfig, quantize_model, random_calibration_ids
+    from ..modeling.newmodel import new_model
+    from ..quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
     m = new_model(preset, cfg.clusters, list(cfg.ranks), cfg.seed, str(workdir / preset))
     ids = random_calibration_ids(m.config.vocab_size, CalibConfig(samples=8, max_len=128, seed=cfg.seed),
                                  m.config.max_position_embeddings)

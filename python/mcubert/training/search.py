@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import budget as B
-from . import data
+from ..data import corpus
 from .train import HiddenDistill, TrainConfig, encode, fit, kd_loss, load_distill_set
 
 
@@ -127,7 +127,7 @@ def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit:
     student learnt the teacher's hidden states (its teacher_pass/ cache), so do later stages,
     with the same weight unless hidden_weight says otherwise."""
     extra, logits = load_distill_set(student)
-    train = data.load(data.DataConfig(seed=data_seed))["train"]
+    train = corpus.load(corpus.DataConfig(seed=data_seed))["train"]
     n_set = len(logits) - len(extra)         # train sentences the set covers (fewer: a --limit student)
     if not 0 <= n_set <= len(train):
         raise ValueError(f"{student}/distill_set.npz has {len(logits)} teacher logits for {len(extra)} extra "
@@ -447,7 +447,7 @@ def _log(out: Path) -> logging.Logger:
 
 
 def load_student(student: str | Path):
-    from .model import McuBertForSequenceClassification
+    from ..modeling.model import McuBertForSequenceClassification
 
     return McuBertForSequenceClassification.from_pretrained(str(student))
 
@@ -459,7 +459,7 @@ def resolve_budget(cfg: RunConfig, model) -> dict:
         return {"budget": int(cfg.budget), "rest_bytes": rest, "source": "explicit"}
     if not cfg.board:
         raise ValueError("give a board profile or an explicit embedding budget")
-    from . import boards
+    from ..targets import boards
 
     b = boards.get(cfg.board)
     fw = cfg.firmware_bytes if cfg.firmware_bytes is not None else b.firmware_bytes
@@ -506,7 +506,7 @@ def finetune_and_save(cfg: RunConfig, model, table: torch.Tensor, cluster_of: np
     """Compress the word embedding to (cluster_of, ranks) by per-cluster truncated SVD of `table`,
     fine-tune the whole student with KD for cfg.finetune_epochs, save the checkpoint, tokenizer and
     metrics.json to cfg.out. Returns the metrics (None when stop_after interrupted the run)."""
-    from .model import compress_embedding
+    from ..modeling.model import compress_embedding
 
     out = Path(cfg.out)
     compress_embedding(model, torch.as_tensor(np.asarray(cluster_of), dtype=torch.long), list(ranks), dense=table)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import numerics as nx
-from .blob import CKPT_BLOCK, cluster_bits, cluster_checkpoints, interleave_oc2_k4, pack_cluster_map
+from ..int8 import numerics as nx
+from ..export.blob import CKPT_BLOCK, cluster_bits, cluster_checkpoints, interleave_oc2_k4, pack_cluster_map
 
 DEFAULT_SEED = 20240901
 KERNELS = ("linear", "attn_qk", "attn_pv", "softmax", "layernorm", "lut", "residual_add", "embedding")

@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import data, host, modelfile, reference
-from .generate import generate_from
-from .numerics import unpack_ln
-from .qmodel import QuantModel
+from ..data import corpus
+from ..targets import host
+from ..int8 import modelfile
+from ..int8 import reference
+from ..export.generate import generate_from
+from ..int8.numerics import unpack_ln
+from ..int8.qmodel import QuantModel
 
 # Tensors that are configuration rather than learned parameters: requantization multipliers
 # and shifts, lookup tables for nonlinearities, and the token -> cluster index table.
@@ -39,10 +42,10 @@ def quantized_params(qm: QuantModel) -> int:
     return n
 
 
-def _examples(split: str, limit: int | None) -> list[data.Example]:
-    if split not in data.SPLITS:
-        raise ValueError(f"unknown split {split!r} (one of {', '.join(data.SPLITS)})")
-    xs = data.load(data.DataConfig())[split]
+def _examples(split: str, limit: int | None) -> list[corpus.Example]:
+    if split not in corpus.SPLITS:
+        raise ValueError(f"unknown split {split!r} (one of {', '.join(corpus.SPLITS)})")
+    xs = corpus.load(corpus.DataConfig())[split]
     return xs[:limit] if limit is not None else xs
 
 
@@ -51,7 +54,7 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
     """Accuracy of the integer reference and the C runtime on one split, and how many
     sentences got identical logits from both. Raises ValueError if the model file has no
     vocabulary (the sentences could not be tokenized as on the device)."""
-    from .vocab import encode, tokenizer_from_vocab
+    from ..text.vocab import encode, tokenizer_from_vocab
 
     qm = path_or_qm if isinstance(path_or_qm, QuantModel) else modelfile.load(path_or_qm)
     if not qm.vocab:
@@ -94,7 +97,7 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
 def _float_class(cfg: dict):
     archs = cfg.get("architectures") or []
     if "cluster_sizes" in cfg or cfg.get("model_type") == "mcubert" or "McuBertForSequenceClassification" in archs:
-        from .model import McuBertForSequenceClassification
+        from ..modeling.model import McuBertForSequenceClassification
         return McuBertForSequenceClassification
     if not archs or "BertForSequenceClassification" in archs:
         from transformers import BertForSequenceClassification
@@ -109,7 +112,7 @@ def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None
     import torch
 
     from . import train
-    from .vocab import BERT_UNCASED_VOCAB_SIZE
+    from ..text.vocab import BERT_UNCASED_VOCAB_SIZE
 
     d = Path(checkpoint_dir)
     cfg_path = d / "config.json"

@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The float model: a transformers BERT with the clustered low-rank word embedding.
+
+Holds: `config` (McuBertConfig and the presets), `embedding` (ClusteredLowRankEmbedding),
+`model` (McuBertForSequenceClassification, `save_pretrained` format), `newmodel` (seeded
+random models for tests and benchmarks).
+
+May import: mcubert.text, mcubert.int8.
+Imports torch and transformers."""
