@@ -69,3 +69,57 @@ def test_index_tables():
 def test_blob_depends_on_schedule(small_qm):
     a, b = build_blob(small_qm, 1), build_blob(small_qm, 2)
     assert a[16:20] != b[16:20] and a[20:] == b[20:] and a[12:16] != b[12:16]
+
+
+def _as_version_1(raw: bytes) -> bytes:
+    """The same file as format version 1 wrote it: no provenance in the header."""
+    import json
+    import struct
+    import zlib
+
+    jlen = struct.unpack_from("<I", raw, 12)[0]
+    meta = json.loads(raw[16:16 + jlen])
+    del meta["provenance"]
+    header = json.dumps(meta, separators=(",", ":")).encode()
+    head = raw[:8] + struct.pack("<II", 1, len(header)) + header
+    data = raw[16 + jlen + (-(16 + jlen)) % 16:-4]
+    body = head + b"\0" * ((-len(head)) % 16) + data
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_version_1_files_load_and_provenance_round_trips(tmp_path, small_qm):
+
+    from mcubert.targets.info import describe
+
+    small_qm.provenance = {"embedding": "search", "int8_test_accuracy": 0.8123}
+    f = tmp_path / "m.mcubert"
+    modelfile.save(small_qm, f)
+    assert modelfile.file_version(f) == 2 and modelfile.load(f).provenance == small_qm.provenance
+    modelfile.set_provenance(f, test_sentences=99)
+    assert modelfile.load(f).provenance["test_sentences"] == 99
+    old = tmp_path / "old.mcubert"
+    old.write_bytes(_as_version_1(f.read_bytes()))
+    qm = modelfile.load(old)
+    assert modelfile.file_version(old) == 1 and qm.provenance == {}
+    assert all(np.array_equal(qm.tensors[k], small_qm.tensors[k]) for k in small_qm.tensors)
+    assert "not recorded (a format version 1 file)" in describe(qm, old)
+    assert "int8 test accuracy: 0.8123" in describe(modelfile.load(f), f)
+    newer = bytearray(f.read_bytes())
+    newer[8] = 3
+    (tmp_path / "v3.mcubert").write_bytes(bytes(newer))
+    with pytest.raises(modelfile.ModelFileError, match="format version 3; this mcubert reads versions 1, 2"):
+        modelfile.load(tmp_path / "v3.mcubert")
+
+
+def test_info_on_the_shipped_model():
+    from pathlib import Path
+
+    from mcubert.targets.info import describe
+
+    f = Path(__file__).resolve().parents[2] / "samples" / "bert_classify" / "model" / "sentiment_tiny.mcubert"
+    text = describe(modelfile.load(f), f)
+    for want in ("preset: bert-tiny (2 layers, hidden 128, 2 heads of 64, FFN 512)", "vocabulary: 30,522 tokens",
+                 "max positions: 128", "labels (2): negative, positive", "cluster 3: 28,044 tokens, rank 2",
+                 "blob: 599,392 B", "arena at 128 tokens: 55,808 B", "embedding: adaptive",
+                 "int8 test accuracy: 0.8006"):
+        assert want in text, want

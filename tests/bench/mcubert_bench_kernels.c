@@ -5,7 +5,7 @@
  * tests/runner/mcubert_icount.h). Shapes are those of bert-tiny and bert-mini at L=128 under
  * the fine schedule. One line per kernel on stdout:
  *   kernel=<name> shape=<text> macs=<dense MACs or 0> elems=<elements> insns=<count>
- * Built twice (SIMD and MCUBERT_PORTABLE) by the benchmark; python/mcubert/bench.py parses it.
+ * Built twice (SIMD and MCUBERT_PORTABLE) by the benchmark; python/mcubert/tools/bench.py parses it.
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *
  * Naive per-op reference loop for the benchmarks (see mcubert_naive.h).
  *
- * Written from docs/numerics.md and python/mcubert/reference.py, not from src/: the
+ * Written from docs/numerics.md and python/mcubert/int8/reference.py, not from src/: the
  * point is an independent, obviously-correct baseline. It is deliberately slow in the
  * ways straightforward code is slow, so do not "fix" these:
  *   - layer-wise: every op writes its full output tensor to work memory, and every

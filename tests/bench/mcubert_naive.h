@@ -5,7 +5,7 @@
  * baseline the benchmarks compare the optimised runtime against. Every op materialises
  * its full output tensor, loops are plain nested for-loops and requantisation goes
  * through small out-of-line helpers. Its logits are bit-identical to
- * python/mcubert/reference.py (docs/numerics.md); it shares no code with src/.
+ * python/mcubert/int8/reference.py (docs/numerics.md); it shares no code with src/.
  */
 #ifndef MCUBERT_NAIVE_H_
 #define MCUBERT_NAIVE_H_

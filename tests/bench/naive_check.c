@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Host driver for the naive reference loop, with the batch runner's file formats
- * (tests/runner/mcubert_runner.c) so python/mcubert/host.py can pack inputs and parse
+ * (tests/runner/mcubert_runner.c) so python/mcubert/targets/host.py can pack inputs and parse
  * outputs for both:
  *
  *   naive_check SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * One golden case per struct: kernel arguments, inputs and the expected outputs, as
- * python/mcubert/golden.py writes them (golden_vectors.h, generated at build time).
+ * python/mcubert/tools/golden.py writes them (golden_vectors.h, generated at build time).
  * Output buffers come as (before, after) pairs so writes outside the outputs show up.
  */
 #ifndef MCUBERT_GOLDEN_TYPES_H_

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Every mcubert kernel against golden vectors from the Python integer reference
- * (python/mcubert/golden.py, run at build time). The board picks the kernel path:
+ * (python/mcubert/tools/golden.py, run at build time). The board picks the kernel path:
  * portable C on Cortex-M3, the DSP-extension SIMD path on Cortex-M33.
  */
 #include <zephyr/ztest.h>
