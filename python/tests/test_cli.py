@@ -14,6 +14,8 @@ from mcubert.int8 import modelfile
 from mcubert.int8 import reference
 from mcubert.text.vocab import encode, tokenizer_from_vocab
 
+pytestmark = pytest.mark.slow      # the command line in subprocesses, real models
+
 
 def mcubert(*args, check=True) -> subprocess.CompletedProcess:
     r = subprocess.run([sys.executable, "-m", "mcubert", *map(str, args)], capture_output=True, text=True)

@@ -108,6 +108,7 @@ def test_host_detects_corruption(tmp_path, kernel):
     assert rc == 1 and f"golden: FAIL ({n} failing checks)" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", list(CROSS))
 def test_emulated_core_passes(tmp_path, core):
     gen = _header(tmp_path)
@@ -115,6 +116,7 @@ def test_emulated_core_passes(tmp_path, core):
     assert rc == 0 and "golden: PASS" in out, out
 
 
+@pytest.mark.slow
 def test_emulated_simd_core_detects_corruption(tmp_path):
     gen = _header(tmp_path, "--corrupt", "linear")
     rc, out = _run(_build_cross(tmp_path, gen, "cortex-m7"))

@@ -19,6 +19,8 @@ from mcubert.tools.verify import verify
 
 from conftest import lengths_for, make_qm
 
+pytestmark = pytest.mark.slow      # emulated cores under QEMU
+
 _MISSING = host.cross_tools_missing()
 if _MISSING and not os.environ.get("MCUBERT_REQUIRE_QEMU"):
     pytest.skip(f"no {', '.join(_MISSING)} (bash scripts/setup.sh installs them)", allow_module_level=True)
