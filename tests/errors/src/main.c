@@ -218,4 +218,22 @@ ZTEST(mcubert_errors, test_token_id)
 	ids[3] = saved;
 }
 
+ZTEST(mcubert_errors, test_garbage_context)
+{
+	/* A context mcubert_init() never set up, as stack garbage would leave it: refused. */
+	struct mcubert_ctx junk;
+	int32_t logits[TINY_NUM_LABELS];
+	uint32_t x = 12345u;
+
+	for (int fill = 0; fill < 3; fill++) {
+		for (size_t i = 0; i < sizeof(junk); i++) {
+			x = x * 1103515245u + 12345u; /* any bytes but the magic word */
+			((uint8_t *)&junk)[i] = fill == 0 ? 0xA5 : fill == 1 ? 0xFF : (uint8_t)(x >> 16);
+		}
+		zassert_equal(mcubert_classify(&junk, ids, 1, logits), MCUBERT_ERR_ARG, "fill %d", fill);
+		zassert_equal(mcubert_num_labels(&junk), 0, "fill %d", fill);
+	}
+	assert_classifies();
+}
+
 ZTEST_SUITE(mcubert_errors, NULL, setup, before, NULL, NULL);
