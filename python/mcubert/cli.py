@@ -85,9 +85,16 @@ def _existing_dir(s: str) -> str:
 def _readable_file(s: str) -> str:
     p = Path(s)
     if p.is_dir():
-        raise argparse.ArgumentTypeError(f"{s} is a directory, not a file")
+        raise argparse.ArgumentTypeError(f"{s} is a directory; give a file")
     if not p.is_file():
         raise argparse.ArgumentTypeError(f"{s}: no such file")
+    return s
+
+
+def _model_file(s: str) -> str:
+    if Path(s).is_dir():
+        raise argparse.ArgumentTypeError(f"{s} is a directory; give a .mcubert file (`mcubert quantize` makes one "
+                                         f"from a checkpoint directory)")
     return s
 
 
@@ -439,7 +446,10 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     from .targets.host import TARGETS as host_targets
 
-    ap = _Parser(prog="mcubert", description=__doc__.split("\n\n")[0], formatter_class=_Help)
+    ap = _Parser(prog="mcubert", formatter_class=_Help,
+                 description="int8 BERT text classifiers for microcontrollers: train, compress, quantize, "
+                             "then plan, generate and verify for the mcubert Zephyr module.",
+                 epilog="`mcubert COMMAND --help` lists a command's options and their defaults.")
     ap.add_argument("--version", action="version", version=f"mcubert {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
@@ -449,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         return s
 
     def model_arg(s):
-        s.add_argument("model", type=_readable_file, help="a .mcubert int8 model file")
+        s.add_argument("model", type=_model_file, help="a .mcubert int8 model file")
 
     def sched_args(s, tiles=True, required=True):
         s.add_argument("--max-seq-len", type=SEQ_LEN, required=required,

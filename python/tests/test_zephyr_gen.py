@@ -250,5 +250,11 @@ def test_fit_report_and_plan_board(model, tmp_path):
     r = subprocess.run([sys.executable, "-m", "mcubert", "plan", str(model), "--max-seq-len", "64",
                         "--board", str(profile)], capture_output=True, text=True)
     assert r.returncode == 1 and "fits: no" in r.stdout and "too big" in r.stdout
+    # the fit line names what limits the input length: the model's positions, or the board's RAM
+    assert (f"longest input: {qm.max_positions} tokens, limited by the model (max positions "
+            f"{qm.max_positions}); SRAM (262144 B) would hold more") in fit_report(qm, boards.get("nucleo_f746zg"), 64).text
+    small = max_fitting_seq_len(qm, 2048)
+    assert small < qm.max_positions and (f"longest input: {small} tokens, limited by the board (RAM0, 2048 B); "
+                                         f"the model takes up to {qm.max_positions}") in r.stdout
     with pytest.raises(ValueError, match="no board profile 'nope'"):
         boards.get("nope")
