@@ -150,13 +150,19 @@ def cmd_quantize(a) -> int:
     from .quantization.quantize import CalibConfig, quantize_checkpoint, random_calibration_ids
 
     out = _out_file(a.out)
-    sents = read_inputs(a.data) if a.data else None        # the same rules as the build-time INPUTS files
+    # --data: a .txt of sentences (the build-time INPUTS rules), or a dataset whose --split calibrates
+    sentences = a.data is not None and a.data.endswith(".txt")
+    if sentences and a.split:
+        raise CliError("--split picks a split of a dataset; a .txt file is one list of sentences")
+    sents = read_inputs(a.data) if sentences else None
+    split = a.split or ("train" if a.data and not sentences else None)
     q = quantize_checkpoint(a.checkpoint, samples=a.samples, max_len=a.max_len, seed=a.seed, sentences=sents,
-                            sentences_from=a.data, split=a.split)
+                            sentences_from=a.data, split=split,
+                            data=_data_spec(a.data) if a.data and not sentences else None)
     size = modelfile.save(q.qm, out)
     print(f"calibrated on {q.source}")
     cfg = q.model.config
-    check = q.samples[: a.check] if sents is not None or a.split else random_calibration_ids(
+    check = q.samples[: a.check] if sents is not None or split else random_calibration_ids(
         cfg.vocab_size, CalibConfig(samples=a.check, max_len=a.max_len, seed=a.seed + 1), cfg.max_position_embeddings)
     agr = reference.agreement(q.qm, q.model, check)
     print(f"int8 vs float on {agr['n']} inputs: label agreement {agr['label_agreement']:.3f}, "
@@ -305,16 +311,17 @@ def cmd_eval(a) -> int:
 
     if a.json:
         _out_file(a.json)
+    data = _data_spec(a.data) if a.data else None
     if Path(a.model).is_dir():
-        r = evaluate_float(a.model, a.split, a.limit, a.max_seq_len or 64)
+        r = evaluate_float(a.model, a.split, a.limit, a.max_seq_len or 64, data=data)
         print(f"model: {a.model} ({r['architecture']}, {r['params']} parameters)")
-        print(f"split: {r['split']} ({r['n']} sentences)")
+        print(f"data: {r['data']}, split {r['split']} ({r['n']} sentences)")
         print(f"accuracy (float): {r['accuracy_float']:.4f}")
         ok = True
     else:
-        r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule)
+        r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule, data=data)
         print(f"model: {a.model} ({r['blob_bytes']} bytes of weights and index tables)")
-        print(f"split: {r['split']} ({r['n']} sentences)")
+        print(f"data: {r['data']}, split {r['split']} ({r['n']} sentences)")
         print(f"accuracy (reference): {r['accuracy_reference']:.4f}")
         print(f"accuracy (host C runtime): {r['accuracy_c']:.4f}")
         for m in [m for m in r["predictions"] if not m["identical"]][:5]:
@@ -327,14 +334,31 @@ def cmd_eval(a) -> int:
     return 0 if ok else 1
 
 
-def cmd_data(a) -> int:
-    from .data import corpus
+def _file_options(a) -> dict:
+    """datasets.build options from the column flags that were given."""
+    keys = ("text_column", "label_column", "text_pair_column", "group_column", "dev", "test")
+    opts = {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
+    if getattr(a, "split_seed", None) is not None:
+        opts["seed"] = a.split_seed
+    return opts
 
-    splits = corpus.load(corpus.DataConfig(seed=a.seed, cache_dir=a.cache))
-    print(f"Rotten Tomatoes sentences ({corpus.MEMBER} from {corpus.WHEEL_REQ}), split by movie, seed {a.seed}")
-    print(corpus.describe(splits))
+
+def cmd_data(a) -> int:
+    from .data import corpus, datasets
+
+    spec = a.file or datasets.BUILTIN
+    if spec != datasets.BUILTIN and Path(spec).is_file():
+        ds = datasets.build(spec, name=a.name, **_file_options(a))
+        where = datasets.save(ds, a.cache)
+        print(ds.describe())
+        print(f"cached as {ds.name!r} in {where}: later commands take --data {ds.name}")
+    else:
+        if _file_options(a) or a.name:
+            raise CliError(f"{spec} is not a file: the column, split and --name options are for importing a file")
+        ds = datasets.load(spec, seed=a.seed, cache=a.cache)
+        print(ds.describe())
     if a.baseline:
-        r = corpus.tfidf_baseline(splits)
+        r = corpus.tfidf_baseline(ds.splits)
         print(f"TF-IDF + logistic regression (C={r['C']:g}): dev accuracy {r['dev_accuracy']:.4f}, "
               f"test accuracy {r['test_accuracy']:.4f}")
     return 0
@@ -350,7 +374,7 @@ def cmd_train(a) -> int:
     _out_dir(a.out)
     lr = a.lr if a.lr is not None else (5e-5 if a.what == "teacher" else 5e-4)
     cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=lr, max_len=a.max_len,
-                      seed=a.seed, limit=a.limit)
+                      seed=a.seed, limit=a.limit, data=_data_spec(a.data))
     if a.what == "teacher":
         m = train_teacher(cfg, resume=a.resume)
     else:
@@ -361,6 +385,13 @@ def cmd_train(a) -> int:
     print(f"{a.what}: dev accuracy {m['dev_accuracy']:.4f}, test accuracy {m['test_accuracy']:.4f} "
           f"({m['train_sentences']} train sentences, {m['epochs']} epochs); wrote {a.out}")
     return 0
+
+
+def _data_spec(spec: str) -> str:
+    """A dataset spec as stages record it: files by absolute path, checked now rather than mid-run."""
+    from .data import datasets
+
+    return datasets.resolve(spec)
 
 
 def cmd_search(a) -> int:
@@ -377,7 +408,7 @@ def cmd_search(a) -> int:
         torch.set_num_threads(a.threads)
     kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
               finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
-              hidden_weight=a.hidden_weight, resume=a.resume)
+              hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None)
     if a.cmd == "search":
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs))
@@ -399,7 +430,10 @@ def cmd_pipeline(a) -> int:
     if a.ship:
         _out_file(a.ship)
     _out_dir(a.out)
-    kw = dict(preset=a.preset, board=a.board, teacher=a.teacher)
+    if a.data != "rotten-tomatoes" and not Path(a.data).is_file() and _file_options(a):
+        raise CliError(f"--data {a.data} is not a file: the column and split options are for importing a file")
+    opts = _file_options(a)
+    kw = dict(preset=a.preset, board=a.board, teacher=a.teacher, data=a.data, data_options=opts)
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines:
         cfg.baselines = a.baselines
@@ -440,7 +474,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    """Shows each default, except where there is none to show or the help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -457,6 +497,15 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help, description=help, formatter_class=_Help)
         s.set_defaults(fn=fn)
         return s
+
+    def data_file_args(s):
+        s.add_argument("--text-column", help="a file's text column (default: text)")
+        s.add_argument("--label-column", help="a file's label column, strings or integers (default: label)")
+        s.add_argument("--text-pair-column", help="a file's second-sentence column, for sentence pairs")
+        s.add_argument("--group-column", help="rows with the same value stay in one split (one-file split)")
+        s.add_argument("--dev", type=_readable_file, help="explicit dev file (with --test); default: split FILE")
+        s.add_argument("--test", type=_readable_file, help="explicit test file (with --dev)")
+        s.add_argument("--split-seed", type=NONNEG, help="seed of the one-file split (default: 0)")
 
     def model_arg(s):
         s.add_argument("model", type=_model_file, help="a .mcubert int8 model file")
@@ -487,11 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("quantize", "calibrate and write a .mcubert int8 model file", cmd_quantize)
     s.add_argument("checkpoint", help="mcubert checkpoint directory (from train, search, baseline or new-model)")
     s.add_argument("--out", required=True, help="the .mcubert file to write")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--data", type=_readable_file, help="text file, one sentence per line, for calibration "
-                                                       "(default: random token sequences)")
-    g.add_argument("--split", choices=["train", "dev"],
-                   help="calibrate on --samples random sentences of this Rotten Tomatoes split")
+    s.add_argument("--data", help="calibration text: a .txt file with one sentence per line, or a dataset "
+                                  "(NAME|FILE, see `mcubert data`) whose --split is used (default: random token "
+                                  "sequences)")
+    s.add_argument("--split", choices=["train", "dev"],
+                   help="calibrate on --samples random sentences of this split of --data (default: train when "
+                        "--data is a dataset; the checkpoint's own dataset when --data is not given)")
     s.add_argument("--samples", type=POSITIVE, default=64, help="calibration inputs")
     s.add_argument("--max-len", type=POSITIVE, default=128, help="tokens per calibration input at most")
     s.add_argument("--check", type=POSITIVE, default=16, help="inputs for the int8-vs-float report")
@@ -541,23 +591,32 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("eval", "accuracy on a split: .mcubert (reference and host C runtime) or a float checkpoint "
                     "directory", cmd_eval)
     s.add_argument("model", help="a .mcubert file, or a checkpoint directory (float accuracy)")
-    s.add_argument("--split", default="test", choices=["train", "dev", "test"], help="Rotten Tomatoes split")
+    s.add_argument("--data", help="dataset: rotten-tomatoes, a cached NAME or a FILE (default: the one the model "
+                                  "was trained on)")
+    s.add_argument("--split", default="test", choices=["train", "dev", "test"], help="split of the dataset")
     s.add_argument("--limit", type=POSITIVE, help="first N sentences of the split (default: all)")
     s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens per sentence (default: the model's "
                                                        "max_positions; 64 for a checkpoint)")
     s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
     s.add_argument("--json", help="write the results, with per-sentence predictions, here")
 
-    s = cmd("data", "Rotten Tomatoes sentences: fetch offline, split by movie, cache", cmd_data)
-    s.add_argument("--seed", type=NONNEG, default=0, help="split seed")
+    s = cmd("data", "import a labelled CSV, TSV or JSON Lines file as a dataset (checked, split, cached), or "
+                    "show one", cmd_data)
+    s.add_argument("file", nargs="?", metavar="FILE|NAME",
+                   help="a file to import, or a dataset to show (default: rotten-tomatoes, the built-in corpus)")
+    s.add_argument("--name", help="cache the imported file under this name (default: the file's stem)")
+    data_file_args(s)
+    s.add_argument("--seed", type=NONNEG, default=0, help="rotten-tomatoes: the split seed")
     s.add_argument("--cache", help="cache directory (default: $MCUBERT_CACHE or ~/.cache/mcubert)")
     s.add_argument("--baseline", action="store_true", help="also report TF-IDF + logistic regression accuracy")
 
-    s = cmd("train", "fine-tune on the Rotten Tomatoes split (tqdm, log, checkpoints)", cmd_train)
+    s = cmd("train", "fine-tune a teacher or distil a student on a dataset (tqdm, log, checkpoints)", cmd_train)
     s.add_argument("what", choices=["teacher", "student"],
                    help="teacher: all-MiniLM-L6-v2 with a classification head; student: dense bert-tiny/mini "
                         "distilled from --teacher, embeddings initialised by PCA of the teacher's")
     s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--data", default="rotten-tomatoes", help="dataset: rotten-tomatoes, a cached NAME (`mcubert "
+                                                            "data FILE --name NAME`) or a FILE with text,label columns")
     s.add_argument("--teacher", help="student: the teacher's output directory")
     s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student: model shape")
     s.add_argument("--temperature", type=POSITIVE_FLOAT, default=2.0, help="student: distillation temperature")
@@ -595,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--student", required=True, type=_existing_dir,
                        help="dense student directory (with distill_set.npz)")
         s.add_argument("--out", required=True, help="output directory")
+        s.add_argument("--data", help="dataset (default: the student's; another one is refused)")
         s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
         s.add_argument("--reserve", type=NONNEG, default=DEFAULT_RESERVE, help="flash bytes left to the application")
         s.add_argument("--budget", type=POSITIVE, help="embedding bytes (overrides --board)")
@@ -622,6 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     s.add_argument("--out", default="runs/rt", help="output directory, one subdirectory per stage")
+    s.add_argument("--data", default="rotten-tomatoes",
+                   help="dataset: rotten-tomatoes, a cached NAME, or a FILE (CSV, TSV, JSON Lines) to import")
+    data_file_args(s)
     s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
     s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
     s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")

@@ -112,7 +112,7 @@ CASES = [
     ("q-bert", ["quantize", "{t}/bert_ckpt", "--out", "{t}/q.mcubert"], "not an mcubert checkpoint"),
     ("q-samples-0", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--samples", "0"], "must be at least 1"),
     ("q-check-0", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--check", "0"], "must be at least 1"),
-    ("q-data-missing", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--data", "{t}/nope.txt"], "no such file"),
+    ("q-data-missing", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--data", "{t}/nope.txt"], "nope.txt"),
     ("q-out-dir", ["quantize", "{t}/dir", "--out", "{t}/dir"], "is a directory"),
     # new-model
     ("new-ranks", ["new-model", "--clusters", "2", "--ranks", "8", "--out", "{t}/n"], "2 clusters"),

@@ -20,7 +20,7 @@ CSV = ('category,text,movie_name,has_plot_and_reviews\n'
 
 def test_parse_keeps_reviews_dedups_and_labels():
     ex = corpus.parse(bz2.compress(CSV.encode()))
-    assert [(e.text, e.label, e.movie) for e in ex] == [("A delight", 1, "m1"), ("A mess.", 0, "m2")]
+    assert [(e.text, e.label, e.group) for e in ex] == [("A delight", 1, "m1"), ("A mess.", 0, "m2")]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def splits(cache):
 
 
 def test_split_by_movie(splits):
-    movies = {s: {e.movie for e in splits[s]} for s in corpus.SPLITS}
+    movies = {s: {e.group for e in splits[s]} for s in corpus.SPLITS}
     assert not (movies["train"] & movies["dev"] or movies["train"] & movies["test"] or movies["dev"] & movies["test"])
     n_movies = sum(len(m) for m in movies.values())
     assert [len(movies[s]) for s in corpus.SPLITS] == [round(0.8 * n_movies), round(0.1 * n_movies),
@@ -51,7 +51,7 @@ def test_split_is_seeded_and_cached(splits, cache):
     again = corpus.split(examples, corpus.DataConfig())
     assert {s: [e.text for e in again[s]] for s in corpus.SPLITS} == {s: [e.text for e in splits[s]] for s in corpus.SPLITS}
     other = corpus.split(examples, corpus.DataConfig(seed=1))
-    assert {e.movie for e in other["test"]} != {e.movie for e in splits["test"]}
+    assert {e.group for e in other["test"]} != {e.group for e in splits["test"]}
     assert corpus.load(corpus.DataConfig(cache_dir=cache)) == splits      # read back from the cache
 
 

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +50,9 @@ class DataConfig:
 @dataclass
 class Example:
     text: str
-    label: int      # 0 negative (rotten), 1 positive (fresh)
-    movie: str
+    label: int                      # index into the dataset's labels (Rotten Tomatoes: 0 negative, 1 positive)
+    group: str = ""                 # rows a split keeps together (Rotten Tomatoes: the movie)
+    text_pair: str | None = None    # the second sentence of a sentence-pair example
 
 
 def _installed_copy() -> bytes | None:
@@ -100,7 +101,7 @@ def parse(raw_bz2: bytes) -> list[Example]:
 
 
 def split(examples: list[Example], cfg: DataConfig) -> dict[str, list[Example]]:
-    movies = sorted({e.movie for e in examples})
+    movies = sorted({e.group for e in examples})
     order = np.random.default_rng(cfg.seed).permutation(len(movies))
     n_train = round(cfg.train_frac * len(movies))
     n_dev = round(cfg.dev_frac * len(movies))
@@ -109,7 +110,7 @@ def split(examples: list[Example], cfg: DataConfig) -> dict[str, list[Example]]:
         which[movies[i]] = "train" if rank < n_train else "dev" if rank < n_train + n_dev else "test"
     out: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for e in examples:
-        out[which[e.movie]].append(e)
+        out[which[e.group]].append(e)
     return out
 
 
@@ -121,13 +122,15 @@ def load(cfg: DataConfig | None = None) -> dict[str, list[Example]]:
         out: dict[str, list[Example]] = {s: [] for s in SPLITS}
         for line in path.read_text(encoding="utf-8").splitlines():
             d = json.loads(line)
+            if "movie" in d:                # caches written before Example had `group`
+                d["group"] = d.pop("movie")
             out[d.pop("split")].append(Example(**d))
         return out
     out = split(parse(corpus_bytes(cfg.cache)), cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"split": s, **asdict(e)}) + "\n" for s in SPLITS for e in out[s]),
-                   encoding="utf-8")
+    tmp.write_text("".join(json.dumps({"split": s, "text": e.text, "label": e.label, "group": e.group}) + "\n"
+                           for s in SPLITS for e in out[s]), encoding="utf-8")
     tmp.replace(path)
     return out
 
@@ -137,7 +140,7 @@ def describe(splits: dict[str, list[Example]]) -> str:
     for s in SPLITS:
         xs = splits[s]
         pos = sum(e.label for e in xs) / max(1, len(xs))
-        lines.append(f"{s:<6} {len(xs):>9} {len({e.movie for e in xs}):>6} {pos:>8.3f}")
+        lines.append(f"{s:<6} {len(xs):>9} {len({e.group for e in xs}):>6} {pos:>8.3f}")
     return "\n".join(lines)
 
 
@@ -146,10 +149,13 @@ def tfidf_baseline(splits: dict[str, list[Example]], cs=(0.25, 0.5, 1.0, 2.0, 4.
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    def text(e: Example) -> str:             # a pair is one document with a separator token
+        return e.text if e.text_pair is None else f"{e.text} [SEP] {e.text_pair}"
+
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    xtr = vec.fit_transform([e.text for e in splits["train"]])
+    xtr = vec.fit_transform([text(e) for e in splits["train"]])
     ytr = [e.label for e in splits["train"]]
-    xdev, xte = (vec.transform([e.text for e in splits[s]]) for s in ("dev", "test"))
+    xdev, xte = (vec.transform([text(e) for e in splits[s]]) for s in ("dev", "test"))
     ydev, yte = ([e.label for e in splits[s]] for s in ("dev", "test"))
     best = None
     for c in cs:

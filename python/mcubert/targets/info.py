@@ -11,7 +11,7 @@ from ..int8.qmodel import QuantModel
 from ..presets import preset_of
 
 INFO_SEQ_LEN = 128
-_PROVENANCE_ORDER = ("embedding", "training_data", "train_sentences", "checkpoint", "calibration",
+_PROVENANCE_ORDER = ("embedding", "training_data", "data", "train_sentences", "checkpoint", "calibration",
                      "float_dev_accuracy", "float_test_accuracy", "int8_test_accuracy", "test_sentences",
                      "tool")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import budget as B
-from .search import (RunConfig, _fresh, _log, _write_metrics, assignment_bytes, distill_data,
+from .search import (RunConfig, _fresh, _log, _write_metrics, assignment_bytes, data_fields, distill_data,
                      finetune_and_save, frequency_buckets, frequency_order, load_student, normalize,
                      resolve_budget)
 
@@ -109,20 +109,20 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
     m = finetune_and_save(cfg, model, table, cl, ranks, dd, info, log, stop_after)
     if m is None:
         return None
-    m = {"method": kind, **m, "seconds_this_run": {"finetune": round(time.time() - t0, 1)},
+    m = {"method": kind, **m, **data_fields(cfg), "seconds_this_run": {"finetune": round(time.time() - t0, 1)},
          "config": {"kind": kind, **asdict(cfg)}}
     _write_metrics(out, m)
     return m
 
 
 def _dense(cfg: RunConfig, model, info: dict, out: Path) -> dict:
-    from ..data import corpus
-    from .train import accuracy, encode
+    from .search import run_data
+    from .train import _dataset, accuracy, encode
 
-    splits = corpus.load(corpus.DataConfig(seed=cfg.data_seed))
+    splits = _dataset(run_data(cfg), cfg.data_seed).splits
     acc = {s: accuracy(model, *encode(splits[s], cfg.max_len, cfg.limit)) for s in ("dev", "test")}
     emb = model.get_input_embeddings()
-    m = {"method": "dense", "dev_accuracy": acc["dev"], "test_accuracy": acc["test"],
+    m = {"method": "dense", **data_fields(cfg), "dev_accuracy": acc["dev"], "test_accuracy": acc["test"],
          "cluster_sizes": list(emb.sizes), "cluster_ranks": list(emb.ranks),
          "embedding_bytes": B.embedding_flash_bytes(emb.sizes, emb.ranks, emb.vocab_size, emb.hidden_size),
          "model_bytes": B.model_flash_bytes(model), **info, "config": {"kind": "dense", **asdict(cfg)}}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..data import corpus
+from ..data import corpus, datasets
 from ..targets import host
 from ..int8 import modelfile
 from ..int8 import reference
@@ -42,18 +42,28 @@ def quantized_params(qm: QuantModel) -> int:
     return n
 
 
-def _examples(split: str, limit: int | None) -> list[corpus.Example]:
+def _examples(split: str, limit: int | None, data: str | None, labels: list[str]) -> list[corpus.Example]:
+    """The split's examples, after checking that the dataset's labels are the model's."""
     if split not in corpus.SPLITS:
         raise ValueError(f"unknown split {split!r} (one of {', '.join(corpus.SPLITS)})")
-    xs = corpus.load(corpus.DataConfig())[split]
+    ds = datasets.load(data)
+    if ds.pair:
+        raise ValueError(f"dataset {ds.name} has sentence pairs, which this mcubert cannot classify yet")
+    unnamed = [f"LABEL_{i}" for i in range(len(labels))]     # transformers' names for unnamed labels
+    if [str(x) for x in labels] not in (ds.labels, unnamed) or len(labels) != len(ds.labels):
+        raise ValueError(f"the model's labels ({', '.join(map(str, labels))}) are not dataset {ds.name}'s "
+                         f"({', '.join(ds.labels)}); evaluate on the data the model was trained on")
+    xs = ds.splits[split]
     return xs[:limit] if limit is not None else xs
 
 
 def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None,
-                       max_seq_len: int | None = None, schedule: str = "fine", target: str = "host") -> dict:
-    """Accuracy of the integer reference and the C runtime on one split, and how many
-    sentences got identical logits from both. Raises ValueError if the model file has no
-    vocabulary (the sentences could not be tokenized as on the device)."""
+                       max_seq_len: int | None = None, schedule: str = "fine", target: str = "host",
+                       data: str | None = None) -> dict:
+    """Accuracy of the integer reference and the C runtime on one split of `data` (default: the
+    dataset the model file says it was trained on), and how many sentences got identical logits
+    from both. Raises ValueError if the model file has no vocabulary (the sentences could not be
+    tokenized as on the device)."""
     from ..text.vocab import encode, tokenizer_from_vocab
 
     qm = path_or_qm if isinstance(path_or_qm, QuantModel) else modelfile.load(path_or_qm)
@@ -64,7 +74,8 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
         raise ValueError(f"the model file's vocabulary has {len(qm.vocab)} tokens, its config "
                          f"vocab_size {qm.vocab_size}")
     L = max_seq_len or qm.max_positions
-    examples = _examples(split, limit)
+    data = data or qm.provenance.get("data")
+    examples = _examples(split, limit, data, qm.labels)
     tok = tokenizer_from_vocab(qm.vocab, L)
     inputs = [np.asarray(encode(tok, e.text, L), np.uint16) for e in examples]
     labels = np.array([e.label for e in examples], np.int64)
@@ -88,7 +99,8 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
                           "pred_reference": p_ref, "pred_c": p_c, "identical": bool(same)})
     n = len(inputs)
     nan = float("nan")
-    return {"n": n, "split": split, "max_seq_len": L, "schedule": schedule, "target": target,
+    return {"n": n, "split": split, "data": data or datasets.BUILTIN, "max_seq_len": L, "schedule": schedule,
+            "target": target,
             "accuracy_reference": ok_ref / n if n else nan, "accuracy_c": ok_c / n if n else nan,
             "identical": int(identical), "blob_bytes": len(blob), "params": quantized_params(qm),
             "labels": qm.labels, "predictions": sentences}
@@ -106,7 +118,8 @@ def _float_class(cfg: dict):
                      f"BertForSequenceClassification)")
 
 
-def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None, max_len: int = 64) -> dict:
+def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None, max_len: int = 64,
+                   data: str | None = None) -> dict:
     """Float accuracy of a fine-tuned checkpoint (tokenized with the bert-base-uncased vocabulary,
     as training does) and its parameter count."""
     import torch
@@ -125,8 +138,10 @@ def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None
     cls = _float_class(cfg)
     model = cls.from_pretrained(str(d)).eval()
     L = min(max_len, int(model.config.max_position_embeddings))
-    ids, labels = train.encode(_examples(split, limit), L)
+    data = data or train.data_of(d)
+    names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+    ids, labels = train.encode(_examples(split, limit, data, names), L)
     with torch.no_grad():
         acc = train.accuracy(model, ids, labels)
-    return {"n": len(labels), "split": split, "max_len": L, "architecture": cls.__name__,
+    return {"n": len(labels), "split": split, "data": data, "max_len": L, "architecture": cls.__name__,
             "accuracy_float": acc, "params": int(sum(p.numel() for p in model.parameters()))}

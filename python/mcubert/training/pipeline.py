@@ -34,6 +34,8 @@ class PipelineConfig:
     stage_limit: int | None = None  # search and baselines: first N sentences of the extra set too
     batch_size: int = 32
     seed: int = 0
+    data: str = "rotten-tomatoes"   # rotten-tomatoes, a cached dataset NAME, or a FILE (imported and cached)
+    data_options: dict = field(default_factory=dict)   # a FILE's columns, split files, seed (datasets.build)
 
     @classmethod
     def smoke(cls, out: str, **kw) -> "PipelineConfig":
@@ -76,16 +78,34 @@ def stage_args(cfg: PipelineConfig, student: Path, resume: bool) -> dict:
                 resume=resume)
 
 
+def prepare_data(cfg: PipelineConfig) -> str:
+    """The dataset every stage reads, by name: a FILE is checked, split and cached first (under
+    its stem, or data_options["name"]), so all stages see the same split."""
+    from ..data import datasets
+
+    if cfg.data == datasets.BUILTIN or not Path(cfg.data).is_file():
+        return datasets.load(cfg.data).name           # the built-in corpus or a cached NAME (checked here)
+    ds = datasets.build(cfg.data, **cfg.data_options)
+    datasets.save(ds)
+    _say(f"data: {ds.name}, {len(ds.labels)} labels ({', '.join(ds.labels)}), "
+         + ", ".join(f"{len(ds.splits[s])} {s}" for s in ("train", "dev", "test")))
+    return ds.name
+
+
 def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     from . import train
     from .baselines import baseline
     from .search import RunConfig, SearchConfig, search
 
+    from ..data import corpus, datasets
+
+    data = prepare_data(cfg)
+    ds = datasets.load(data)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "pipeline.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     times, rows, skipped = {}, {}, set()
-    tc = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit)
+    tc = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit, data=data)
 
     t0 = time.time()
     teacher = Path(cfg.teacher) if cfg.teacher else out / "teacher"
@@ -152,8 +172,10 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     chosen = choose(rows, ["mcubert", *cfg.baselines])
     shipped = model if chosen == "mcubert" else out / f"{chosen}-{cfg.preset}.mcubert"
     _say(f"best dev accuracy at the budget: {chosen} ({rows[chosen]['dev_accuracy']:.4f}) -> model_file {shipped}")
-    summary = {"config": asdict(cfg), "models": rows, "seconds": _seconds(out, times, skipped),
-               "chosen": chosen, "model_file": str(shipped)}
+    tfidf = corpus.tfidf_baseline({k: v[:cfg.limit] if cfg.limit else v for k, v in ds.splits.items()})
+    summary = {"config": asdict(cfg), "data": {"name": ds.name, "source": ds.source, "labels": ds.labels},
+               "tfidf": tfidf, "models": rows, "seconds": _seconds(out, times, skipped), "chosen": chosen,
+               "model_file": str(shipped)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -186,7 +208,13 @@ def table(summary: dict) -> str:
                  f"{q['accuracy_reference']:.4f}" if q else "", f"{q['accuracy_c']:.4f}" if q else ""]
         lines.append("| " + " | ".join(cells) + " |")
     secs = ", ".join(f"{k} {v / 60:.1f} min" for k, v in summary["seconds"].items())
-    return "\n".join(lines) + f"\n\nstage times: {secs}"
+    head = ""
+    if "data" in summary:
+        d, t = summary["data"], summary["tfidf"]
+        head = (f"data: {d['name']} ({d['source']}); labels: {', '.join(d['labels'])}\n"
+                f"TF-IDF + logistic regression (C={t['C']:g}): dev {t['dev_accuracy']:.4f}, "
+                f"test {t['test_accuracy']:.4f}\n\n")
+    return head + "\n".join(lines) + f"\n\nstage times: {secs}"
 
 
 def ship(model: Path, dst: Path) -> None:

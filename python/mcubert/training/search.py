@@ -29,8 +29,7 @@ import torch
 from torch import nn
 
 from . import budget as B
-from ..data import corpus
-from .train import HiddenDistill, TrainConfig, encode, fit, kd_loss, load_distill_set
+from .train import HiddenDistill, TrainConfig, _dataset, data_of, encode, fit, kd_loss, load_distill_set
 
 
 # ---------------------------------------------------------------- configuration
@@ -52,6 +51,7 @@ class RunConfig:
     limit: int | None = None          # first N sentences of each split and of the extra set
     seed: int = 0
     data_seed: int = 0
+    data: str | None = None           # the dataset; None: the student's (any other is refused)
     kd_temperature: float = 2.0
     kd_alpha: float = 0.5             # weight of the hard-label loss
     hidden_weight: float | None = None  # hidden-state loss weight; None: the student's own (0 if it had none)
@@ -120,6 +120,22 @@ def token_counts(sentences, vocab_size: int) -> np.ndarray:
     return np.bincount(flat, minlength=vocab_size)
 
 
+def run_data(cfg: RunConfig) -> str:
+    """The dataset of a search or baseline run: the student's, which distilled on its train split."""
+    own = data_of(cfg.student)
+    if cfg.data is not None and cfg.data != own:
+        raise ValueError(f"--data {cfg.data}: the student in {cfg.student} was trained on {own}, and the search "
+                         f"and baselines distil on the student's data")
+    return own
+
+
+def data_fields(cfg: RunConfig) -> dict:
+    """What a run's metrics.json says about its data (quantize reads it into the model file)."""
+    data = run_data(cfg)
+    ds = _dataset(data, cfg.data_seed)
+    return {"data": data, "data_source": ds.source, "labels": ds.labels}
+
+
 def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit: int | None = None,
                  data_seed: int = 0, hidden_weight: float | None = None) -> DistillData:
     """The student's distillation set, sliced like TrainConfig.limit slices the splits, and the
@@ -127,7 +143,7 @@ def distill_data(student: str | Path, vocab_size: int, max_len: int = 64, limit:
     student learnt the teacher's hidden states (its teacher_pass/ cache), so do later stages,
     with the same weight unless hidden_weight says otherwise."""
     extra, logits = load_distill_set(student)
-    train = corpus.load(corpus.DataConfig(seed=data_seed))["train"]
+    train = _dataset(data_of(student), data_seed).splits["train"]
     n_set = len(logits) - len(extra)         # train sentences the set covers (fewer: a --limit student)
     if not 0 <= n_set <= len(train):
         raise ValueError(f"{student}/distill_set.npz has {len(logits)} teacher logits for {len(extra)} extra "
@@ -469,7 +485,7 @@ def resolve_budget(cfg: RunConfig, model) -> dict:
 
 def _train_cfg(cfg: RunConfig, out: Path, epochs: int) -> TrainConfig:
     return TrainConfig(out=str(out), epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, max_len=cfg.max_len,
-                       seed=cfg.seed, limit=cfg.limit, data_seed=cfg.data_seed)
+                       seed=cfg.seed, limit=cfg.limit, data_seed=cfg.data_seed, data=run_data(cfg))
 
 
 def _steps(cfg: RunConfig, dd: DistillData, epochs: int) -> int:
@@ -759,7 +775,7 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         log.info(f"stopped during finetune (stop_after={stop_after})")
         return None
     times["finetune"] = round(time.time() - t0, 1)
-    m = {"method": "search", **m, "stage1": s1["summary"], "stage2": s2["summary"],
+    m = {"method": "search", **m, **data_fields(cfg), "stage1": s1["summary"], "stage2": s2["summary"],
          "seconds_this_run": times, "config": asdict(cfg)}
     _write_metrics(out, m)
     return m

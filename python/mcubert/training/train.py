@@ -4,6 +4,7 @@ classification head), with tqdm progress, a log, a checkpoint per epoch and --re
 The students (distillation) build on the same loop."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import corpus
+from ..data import corpus, datasets
 from ..text.vocab import bert_uncased_tokenizer, vocab_dir
 
 
@@ -31,7 +32,31 @@ class TrainConfig:
     max_len: int = 64
     seed: int = 0
     limit: int | None = None        # first N sentences of each split (smoke runs)
-    data_seed: int = 0
+    data_seed: int = 0              # the built-in corpus's split seed
+    data: str = datasets.BUILTIN    # the dataset: rotten-tomatoes, a cached NAME or a FILE (mcubert.data.datasets)
+
+
+@functools.cache
+def _dataset(data: str, data_seed: int) -> datasets.Dataset:
+    ds = datasets.load(data, seed=data_seed)
+    if ds.pair:
+        raise datasets.DataError(f"dataset {ds.name} has sentence pairs; training on pairs needs the segment-B "
+                                 f"embedding on the device, which this mcubert does not have yet")
+    return ds
+
+
+def dataset(cfg: TrainConfig) -> datasets.Dataset:
+    """The dataset a training config names (read once per process)."""
+    return _dataset(cfg.data, cfg.data_seed)
+
+
+def data_of(model_dir: str | Path) -> str:
+    """The dataset a trained model directory was trained on (its metrics.json), else the built-in one."""
+    f = Path(model_dir) / "metrics.json"
+    try:
+        return json.loads(f.read_text()).get("data") or datasets.BUILTIN
+    except (OSError, ValueError):
+        return datasets.BUILTIN
 
 
 def encode(examples: list[corpus.Example], max_len: int, limit: int | None = None):
@@ -83,12 +108,17 @@ def _logger(out: Path) -> logging.Logger:
     return log
 
 
-def new_teacher():
-    from transformers import BertForSequenceClassification
+def label_maps(labels: list[str]) -> dict:
+    """num_labels, id2label and label2id for a transformers config."""
+    return dict(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
 
-    return BertForSequenceClassification.from_pretrained(
-        vocab_dir(), num_labels=2, id2label=dict(enumerate(corpus.LABELS)),
-        label2id={n: i for i, n in enumerate(corpus.LABELS)})
+
+def new_teacher(labels: list[str] | None = None):
+    from transformers import BertForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()     # the new head's "newly initialised" report is expected
+    return BertForSequenceClassification.from_pretrained(vocab_dir(), **label_maps(labels or list(corpus.LABELS)))
 
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
@@ -107,7 +137,10 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
     torch.manual_seed(cfg.seed)
-    splits = corpus.load(corpus.DataConfig(seed=cfg.data_seed))
+    ds = dataset(cfg)
+    if model.config.num_labels != len(ds.labels):
+        raise ValueError(f"the model has {model.config.num_labels} labels, dataset {ds.name} has {len(ds.labels)}")
+    splits = ds.splits
     tr_ids, tr_y = encode(splits["train"], cfg.max_len, cfg.limit)
     dev_ids, dev_y = encode(splits["dev"], cfg.max_len, cfg.limit)
     te_ids, te_y = encode(splits["test"], cfg.max_len, cfg.limit)
@@ -174,7 +207,8 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
         log.info(f"selected epoch {best[1]} (dev accuracy {best[0]:.4f})")
     metrics = {"dev_accuracy": accuracy(model, dev_ids, dev_y), "test_accuracy": accuracy(model, te_ids, te_y),
                "train_sentences": int((tr_y >= 0).sum()), "unlabelled_sentences": int((tr_y < 0).sum()),
-               "epochs": cfg.epochs}
+               "epochs": cfg.epochs, "data": cfg.data, "data_source": ds.source,
+               "labels": ds.labels}
     if select_best:
         metrics["selected_epoch"] = best[1]
     model.save_pretrained(out)
@@ -186,7 +220,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
 def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None) -> dict:
     torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)                  # the new head's initial weights
-    return fit(new_teacher(), cfg, resume=resume, desc="teacher", stop_after=stop_after)
+    return fit(new_teacher(dataset(cfg).labels), cfg, resume=resume, desc="teacher", stop_after=stop_after)
 
 
 @dataclass
@@ -334,7 +368,7 @@ class HiddenDistill(torch.nn.Module):
 
 @torch.no_grad()
 def new_student(teacher, preset: str, max_positions: int = 128, context: np.ndarray | None = None,
-                counts: np.ndarray | None = None):
+                counts: np.ndarray | None = None, labels: list[str] | None = None):
     """A dense student whose embeddings are the teacher's, projected onto their top principal
     directions (word, position and token-type tables share the word table's basis).
 
@@ -346,8 +380,8 @@ def new_student(teacher, preset: str, max_positions: int = 128, context: np.ndar
     from ..modeling.embedding import contiguous_clusters
     from ..modeling.model import McuBertForSequenceClassification, compress_embedding
 
-    cfg = make_config(preset, num_labels=2, id2label=dict(enumerate(corpus.LABELS)),
-                      label2id={n: i for i, n in enumerate(corpus.LABELS)}, max_position_embeddings=max_positions,
+    labels = labels or [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
+    cfg = make_config(preset, **label_maps(labels), max_position_embeddings=max_positions,
                       cluster_sizes=[teacher.config.vocab_size], cluster_ranks=[make_config(preset).hidden_size])
     student = McuBertForSequenceClassification(cfg)
     emb = teacher.bert.embeddings
@@ -468,7 +502,12 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
-    tr_ids, _ = encode(corpus.load(corpus.DataConfig(seed=cfg.data_seed))["train"], cfg.max_len, cfg.limit)
+    ds = dataset(cfg)
+    names = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
+    if names != ds.labels:
+        raise ValueError(f"the teacher in {teacher_dir} has labels {names}, dataset {ds.name} has {ds.labels}: "
+                         f"train the teacher on the same --data")
+    tr_ids, _ = encode(ds.splits["train"], cfg.max_len, cfg.limit)
     extra_ids = distill_extra(tr_ids, teacher, cfg, dc)
     layers = teacher_layers(make_config(dc.preset).num_hidden_layers, teacher.config.num_hidden_layers)
     rel = teacher_relation(teacher, dc.relation_weight, dc.relation_heads) if dc.relation_weight else None
