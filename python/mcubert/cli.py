@@ -367,6 +367,12 @@ def cmd_data(a) -> int:
 def cmd_train(a) -> int:
     from .training.train import DistillConfig, TrainConfig, train_student, train_teacher
 
+    if a.init_from:
+        if a.what != "teacher":
+            raise CliError("--init-from starts a teacher from a checkpoint; a student starts from --teacher")
+        from .training.train import check_teacher_init
+
+        check_teacher_init(a.init_from)
     if a.what == "student" and not a.teacher:
         raise CliError("a student needs --teacher (the output of `mcubert train teacher`)")
     if a.teacher and not (Path(a.teacher) / "config.json").is_file():
@@ -376,7 +382,7 @@ def cmd_train(a) -> int:
     cfg = TrainConfig(out=a.out, epochs=a.epochs, batch_size=a.batch_size, lr=lr, max_len=a.max_len,
                       seed=a.seed, limit=a.limit, data=_data_spec(a.data))
     if a.what == "teacher":
-        m = train_teacher(cfg, resume=a.resume)
+        m = train_teacher(cfg, resume=a.resume, init=a.init_from)
     else:
         m = train_student(cfg, a.teacher, DistillConfig(a.preset, a.temperature, a.alpha, a.unlabelled,
                                                         a.augment, a.hidden_weight, a.init,
@@ -430,10 +436,15 @@ def cmd_pipeline(a) -> int:
     if a.ship:
         _out_file(a.ship)
     _out_dir(a.out)
-    if a.data != "rotten-tomatoes" and not Path(a.data).is_file() and _file_options(a):
+    if _file_options(a) and not Path(a.data).is_file():
         raise CliError(f"--data {a.data} is not a file: the column and split options are for importing a file")
     opts = _file_options(a)
-    kw = dict(preset=a.preset, board=a.board, teacher=a.teacher, data=a.data, data_options=opts)
+    if a.teacher_init:
+        from .training.train import check_teacher_init
+
+        check_teacher_init(a.teacher_init)
+    kw = dict(preset=a.preset, board=a.board, teacher=a.teacher, data=a.data, data_options=opts,
+              teacher_init=a.teacher_init)
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines:
         cfg.baselines = a.baselines
@@ -618,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="rotten-tomatoes", help="dataset: rotten-tomatoes, a cached NAME (`mcubert "
                                                             "data FILE --name NAME`) or a FILE with text,label columns")
     s.add_argument("--teacher", help="student: the teacher's output directory")
+    s.add_argument("--init-from", metavar="HF_DIR",
+                   help="teacher: start from this local BERT checkpoint (bert-base-uncased vocabulary) instead of "
+                        "all-MiniLM-L6-v2")
     s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student: model shape")
     s.add_argument("--temperature", type=POSITIVE_FLOAT, default=2.0, help="student: distillation temperature")
     s.add_argument("--alpha", type=NONNEG_FLOAT, default=0.5, help="student: weight of the hard-label loss")
@@ -688,6 +702,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
     s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
     s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
+    s.add_argument("--teacher-init", metavar="HF_DIR",
+                   help="start the teacher from this local BERT checkpoint instead of all-MiniLM-L6-v2")
     s.add_argument("--baselines", type=lambda v: [b for b in v.split(",") if b], default=[],
                    help="comma list of svd,adaptive,prune")
     s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")

@@ -33,6 +33,8 @@ def files(tmp_path_factory, small_qm):
     ck = t / "bert_ckpt"
     ck.mkdir()
     (ck / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 128}))
+    (t / "bert_ckpt_gpt").mkdir()
+    (t / "bert_ckpt_gpt" / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     bad_json = t / "bad_json"
     bad_json.mkdir()
     (bad_json / "config.json").write_text("{not json")
@@ -148,6 +150,17 @@ CASES = [
     ("train-epochs", ["train", "teacher", "--out", "{t}/tr", "--epochs", "0"], "must be at least 1"),
     ("train-lr", ["train", "teacher", "--out", "{t}/tr", "--lr", "-1"], "must be at least"),
     ("train-out-file", ["train", "teacher", "--out", "{t}/a_file"], "not a directory"),
+    ("train-init-missing", ["train", "teacher", "--init-from", "{t}/dir", "--out", "{t}/tr"], "no config.json"),
+    ("train-init-type", ["train", "teacher", "--init-from", "{t}/bert_ckpt_gpt", "--out", "{t}/tr"],
+     "model_type 'gpt2'"),
+    ("train-init-vocab", ["train", "teacher", "--init-from", "{t}/bert_ckpt", "--out", "{t}/tr"], "vocab_size None"),
+    ("train-init-student", ["train", "student", "--init-from", "{t}/bert_ckpt", "--teacher", "{t}/x", "--out",
+                            "{t}/tr"], "a student starts from --teacher"),
+    ("train-data", ["train", "teacher", "--data", "no_such_data", "--out", "{t}/tr"], "no cached dataset"),
+    ("eval-data", ["eval", M, "--data", "no_such_data"], "no cached dataset"),
+    ("pipeline-teacher-init", ["pipeline", "--out", "{t}/p", "--teacher-init", "{t}/dir"], "no config.json"),
+    ("pipeline-columns", ["pipeline", "--out", "{t}/p", "--text-column", "x"], "options are for importing a file"),
+    ("pipeline-data-file", ["pipeline", "--out", "{t}/p", "--data", "{t}/empty.txt"], "unknown format .txt"),
     ("search-student", ["search", "--student", "{t}/no_such", "--out", "{t}/s"], "no such directory"),
     ("search-no-set", ["search", "--student", "{t}/dir", "--out", "{t}/s"], "distill_set.npz"),
     ("search-budget", ["search", "--student", "{t}/dir", "--out", "{t}/s", "--budget", "0"], "must be at least 1"),

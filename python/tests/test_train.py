@@ -238,3 +238,30 @@ def test_relation_loss_matches_the_teacher_and_ignores_padding():
     r2 = _log_relations(pad, torch.tensor([[1, 1, 1, 0, 0]]).bool(), 4).exp()
     assert torch.allclose(r2[..., :3, :3], r1, atol=1e-6) and r2[..., 3:].max() < 1e-6
     assert np.allclose(r1.sum(-1).numpy(), 1.0)
+
+
+@pytest.mark.slow
+def test_teacher_from_a_local_checkpoint(tmp_path):
+    """train teacher --init-from: any local BERT with the bert-base-uncased vocabulary starts the teacher."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from mcubert.cli import main
+
+    init = tmp_path / "my_bert"
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                             num_attention_heads=2, intermediate_size=64,
+                                             num_labels=5)).save_pretrained(init)
+    out = tmp_path / "teacher"
+    assert main(["train", "teacher", "--init-from", str(init), "--out", str(out), "--limit", "64", "--epochs", "1",
+                 "--max-len", "32"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    cfg = json.loads((out / "config.json").read_text())
+    assert m["init"] == str(init.resolve()) and m["labels"] == ["negative", "positive"]
+    assert cfg["hidden_size"] == 32 and cfg["num_labels"] == 2 and cfg["id2label"] == {"0": "negative", "1": "positive"}
+    bad = tmp_path / "gpt"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"model_type": "gpt2", "vocab_size": 30522}))
+    assert main(["train", "teacher", "--init-from", str(bad), "--out", str(tmp_path / "t2")]) == 2
+    (bad / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 1000}))
+    assert main(["train", "teacher", "--init-from", str(bad), "--out", str(tmp_path / "t2")]) == 2

