@@ -146,7 +146,7 @@ def test_eval_float_checkpoint(small, capsys, tmp_path):
     assert main(["eval", str(small / "ckpt"), "--split", "dev", "--limit", "20"]) == 0
     out = capsys.readouterr().out
     acc = float(_value(out, "accuracy (float)"))
-    assert _value(out, "split") == "dev (20 sentences)"
+    assert _value(out, "data") == "rotten-tomatoes, split dev (20 sentences)"
     assert "McuBertForSequenceClassification" in _value(out, "model")
 
     # independently: one sentence at a time, no padding
