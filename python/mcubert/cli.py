@@ -459,6 +459,20 @@ def cmd_pipeline(a) -> int:
     return 0
 
 
+def cmd_import(a) -> int:
+    from .training.imports import import_to
+
+    if a.budget is not None and a.board is not None:
+        raise CliError("give --budget or --board, not both")
+    _out_dir(a.out)
+    r = import_to(a.checkpoint, a.out, budget=a.budget, board=a.board, method=a.method)
+    print(f"embedding: {r['embedding']}" + (f", within {r['budget']} B" if "budget" in r else ""))
+    print(f"whole model blob: {r['model_bytes']} B")
+    print(f"tokenizer: {', '.join(r['tokenizer']) or 'none (quantize calibrates on random ids; run takes --ids)'}")
+    print(f"wrote {a.out}: next, `mcubert quantize {a.out} --out MODEL.mcubert`")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from .tools import bench
 
@@ -557,6 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-len", type=POSITIVE, default=128, help="tokens per calibration input at most")
     s.add_argument("--check", type=POSITIVE, default=16, help="inputs for the int8-vs-float report")
     s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
+
+    s = cmd("import", "a transformers BertForSequenceClassification directory as an mcubert checkpoint",
+            cmd_import)
+    s.add_argument("checkpoint", metavar="HF_DIR", help="local checkpoint directory (save_pretrained output)")
+    s.add_argument("--out", required=True, help="output mcubert checkpoint directory")
+    s.add_argument("--budget", type=POSITIVE, help="compress the word embedding into this many bytes")
+    s.add_argument("--board", help="compress the word embedding to fit this board profile's flash")
+    s.add_argument("--method", default="svd", choices=["svd", "adaptive", "search"],
+                   help="compression with --budget/--board (adaptive and search need data: use the pipeline)")
 
     s = cmd("generate", "weight blob (.bin, .inc) and mcubert_schedule.h", cmd_generate)
     model_arg(s)

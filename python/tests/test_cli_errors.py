@@ -111,7 +111,7 @@ CASES = [
     ("q-file", ["quantize", M, "--out", "{t}/q.mcubert"], "is a file"),
     ("q-no-config", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert"], "no config.json"),
     ("q-bad-json", ["quantize", "{t}/bad_json", "--out", "{t}/q.mcubert"], "not valid JSON"),
-    ("q-bert", ["quantize", "{t}/bert_ckpt", "--out", "{t}/q.mcubert"], "not an mcubert checkpoint"),
+    ("q-bert", ["quantize", "{t}/bert_ckpt", "--out", "{t}/q.mcubert"], "run `mcubert import"),
     ("q-samples-0", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--samples", "0"], "must be at least 1"),
     ("q-check-0", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--check", "0"], "must be at least 1"),
     ("q-data-missing", ["quantize", "{t}/dir", "--out", "{t}/q.mcubert", "--data", "{t}/nope.txt"], "nope.txt"),

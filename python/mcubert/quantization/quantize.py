@@ -108,6 +108,7 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
     """Integer model from a float model and calibration token-id sequences."""
     cfg = model.config
     bounds.check_config(cfg)
+    act = nx.activation(getattr(cfg, "hidden_act", "gelu"))      # refuses an activation with no table
     if not len(samples):
         raise ValueError("no calibration inputs: quantization needs at least one")
     mx = calibrate(model, samples)
@@ -150,9 +151,8 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         s_q, s_k, s_v = s8(f"l{i}.q"), s8(f"l{i}.k"), s8(f"l{i}.v")
         s_ctx, s_r1, s_h1 = s8(f"l{i}.ctx"), s16(f"l{i}.r1"), s8(f"l{i}.h1")
         s_f1, s_r2, s_h2 = s8(f"l{i}.f1"), s16(f"l{i}.r2"), s8(f"h{i + 1}")
-        # GELU output scale covers the LUT's whole input range, so the LUT never clips
-        s_g = nx.scale_of(max(abs(0.5 * x * (1 + math.erf(x / math.sqrt(2))))
-                              for x in np.arange(-128, 128) * s_f1), nx.INT8_MAX)
+        # the activation's output scale covers the LUT's whole input range, so the LUT never clips
+        s_g = nx.scale_of(float(np.abs(act(np.arange(-128, 128, dtype=np.float64) * s_f1)).max()), nx.INT8_MAX)
         for name, lin, so in (("q", att.self.query, s_q), ("k", att.self.key, s_k), ("v", att.self.value, s_v)):
             for k, arr in _linear(lin, s_h, so).items():
                 t[f"l{i}.{name}.{k}"] = arr
@@ -165,7 +165,7 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         t[f"l{i}.ln1"] = _ln(att.output.LayerNorm, s_r1, s_h1)
         t[f"l{i}.ln2"] = _ln(layer.output.LayerNorm, s_r2, s_h2)
         t[f"l{i}.softmax_lut"] = nx.softmax_lut(nx.SCORE_GRID)
-        t[f"l{i}.gelu_lut"] = nx.gelu_lut(s_f1, s_g)
+        t[f"l{i}.gelu_lut"] = nx.gelu_lut(s_f1, s_g, cfg.hidden_act)
         t[f"l{i}.scalars"] = np.array(
             _rq1(s_q * s_k / (math.sqrt(dh) * nx.SCORE_GRID)) + _rq1(s_v / (256.0 * s_ctx))
             + _rq1(s_h / s_r1) + _rq1(s_h1 / s_r2), np.int32)
@@ -191,6 +191,7 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         "cluster_sizes": [int(x) for x in cfg.cluster_sizes], "cluster_ranks": [int(x) for x in cfg.cluster_ranks],
         "id2label": {str(k): str(v) for k, v in (cfg.id2label or {}).items()},
         "layer_norm_eps": float(cfg.layer_norm_eps),
+        "hidden_act": str(cfg.hidden_act),
     }
     return QuantModel(config=config, tensors=t, scales=scales, vocab=vocab)
 
@@ -227,9 +228,9 @@ def load_checkpoint(checkpoint: str | Path):
         raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
     if not isinstance(cfg, dict) or cfg.get("model_type") != "mcubert":
         kind = cfg.get("model_type") if isinstance(cfg, dict) else None
-        raise ValueError(f"{d}: model_type {kind!r} is not an mcubert checkpoint (model_type 'mcubert' with a "
-                         f"clustered embedding); mcubert quantizes what `mcubert train`, `search`, `baseline` "
-                         f"or `new-model` wrote")
+        hint = (f"run `mcubert import {d} --out DIR` first, then quantize DIR" if kind == "bert" else
+                "mcubert quantizes what `mcubert import`, `train`, `search`, `baseline` or `new-model` wrote")
+        raise ValueError(f"{d}: model_type {kind!r} is not an mcubert checkpoint; {hint}")
     try:
         from transformers.utils import logging as hf_logging
 
