@@ -10,4 +10,10 @@ The subpackages follow the data flow, and each one's docstring says what it may 
 `verify`, `info`, `run`, `python -m mcubert.targets.zephyr`) never imports torch.
 """
 
+import os
+
 __version__ = "0.2.0"
+
+# Before any transformers import: its per-load and per-save progress bars ("Loading weights",
+# "Writing model shards") bury mcubert's own output lines.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

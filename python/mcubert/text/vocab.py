@@ -6,8 +6,6 @@ import os
 
 # Never reach for the hub: everything we need ships inside an installed package.
 os.environ["HF_HUB_OFFLINE"] = "1"
-# transformers' per-load progress bars ("Loading weights") bury the pipeline's own lines.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 BERT_UNCASED_VOCAB_SIZE = 30522
 
