@@ -448,7 +448,7 @@ def cmd_pipeline(a) -> int:
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines:
         cfg.baselines = a.baselines
-    for k in ("budget", "stage_limit", "relation_weight"):
+    for k in ("budget", "stage_limit", "relation_weight", "limit"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     r = pipeline.run(cfg)
@@ -734,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budget", type=POSITIVE, help="embedding bytes for the search and baselines (overrides --board)")
     s.add_argument("--stage-limit", type=POSITIVE,
                    help="search and baselines distil on the first N extra sentences only (bert-mini)")
+    s.add_argument("--limit", type=POSITIVE, help="every stage uses the first N rows of each split (large data)")
     s.add_argument("--relation-weight", type=NONNEG_FLOAT,
                    help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
     return ap
