@@ -135,15 +135,6 @@ def load(cfg: DataConfig | None = None) -> dict[str, list[Example]]:
     return out
 
 
-def describe(splits: dict[str, list[Example]]) -> str:
-    lines = [f"{'split':<6} {'sentences':>9} {'movies':>6} {'positive':>8}"]
-    for s in SPLITS:
-        xs = splits[s]
-        pos = sum(e.label for e in xs) / max(1, len(xs))
-        lines.append(f"{s:<6} {len(xs):>9} {len({e.group for e in xs}):>6} {pos:>8.3f}")
-    return "\n".join(lines)
-
-
 def tfidf_baseline(splits: dict[str, list[Example]], cs=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0)) -> dict:
     """TF-IDF (word 1-2 grams) + logistic regression; C picked on dev, reported on test."""
     from sklearn.feature_extraction.text import TfidfVectorizer
