@@ -3,7 +3,8 @@
 
 Holds: `config` (McuBertConfig and the presets), `embedding` (ClusteredLowRankEmbedding),
 `model` (McuBertForSequenceClassification, `save_pretrained` format), `newmodel` (seeded
-random models for tests and benchmarks).
+random models for tests and benchmarks), `importer` (a transformers BertForSequenceClassification
+as an mcubert model, refusing what the runtime cannot run).
 
 May import: mcubert.text, mcubert.int8.
 Imports torch and transformers."""
