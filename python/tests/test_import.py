@@ -61,6 +61,12 @@ def test_import_quantize_verify(tmp_path, capsys, act):
     assert main(["info", str(model)]) == 0
     info = capsys.readouterr().out
     assert "labels (3): billing, outage, other" in info and "cluster 0: 30,522 tokens, rank 64" in info
+    # the label names reach the firmware's sources
+    assert main(["generate", str(model), "--max-seq-len", "32", "--out-dir", str(tmp_path / "gen"), "--name", "intent",
+                 "--c-source"]) == 0
+    c = (tmp_path / "gen" / "intent_model.c").read_text()
+    assert '"billing",' in c and '"outage",' in c and '"other",' in c
+    assert "#define INTENT_NUM_LABELS 3u" in (tmp_path / "gen" / "intent_model.h").read_text()
 
 
 def test_import_under_a_budget(tmp_path, capsys):
