@@ -258,7 +258,7 @@ def test_teacher_from_a_local_checkpoint(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     cfg = json.loads((out / "config.json").read_text())
     assert m["init"] == str(init.resolve()) and m["labels"] == ["negative", "positive"]
-    assert cfg["hidden_size"] == 32 and cfg["num_labels"] == 2 and cfg["id2label"] == {"0": "negative", "1": "positive"}
+    assert cfg["hidden_size"] == 32 and cfg["id2label"] == {"0": "negative", "1": "positive"}
     bad = tmp_path / "gpt"
     bad.mkdir()
     (bad / "config.json").write_text(json.dumps({"model_type": "gpt2", "vocab_size": 30522}))
