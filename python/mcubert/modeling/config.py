@@ -68,3 +68,25 @@ def make_config(preset: str, **overrides) -> McuBertConfig:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     return McuBertConfig(**{**DEFAULTS, **PRESETS[preset], **overrides})
+
+
+def read_checkpoint_config(checkpoint, what: str = "a checkpoint directory (save_pretrained output)") -> dict:
+    """config.json of a checkpoint directory as a dict, or a ValueError saying what is wrong."""
+    import json
+    from pathlib import Path
+
+    d = Path(checkpoint)
+    if not d.exists():
+        raise ValueError(f"{d}: no such directory (give {what})")
+    if not d.is_dir():
+        raise ValueError(f"{d} is a file (give {what})")
+    f = d / "config.json"
+    if not f.is_file():
+        raise ValueError(f"{d}: no config.json, so it is not {what}")
+    try:
+        cfg = json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{f}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{f}: not a config object")
+    return cfg

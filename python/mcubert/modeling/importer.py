@@ -8,36 +8,18 @@ runtime cannot honour is refused by name, with what is supported.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from ..int8 import bounds
 from ..int8.numerics import ACTIVATIONS
-from .config import McuBertConfig
+from .config import McuBertConfig, read_checkpoint_config
 from .model import McuBertForSequenceClassification, compress_embedding
 
 
 class ImportError_(ValueError):
     """The checkpoint cannot become an mcubert model; the message names the field."""
-
-
-def read_config(src: str | Path) -> dict:
-    d = Path(src)
-    if not d.is_dir():
-        raise ImportError_(f"{d}: no such directory (give a local transformers checkpoint directory, as "
-                           f"save_pretrained writes it)")
-    f = d / "config.json"
-    if not f.is_file():
-        raise ImportError_(f"{d}: no config.json, so it is not a transformers checkpoint directory")
-    try:
-        cfg = json.loads(f.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ImportError_(f"{f}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict):
-        raise ImportError_(f"{f}: not a config object")
-    return cfg
 
 
 def check_config(cfg: dict, where: str = "the checkpoint") -> None:
@@ -81,7 +63,7 @@ def import_checkpoint(src: str | Path, svd_rank: int | None = None) -> McuBertFo
     from transformers import BertForSequenceClassification
     from transformers.utils import logging as hf_logging
 
-    cfg = read_config(src)
+    cfg = read_checkpoint_config(src, "a local transformers checkpoint directory (save_pretrained output)")
     check_config(cfg, str(src))
     hf_logging.set_verbosity_error()
     try:

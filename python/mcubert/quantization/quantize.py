@@ -208,26 +208,14 @@ class Quantized:
 
 def load_checkpoint(checkpoint: str | Path):
     """McuBertForSequenceClassification from a directory, or a ValueError saying why not."""
-    import json
-
+    from ..modeling.config import read_checkpoint_config
     from ..modeling.model import McuBertForSequenceClassification
 
     d = Path(checkpoint)
-    if not d.exists():
-        raise ValueError(f"{d}: no such directory (quantize takes a checkpoint directory: the output of "
-                         f"`mcubert train`, `search`, `baseline` or `new-model`)")
-    if not d.is_dir():
-        raise ValueError(f"{d} is a file; quantize takes a checkpoint directory (the output of `mcubert train`, "
-                         f"`search`, `baseline` or `new-model`)")
-    cfg_file = d / "config.json"
-    if not cfg_file.is_file():
-        raise ValueError(f"{d}: no config.json, so it is not a checkpoint directory")
-    try:
-        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict) or cfg.get("model_type") != "mcubert":
-        kind = cfg.get("model_type") if isinstance(cfg, dict) else None
+    cfg = read_checkpoint_config(d, "a checkpoint directory: the output of `mcubert import`, `train`, `search`, "
+                                    "`baseline` or `new-model`")
+    if cfg.get("model_type") != "mcubert":
+        kind = cfg.get("model_type")
         hint = (f"run `mcubert import {d} --out DIR` first, then quantize DIR" if kind == "bert" else
                 "mcubert quantizes what `mcubert import`, `train`, `search`, `baseline` or `new-model` wrote")
         raise ValueError(f"{d}: model_type {kind!r} is not an mcubert checkpoint; {hint}")

@@ -117,14 +117,10 @@ def check_teacher_init(init: str | Path) -> Path:
     """A local BERT-family checkpoint a teacher can start from, or a ValueError saying why not.
     The student and the device tokenize with the bert-base-uncased vocabulary, and the teacher
     labels the student's token ids, so the checkpoint must use that vocabulary."""
+    from ..modeling.config import read_checkpoint_config
+
     d = Path(init)
-    cfg_file = d / "config.json"
-    if not cfg_file.is_file():
-        raise ValueError(f"--init {d}: no config.json there (give a local transformers checkpoint directory)")
-    try:
-        cfg = json.loads(cfg_file.read_text())
-    except ValueError as e:
-        raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
+    cfg = read_checkpoint_config(d, "a local transformers checkpoint directory")
     if cfg.get("model_type") not in ("bert", "mcubert"):
         raise ValueError(f"--init {d}: model_type {cfg.get('model_type')!r}; a teacher must be a BERT-family model "
                          f"(model_type 'bert')")
