@@ -393,3 +393,17 @@ def test_dense_baseline_evaluates_only(student, tmp_path):
     assert m["cluster_ranks"] == [HIDDEN] and m["embedding_bytes"] > BUDGET
     assert m["model_bytes"] == B.model_flash_bytes(student)
     assert not (tmp_path / "d" / "model.safetensors").exists()
+
+
+def test_search_and_baselines_use_the_students_data(tmp_path):
+    from mcubert.training.search import RunConfig, run_data
+
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "metrics.json").write_text('{"data": "bbc-news"}')
+    assert run_data(RunConfig(student=str(student), out="x")) == "bbc-news"
+    assert run_data(RunConfig(student=str(student), out="x", data="bbc-news")) == "bbc-news"
+    with pytest.raises(ValueError, match="trained on bbc-news"):
+        run_data(RunConfig(student=str(student), out="x", data="tweets"))
+    (student / "metrics.json").write_text("{}")                # students from before datasets
+    assert run_data(RunConfig(student=str(student), out="x")) == "rotten-tomatoes"
