@@ -465,7 +465,8 @@ def cmd_import(a) -> int:
     if a.budget is not None and a.board is not None:
         raise CliError("give --budget or --board, not both")
     _out_dir(a.out)
-    r = import_to(a.checkpoint, a.out, budget=a.budget, board=a.board, method=a.method)
+    r = import_to(a.checkpoint, a.out, budget=a.budget, board=a.board, method=a.method,
+                  data=_data_spec(a.data) if a.data else None)
     print(f"embedding: {r['embedding']}" + (f", within {r['budget']} B" if "budget" in r else ""))
     print(f"whole model blob: {r['model_bytes']} B")
     print(f"tokenizer: {', '.join(r['tokenizer']) or 'none (quantize calibrates on random ids; run takes --ids)'}")
@@ -579,7 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budget", type=POSITIVE, help="compress the word embedding into this many bytes")
     s.add_argument("--board", help="compress the word embedding to fit this board profile's flash")
     s.add_argument("--method", default="svd", choices=["svd", "adaptive", "search"],
-                   help="compression with --budget/--board (adaptive and search need data: use the pipeline)")
+                   help="compression with --budget/--board: svd (no data), adaptive (token frequencies of --data); "
+                        "search trains, so it runs in the pipeline")
+    s.add_argument("--data", help="adaptive: the dataset whose train split gives the token frequencies")
 
     s = cmd("generate", "weight blob (.bin, .inc) and mcubert_schedule.h", cmd_generate)
     model_arg(s)

@@ -82,6 +82,32 @@ def test_import_under_a_budget(tmp_path, capsys):
                                                                                                   30522, 64)
     assert main(["import", str(d), "--out", str(out), "--budget", "100", "--method", "search"]) == 2
     assert "mcubert pipeline" in capsys.readouterr().err
+    assert main(["import", str(d), "--out", str(out), "--budget", str(budget), "--method", "adaptive"]) == 2
+    assert "--method adaptive needs --data" in capsys.readouterr().err
+
+
+def test_import_adaptive_from_a_datasets_frequencies(tmp_path, capsys, monkeypatch):
+    """Frequent tokens of the data's train split get the highest rank; the result fits and runs."""
+    monkeypatch.setenv("MCUBERT_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "intents.csv"
+    data.write_text("text,label\n" + "".join(f"my bill is wrong again {i},billing\nthe network is down {i},outage\n"
+                                             f"hello there {i},other\n" for i in range(20)))
+    _, d = _hf(tmp_path)
+    out, budget = tmp_path / "ad", 300_000
+    assert main(["import", str(d), "--out", str(out), "--budget", str(budget), "--method", "adaptive",
+                 "--data", str(data)]) == 0
+    text = capsys.readouterr().out
+    cfg = json.loads((out / "config.json").read_text())
+    assert "adaptive:" in text and cfg["cluster_ranks"][0] == 64 and len(cfg["cluster_ranks"]) >= 2
+    assert B.embedding_flash_bytes(cfg["cluster_sizes"], cfg["cluster_ranks"], 30522, 64) <= budget
+    from mcubert.modeling.model import McuBertForSequenceClassification
+
+    emb = McuBertForSequenceClassification.from_pretrained(out).get_input_embeddings()
+    tok = bert_uncased_tokenizer()
+    for word in ("bill", "network", "hello"):                 # frequent in the data: the full-rank cluster
+        assert int(emb.token_cluster[tok.convert_tokens_to_ids(word)]) == 0
+    assert main(["quantize", str(out), "--out", str(tmp_path / "ad.mcubert"), "--data", str(data)]) == 0
+    assert main(["verify", str(tmp_path / "ad.mcubert"), "--max-seq-len", "32", "--n", "3"]) == 0
 
 
 @pytest.mark.parametrize("change,match", [

@@ -15,7 +15,7 @@ import torch
 from ..int8 import bounds
 from ..int8.numerics import ACTIVATIONS
 from .config import McuBertConfig, read_checkpoint_config
-from .model import McuBertForSequenceClassification, compress_embedding
+from .model import McuBertForSequenceClassification
 
 
 class ImportError_(ValueError):
@@ -57,9 +57,9 @@ def check_config(cfg: dict, where: str = "the checkpoint") -> None:
 
 
 @torch.no_grad()
-def import_checkpoint(src: str | Path, svd_rank: int | None = None) -> McuBertForSequenceClassification:
-    """The mcubert model of a BertForSequenceClassification directory: the word embedding as one
-    full-rank cluster, or (svd_rank) its truncated SVD."""
+def import_checkpoint(src: str | Path) -> McuBertForSequenceClassification:
+    """The mcubert model of a BertForSequenceClassification directory, its word embedding as one
+    full-rank cluster (mcubert.training.imports compresses it under a budget)."""
     from transformers import BertForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -87,6 +87,4 @@ def import_checkpoint(src: str | Path, svd_rank: int | None = None) -> McuBertFo
     w = hf.bert.embeddings.word_embeddings.weight.detach().float()
     emb.U[0].copy_(w)                          # U @ I = the table, bit for bit
     emb.V[0].copy_(torch.eye(H))
-    if svd_rank is not None:
-        compress_embedding(model, torch.zeros(V, dtype=torch.long), [svd_rank], dense=w)
     return model.eval()
