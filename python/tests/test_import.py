@@ -46,6 +46,7 @@ def test_import_keeps_the_logits(tmp_path):
     assert [mine.config.id2label[i] for i in range(3)] == ["billing", "outage", "other"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
 def test_import_quantize_verify(tmp_path, capsys, act):
     """The issue's chain: import -> quantize -> verify, for each activation's lookup table."""
@@ -86,6 +87,7 @@ def test_import_under_a_budget(tmp_path, capsys):
     assert "--method adaptive needs --data" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_import_adaptive_from_a_datasets_frequencies(tmp_path, capsys, monkeypatch):
     """Frequent tokens of the data's train split get the highest rank; the result fits and runs."""
     monkeypatch.setenv("MCUBERT_CACHE", str(tmp_path / "cache"))
