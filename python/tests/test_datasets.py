@@ -153,3 +153,10 @@ def test_builtin_real_datasets():
     assert datasets.load("tweets").splits["test"] == tweets.splits["test"]
     with pytest.raises(DataError, match="not a built-in name"):
         datasets.save(datasets.Dataset("tweets", ["a", "b"], {s: [] for s in ("train", "dev", "test")}))
+
+
+def test_the_first_rows_of_a_split_sample_every_class(tmp_path):
+    """--limit takes the first N rows of each split: they must not all be one class."""
+    ds, _ = _build(_csv(tmp_path / "sorted.csv", _rows({"a": 300, "b": 300, "c": 300})))
+    for s in ("train", "dev", "test"):
+        assert {e.label for e in ds.splits[s][:30]} == {0, 1, 2}

@@ -181,7 +181,7 @@ def _split_one(items: list, seed: int, dev_frac: float, test_frac: float, groupe
             which[groups[i]] = "test" if rank < n_test else "dev" if rank < n_test + n_dev else "train"
         for it in items:
             out[which[it[3]]].append(it)
-        return out
+        return _shuffled(out, rng)
     by_label: dict[str, list] = {}
     for it in items:
         by_label.setdefault(it[2], []).append(it)
@@ -195,7 +195,13 @@ def _split_one(items: list, seed: int, dev_frac: float, test_frac: float, groupe
         if not out[s]:
             raise DataError(f"{len(items)} rows are too few to split into train/dev/test (the {s} split is "
                             f"empty); give more rows, or explicit --dev and --test files")
-    return out
+    return _shuffled(out, rng)
+
+
+def _shuffled(out: dict[str, list], rng: np.random.Generator) -> dict[str, list]:
+    """Rows in a seeded random order, so that the first N of a split (--limit) are a sample of
+    every class, not the first class the split was cut from."""
+    return {s: [xs[i] for i in rng.permutation(len(xs))] for s, xs in out.items()}
 
 
 def _dedup(items: list, warn: Callable[[str], None], where: str) -> list:
