@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import budget as B
-from .train import HiddenDistill, TrainConfig, _dataset, data_of, encode, fit, kd_loss, load_distill_set
+from .train import HiddenDistill, TrainConfig, _dataset, _logger, data_of, encode, fit, kd_loss, load_distill_set
 
 
 # ---------------------------------------------------------------- configuration
@@ -453,13 +453,7 @@ class GatedRankEmbedding(nn.Module):
 
 
 def _log(out: Path) -> logging.Logger:
-    log = logging.getLogger(f"mcubert.search.{out.resolve()}")
-    if not log.handlers:
-        log.setLevel(logging.INFO)
-        h = logging.FileHandler(out / "search.log")
-        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(h)
-    return log
+    return _logger(out, "search", str(out.resolve()))
 
 
 def load_student(student: str | Path):

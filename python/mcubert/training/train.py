@@ -98,11 +98,12 @@ def accuracy(model, ids, labels) -> float:
     return float(np.mean(predict(model, ids).argmax(-1) == labels)) if len(labels) else float("nan")
 
 
-def _logger(out: Path) -> logging.Logger:
-    log = logging.getLogger(f"mcubert.train.{out}")
+def _logger(out: Path, kind: str = "train", key: str | None = None) -> logging.Logger:
+    """The `mcubert.<kind>.<key>` logger, writing to out/<kind>.log (training runs and searches)."""
+    log = logging.getLogger(f"mcubert.{kind}.{key if key is not None else out}")
     if not log.handlers:
         log.setLevel(logging.INFO)
-        h = logging.FileHandler(out / "train.log")
+        h = logging.FileHandler(out / f"{kind}.log")
         h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(h)
     return log
