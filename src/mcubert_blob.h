@@ -57,6 +57,7 @@ enum mcubert_slot {
 	SLOT_CLS_W,
 	SLOT_CLS_B,
 	SLOT_CLS_RQ,
+	SLOT_SEGMENT, /* blob version 2: int16[H], segment B minus segment A on the embedding grid */
 	MCUBERT_SLOT_GLOBAL_COUNT
 };
 

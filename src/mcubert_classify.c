@@ -243,7 +243,8 @@ static void encoder_layerwise(const struct mcubert_ctx *ctx, uint32_t l, int32_t
 	add_norm(ctx, l, res2, hidden2, nq, SC_RES2, LS_LN2, hidden);
 }
 
-static void embed(const struct mcubert_ctx *ctx, const uint16_t *ids, int32_t n)
+/* Tokens [0, n_first) are segment A, [n_first, n) segment B. */
+static void embed(const struct mcubert_ctx *ctx, const uint16_t *ids, int32_t n, int32_t n_first)
 {
 	const int32_t H = (int32_t)ctx->model.hidden;
 	const int32_t *ln = (const int32_t *)mcubert_slot(ctx, SLOT_EMB_LN);
@@ -257,7 +258,7 @@ static void embed(const struct mcubert_ctx *ctx, const uint16_t *ids, int32_t n)
 		/* layerwise keeps all embedding sums, fine reuses one row */
 		int16_t *r = layerwise ? row + t * H : row;
 
-		mcubert_embedding_s8(&ep, ids[t], (uint32_t)t, r);
+		mcubert_embedding_s8(&ep, ids[t], (uint32_t)t, t >= n_first ? 1u : 0u, r);
 		mcubert_layernorm_s8(r, H, ln, hidden + t * H);
 	}
 }
@@ -285,8 +286,8 @@ static void head(const struct mcubert_ctx *ctx, int32_t *logits)
 	mcubert_linear_s8_s32(&kc, &d, &p, pooled, logits);
 }
 
-int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
-		     int32_t *logits_out)
+int mcubert_classify_pair(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
+			  size_t n_first, int32_t *logits_out)
 {
 	if (ctx == NULL || ctx->magic != MCUBERT_CTX_MAGIC || token_ids == NULL || logits_out == NULL) {
 		return MCUBERT_ERR_ARG;
@@ -295,6 +296,11 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 		MCUBERT_LOG_ERR("classify: %u tokens, max_seq_len is %u", (unsigned)n_tokens,
 				(unsigned)ctx->sched->max_seq_len);
 		return MCUBERT_ERR_N_TOKENS;
+	}
+	if (n_first == 0 || n_first > n_tokens) {
+		MCUBERT_LOG_ERR("classify: n_first %u, must be 1..%u", (unsigned)n_first,
+				(unsigned)n_tokens);
+		return MCUBERT_ERR_N_FIRST;
 	}
 	for (size_t i = 0; i < n_tokens; i++) {
 		if (token_ids[i] >= ctx->model.vocab) {
@@ -306,7 +312,7 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 	const int32_t n = (int32_t)n_tokens;
 
 	MCUBERT_PROFILE_MARK(0);
-	embed(ctx, token_ids, n);
+	embed(ctx, token_ids, n, (int32_t)n_first);
 	MCUBERT_PROFILE_MARK(1);
 	for (uint32_t l = 0; l < ctx->model.layers; l++) {
 		/* only [CLS] feeds the pooler, so the last layer needs its row alone */
@@ -324,4 +330,12 @@ int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t 
 	head(ctx, logits_out);
 	MCUBERT_PROFILE_MARK(ctx->model.layers + 2);
 	return MCUBERT_OK;
+}
+
+int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
+		     int32_t *logits_out)
+{
+	/* one sentence is all segment A; n_tokens == 0 is still MCUBERT_ERR_N_TOKENS */
+	return mcubert_classify_pair(ctx, token_ids, n_tokens, n_tokens == 0 ? 1 : n_tokens,
+				     logits_out);
 }

@@ -217,6 +217,7 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 	case SLOT_TANH_LUT: return 256;
 	case SLOT_CLS_W: return MCUBERT_OP(C) * MCUBERT_KP(H);
 	case SLOT_CLS_B: return 4 * C;
+	case SLOT_SEGMENT: return 2 * H;
 	default: return 8 * C;
 	}
 }
@@ -494,6 +495,7 @@ const char *mcubert_strerror(int err)
 	case MCUBERT_ERR_ARENA: return "arena too small for the schedule";
 	case MCUBERT_ERR_N_TOKENS: return "n_tokens is 0 or above max_seq_len";
 	case MCUBERT_ERR_TOKEN_ID: return "token id out of vocabulary";
+	case MCUBERT_ERR_N_FIRST: return "n_first is 0 or above n_tokens";
 	default: return "unknown error";
 	}
 }

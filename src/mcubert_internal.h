@@ -42,6 +42,7 @@ static inline void mcubert_embedding_params(const struct mcubert_ctx *ctx,
 	p->pos = (const int8_t *)mcubert_slot(ctx, SLOT_POS);
 	p->pos_mult = pos_rq[0];
 	p->pos_shift = pos_rq[1];
+	p->segment = (const int16_t *)mcubert_slot(ctx, SLOT_SEGMENT);
 }
 
 #endif /* MCUBERT_INTERNAL_H_ */

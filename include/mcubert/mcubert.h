@@ -29,7 +29,8 @@ extern "C" {
 #endif
 
 #define MCUBERT_SCHEDULE_VERSION 2u
-#define MCUBERT_BLOB_VERSION 1u
+/* 2: adds the segment-B embedding (sentence pairs); version-1 blobs are refused. */
+#define MCUBERT_BLOB_VERSION 2u
 /* The arena and the blob must be aligned to this many bytes. */
 #define MCUBERT_ALIGN 16u
 
@@ -64,6 +65,7 @@ enum mcubert_err {
 	MCUBERT_ERR_ARENA = -10,      /* arena smaller than the schedule's arena size */
 	MCUBERT_ERR_N_TOKENS = -11,   /* n_tokens is 0 or above the schedule's max_seq_len */
 	MCUBERT_ERR_TOKEN_ID = -12,   /* a token id >= vocab size */
+	MCUBERT_ERR_N_FIRST = -13,    /* mcubert_classify_pair(): n_first is 0 or above n_tokens */
 };
 
 /* Arena buffers; a schedule gives each an offset and a size (0 = unused). */
@@ -164,6 +166,14 @@ int mcubert_init(struct mcubert_ctx *ctx, const struct mcubert_schedule *schedul
  */
 int mcubert_classify(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
 		     int32_t *logits_out);
+
+/*
+ * Classify a sentence pair, tokenised as [CLS] a... [SEP] b... [SEP]. The first n_first tokens
+ * ([CLS] a [SEP]) are segment A, the remaining n_tokens - n_first are segment B (token type 1).
+ * n_first must be 1..n_tokens (MCUBERT_ERR_N_FIRST); n_first == n_tokens is mcubert_classify().
+ */
+int mcubert_classify_pair(struct mcubert_ctx *ctx, const uint16_t *token_ids, size_t n_tokens,
+			  size_t n_first, int32_t *logits_out);
 
 const char *mcubert_strerror(int err);
 

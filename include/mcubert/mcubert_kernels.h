@@ -114,6 +114,7 @@ struct mcubert_embedding_params {
 	const int8_t *pos;            /* [max_positions][hidden] */
 	int32_t pos_mult;
 	int32_t pos_shift;
+	const int16_t *segment;       /* [hidden] segment B minus segment A, on the output grid */
 };
 
 #define MCUBERT_CKPT_BLOCK 64
@@ -121,9 +122,13 @@ struct mcubert_embedding_params {
 /* Cluster of token t. */
 uint32_t mcubert_embedding_cluster(const struct mcubert_embedding_params *p, uint32_t token);
 
-/* out[h] = sat16(word[h] + sat16(requant(pos[position][h]))): the LayerNorm input. */
+/*
+ * out[h] = sat16(word[h] + sat16(requant(pos[position][h]))), then for segment 1 (the second
+ * sentence of a pair) out[h] = sat16(out[h] + segment[h]): the LayerNorm input. Segment A is
+ * folded into pos, so segment 0 reads no segment table.
+ */
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
-			  uint32_t position, int16_t *out);
+			  uint32_t position, uint32_t segment, int16_t *out);
 
 #ifdef __cplusplus
 }

@@ -225,7 +225,8 @@ def cmd_verify(a) -> int:
         from .targets import boards
 
         board = boards.get(a.board)
-    r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, **_plan_kw(a))
+    pairs = {"auto": None, "yes": True, "no": False}[a.pairs]
+    r = verify(qm, a.max_seq_len, a.n, mode=a.schedule, seed=a.seed, target=a.target, pairs=pairs, **_plan_kw(a))
     for m in r.mismatches[:5]:
         print(f"mismatch: input {m['index']} ({m['n_tokens']} tokens) status {m['status']} "
               f"reference {m['reference']} runtime {m['runtime']}")
@@ -240,7 +241,9 @@ def cmd_verify(a) -> int:
             print(f"estimate at {board.name}'s {board.clock_hz / 1e6:g} MHz, one instruction per cycle: "
                   f"{ms:.1f} ms per inference at {a.max_seq_len} tokens (from instruction counts, not measured "
                   f"on the board)")
-    print(f"bit-exact: {r.exact}/{r.n}")
+    kind = f" sentence pairs (segment A 1..n tokens)" if r.pairs == r.n else (
+        f" ({r.pairs} sentence pairs)" if r.pairs else "")
+    print(f"bit-exact: {r.exact}/{r.n}{kind}")
     return 0 if r.ok else 1
 
 
@@ -611,6 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=NONNEG, default=0, help="random seed")
     s.add_argument("--target", default="host", choices=host_targets,
                    help="host, or an emulated core under qemu-system-arm (prints instructions per inference)")
+    s.add_argument("--pairs", default="auto", choices=("auto", "yes", "no"),
+                   help="random sentence pairs through mcubert_classify_pair() (auto: when the model was "
+                        "trained on pairs)")
     s.add_argument("--board", help="with an emulated target: estimate the time per inference at this "
                                    "board profile's clock")
 

@@ -9,7 +9,7 @@ import pytest
 
 from mcubert.targets import host
 from mcubert.int8 import reference
-from mcubert.export.blob import GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
+from mcubert.export.blob import BLOB_VERSION, GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
 from mcubert.export.planner import Dims, fnv1a, plan
 
 E = host.ERR
@@ -52,6 +52,7 @@ def test_valid_model_initialises(good):
     ("truncated", "MCUBERT_ERR_TRUNCATED"),
     ("magic", "MCUBERT_ERR_MAGIC"),
     ("version", "MCUBERT_ERR_VERSION"),
+    ("version_1", "MCUBERT_ERR_VERSION"),     # a blob from before sentence pairs: refused, not misread
     ("layout", "MCUBERT_ERR_VERSION"),
     ("flipped_byte", "MCUBERT_ERR_CRC"),
     ("flipped_weight", "MCUBERT_ERR_CRC"),
@@ -77,7 +78,9 @@ def test_bad_blob(good, case, code):
     elif case == "magic":
         blob = _patch(blob, 0, b"XCBB")
     elif case == "version":
-        blob = _patch(blob, 4, struct.pack("<H", 2))
+        blob = _patch(blob, 4, struct.pack("<H", BLOB_VERSION + 1))
+    elif case == "version_1":
+        blob = _patch(blob, 4, struct.pack("<H", 1))
     elif case == "layout":
         blob = _patch(blob, 6, struct.pack("<H", 7))
     elif case == "flipped_byte":

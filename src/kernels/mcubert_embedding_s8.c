@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Clustered low-rank embedding: token t of cluster c at row j is U_c[j] . V_c, plus the
- * position embedding. Rows come from the checkpoint table (tokens of c before t's block
+ * position embedding (segment A folded in), plus the segment-B row for the second sentence
+ * of a pair. Rows come from the checkpoint table (tokens of c before t's block
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
  * SIMD path: the rank-r dot products two output channels at a time.
  */
@@ -22,7 +23,7 @@ uint32_t mcubert_embedding_cluster(const struct mcubert_embedding_params *p, uin
 }
 
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
-			  uint32_t position, int16_t *out)
+			  uint32_t position, uint32_t segment, int16_t *out)
 {
 	const int32_t hidden = p->hidden;
 	const uint32_t c = mcubert_embedding_cluster(p, token);
@@ -84,5 +85,10 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 		int32_t pe = mcubert_sat16_32(mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
 
 		out[h] = mcubert_sat16_32(word + pe);
+	}
+	if (segment != 0) {
+		for (h = 0; h < hidden; h++) {
+			out[h] = mcubert_sat16_32((int32_t)out[h] + p->segment[h]);
+		}
 	}
 }

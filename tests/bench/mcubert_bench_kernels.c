@@ -142,7 +142,7 @@ static void bench_embedding(int32_t tokens)
 {
 	const struct mcubert_embedding_params p = {
 		EMB_VOCAB, HID, 1, 0, emb_info, (const uint8_t *)emb_info, emb_ckpt, emb_u, emb_vt,
-		emb_rq, emb_pos, 1 << 30, 31};
+		emb_rq, emb_pos, 1 << 30, 31, NULL}; /* segment A only */
 	int16_t *out = (int16_t *)y_buf;
 	char shape[64];
 
@@ -156,7 +156,7 @@ static void bench_embedding(int32_t tokens)
 	const uint64_t t0 = mcubert_icount_now();
 
 	for (int32_t t = 0; t < tokens; t++) {
-		mcubert_embedding_s8(&p, ((uint32_t)t * 2654435761u) % EMB_VOCAB, (uint32_t)t, out);
+		mcubert_embedding_s8(&p, ((uint32_t)t * 2654435761u) % EMB_VOCAB, (uint32_t)t, 0u, out);
 	}
 	const uint64_t t1 = mcubert_icount_now();
 

@@ -441,7 +441,8 @@ static void encoder_layer(const uint8_t *blob, uint32_t l, size_t n, int H, int 
 }
 
 int mcubert_naive_classify(const struct mcubert_schedule *s, const uint8_t *blob,
-			   const uint16_t *ids, size_t n_tokens, int32_t *logits, void *work)
+			   const uint16_t *ids, size_t n_tokens, size_t n_first, int32_t *logits,
+			   void *work)
 {
 	uint64_t off[NB_COUNT];
 	struct naive_bufs b;
@@ -464,6 +465,9 @@ int mcubert_naive_classify(const struct mcubert_schedule *s, const uint8_t *blob
 	}
 	if (n_tokens == 0 || n_tokens > s->max_seq_len) {
 		return MCUBERT_ERR_N_TOKENS;
+	}
+	if (n_first == 0 || n_first > n_tokens) {
+		return MCUBERT_ERR_N_FIRST;
 	}
 	for (size_t t = 0; t < n_tokens; t++) {
 		if (ids[t] >= vocab) {
@@ -495,6 +499,16 @@ int mcubert_naive_classify(const struct mcubert_schedule *s, const uint8_t *blob
 	op_requant_s16((const int8_t *)slot(blob, SLOT_POS), nH, rd_i32(pos_rq, 0), rd_i32(pos_rq, 1),
 		       b.b16);
 	op_add_s16(b.a16, b.b16, nH, b.r16);
+	/* segment B: the blob's segment row added to every token from n_first on */
+	for (size_t t = n_first; t < n; t++) {
+		const uint8_t *seg = slot(blob, SLOT_SEGMENT);
+
+		for (int h = 0; h < H; h++) {
+			size_t at = t * (size_t)H + (size_t)h;
+
+			b.r16[at] = sat16((int32_t)b.r16[at] + (int16_t)rd16(seg + 2 * (size_t)h));
+		}
+	}
 	op_layernorm(b.r16, n, H, slot(blob, SLOT_EMB_LN), b.hid);
 
 	for (uint32_t l = 0; l < layers; l++) {

@@ -26,12 +26,14 @@ extern "C" {
 size_t mcubert_naive_work_size(const struct mcubert_schedule *s);
 
 /*
- * returns 0 or a negative MCUBERT_ERR_* code for bad n_tokens / token id; assumes the blob
+ * Tokens [n_first, n_tokens) are segment B (n_first == n_tokens: one sentence).
+ * returns 0 or a negative MCUBERT_ERR_* code for bad n_tokens / n_first / token id; assumes the blob
  * already passed mcubert_init. `work` must be mcubert_naive_work_size() bytes, aligned to
  * MCUBERT_ALIGN; `logits` receives s->labels values.
  */
 int mcubert_naive_classify(const struct mcubert_schedule *s, const uint8_t *blob,
-			   const uint16_t *ids, size_t n_tokens, int32_t *logits, void *work);
+			   const uint16_t *ids, size_t n_tokens, size_t n_first, int32_t *logits,
+			   void *work);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
  *
  *   naive_check SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin
  *
- * INPUTS.bin : u32 count, then per input u32 n_tokens and n_tokens u16 ids.
+ * INPUTS.bin : as tests/runner/mcubert_runner.c reads it (n_tokens, n_first, ids).
  * OUTPUTS.bin: per input i32 status and `labels` i32 logits.
  * The blob first goes through the real mcubert_init(), because the naive code trusts a
  * validated blob. Guard bytes around the work memory are checked after every call.
@@ -118,10 +118,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "naive_check: cannot write outputs\n");
 		return 1;
 	}
-	for (uint32_t i = 0; i < count && pos + 4 <= in_len; i++) {
-		uint32_t n = rd32(in + pos);
+	for (uint32_t i = 0; i < count && pos + 8 <= in_len; i++) {
+		/* INPUTS.bin as the runner reads it; n_first 0xFFFFFFFF is one sentence */
+		uint32_t n = rd32(in + pos), n_first = rd32(in + pos + 4);
 
-		pos += 4;
+		pos += 8;
 		if (n > 65536 || pos + 2u * n > in_len) {
 			fprintf(stderr, "naive_check: inputs truncated\n");
 			rc = 1;
@@ -132,7 +133,8 @@ int main(int argc, char **argv)
 		}
 		pos += 2u * n;
 		memset(logits, 0, sizeof(int32_t) * labels);
-		int32_t status = mcubert_naive_classify(&sched, blob, ids, n, logits, work);
+		int32_t status = mcubert_naive_classify(&sched, blob, ids, n,
+							n_first == 0xFFFFFFFFu ? n : n_first, logits, work);
 
 		if (!guards_ok(work, work_len)) {
 			fprintf(stderr, "naive_check: input %u wrote outside the work memory\n", (unsigned)i);

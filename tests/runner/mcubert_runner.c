@@ -6,9 +6,11 @@
  *
  *   mcubert_runner SCHEDULE.bin BLOB.bin INPUTS.bin OUTPUTS.bin [COUNTS.bin]
  *
- * INPUTS.bin : u32 count, then per input u32 n_tokens and n_tokens u16 ids.
+ * INPUTS.bin : u32 count, then per input u32 n_tokens, u32 n_first and n_tokens u16 ids.
+ *              n_first 0xFFFFFFFF calls mcubert_classify(), anything else
+ *              mcubert_classify_pair() with that n_first (0 included, to test its error).
  * OUTPUTS.bin: per input i32 status and `labels` i32 logits.
- * COUNTS.bin : per input u64, the instructions mcubert_classify took (see mcubert_icount.h;
+ * COUNTS.bin : per input u64, the instructions the classify call took (see mcubert_icount.h;
  *              0 on the host). All little-endian.
  * Guard bytes around the arena are checked after every call: the runtime must never
  * write outside it. Exit status: 0 ok, 1 usage/io error, 2 init error, 3 guard overwritten.
@@ -25,6 +27,7 @@
 
 #define GUARD 64
 #define GUARD_BYTE 0xA5
+#define RUNNER_SINGLE 0xFFFFFFFFu
 
 /*
  * Reads a whole file into one MCUBERT_ALIGN-aligned allocation sized to it: one copy of
@@ -144,10 +147,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mcubert_runner: cannot write outputs\n");
 		return 1;
 	}
-	for (uint32_t i = 0; i < count && pos + 4 <= in_len; i++) {
-		uint32_t n = rd32(in + pos);
+	for (uint32_t i = 0; i < count && pos + 8 <= in_len; i++) {
+		uint32_t n = rd32(in + pos), n_first = rd32(in + pos + 4);
 
-		pos += 4;
+		pos += 8;
 		if (n > 65536 || pos + 2u * n > in_len) {
 			fprintf(stderr, "mcubert_runner: inputs truncated\n");
 			rc = 1;
@@ -162,9 +165,13 @@ int main(int argc, char **argv)
 		uint64_t t0 = mcubert_icount_now();
 #ifdef MCUBERT_RUNNER_NAIVE
 		/* the benchmark's naive baseline, after the same mcubert_init() checks */
-		int32_t status = mcubert_naive_classify(&sched, blob, ids, n, logits, naive_work);
+		int32_t status = mcubert_naive_classify(&sched, blob, ids, n,
+							n_first == RUNNER_SINGLE ? n : n_first, logits,
+							naive_work);
 #else
-		int32_t status = mcubert_classify(&ctx, ids, n, logits);
+		int32_t status = n_first == RUNNER_SINGLE
+					 ? mcubert_classify(&ctx, ids, n, logits)
+					 : mcubert_classify_pair(&ctx, ids, n, n_first, logits);
 #endif
 		uint64_t spent = mcubert_icount_now() - t0;
 

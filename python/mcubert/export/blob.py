@@ -19,14 +19,14 @@ import numpy as np
 from ..int8.qmodel import LAYER_TENSORS, QuantModel
 
 MAGIC = b"MCBB"
-BLOB_VERSION = 1
+BLOB_VERSION = 2       # 2: the segment-B slot (sentence pairs)
 LAYOUT_ROW_MAJOR = 0
 LAYOUT_OC2_K4 = 1  # the layout every kernel variant reads (interleave_oc2_k4)
 HEADER_SIZE = 72
 ALIGN = 16
 CKPT_BLOCK = 64
 GLOBAL_SLOTS = ("cluster_info", "cluster_map", "cluster_ckpt", "emb_u", "emb_vt", "emb_rq", "pos", "pos_rq",
-                "emb_ln", "pool_w", "pool_b", "pool_rq", "tanh_lut", "cls_w", "cls_b", "cls_rq")
+                "emb_ln", "pool_w", "pool_b", "pool_rq", "tanh_lut", "cls_w", "cls_b", "cls_rq", "segment")
 
 
 WEIGHT_SLOTS = ("pool_w", "cls_w") + tuple(f"{n}.w" for n in ("q", "k", "v", "o", "f1", "f2"))
@@ -100,6 +100,7 @@ def _slots(qm: QuantModel) -> list[bytes]:
         s8(t["pos"]), i32(t["pos.rq"]), i32(t["emb.ln"]),
         s8(interleave_oc2_k4(t["pool.w"])), i32(t["pool.b"]), i32(t["pool.rq"]), s8(t["tanh_lut"]),
         s8(interleave_oc2_k4(t["cls.w"])), i32(t["cls.b"]), i32(t["cls.rq"]),
+        np.ascontiguousarray(qm.segment, "<i2").tobytes(),
     ]
     for i in range(qm.layers):
         for name in LAYER_TENSORS:

@@ -76,6 +76,18 @@ class QuantModel:
         id2label = self.config.get("id2label") or {}
         return [str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(self.num_labels)]
 
+    @property
+    def segment(self) -> np.ndarray:
+        """int16 [H]: segment B minus segment A on the embedding-sum grid. Files made before
+        sentence pairs have none: their segment B equals segment A (zeros)."""
+        seg = self.tensors.get("seg")
+        return np.zeros(self.hidden, np.int16) if seg is None else np.asarray(seg, np.int16)
+
+    @property
+    def is_pair(self) -> bool:
+        """Trained on sentence pairs ([CLS] a [SEP] b [SEP])."""
+        return bool(self.config.get("text_pair"))
+
     def layer(self, i: int, name: str) -> np.ndarray:
         return self.tensors[f"l{i}.{name}"]
 

@@ -6,6 +6,8 @@ No op that the C runtime does in integers uses a float here. Tensors are process
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import numerics as nx
@@ -26,8 +28,24 @@ def _lin(qm: QuantModel, prefix: str, x: np.ndarray, out: str) -> np.ndarray:
     return fn(acc, rq[0], rq[1])
 
 
-def embed(qm: QuantModel, ids: np.ndarray) -> np.ndarray:
-    """Clustered low-rank word embedding + position embedding, then LayerNorm -> int8 [n, H]."""
+class Pair(NamedTuple):
+    """A sentence-pair input: ids of [CLS] a [SEP] b [SEP], and n_first, the tokens of [CLS] a [SEP]
+    (segment A). Plain token ids are a one-sentence input (all segment A)."""
+    ids: np.ndarray
+    n_first: int
+
+
+def split_input(x) -> tuple[np.ndarray, int]:
+    """(ids, n_first) of an input: a Pair, or token ids (n_first = their length)."""
+    if isinstance(x, Pair):
+        return np.asarray(x.ids, np.int64).ravel(), int(x.n_first)
+    ids = np.asarray(x, np.int64).ravel()
+    return ids, len(ids)
+
+
+def embed(qm: QuantModel, ids: np.ndarray, n_first: int | None = None) -> np.ndarray:
+    """Clustered low-rank word embedding + position embedding (segment A folded in), plus the
+    segment-B row for tokens from n_first on, then LayerNorm -> int8 [n, H]."""
     t = qm.tensors
     H = qm.hidden
     cl = t["emb.cluster_of"].astype(np.int64)
@@ -42,6 +60,9 @@ def embed(qm: QuantModel, ids: np.ndarray) -> np.ndarray:
             a[j] = nx.requant_s16(acc, rq[0], rq[1])
     pm, ps = (int(v) for v in t["pos.rq"])
     r16 = nx.residual_add(a, t["pos"][: len(ids)], pm, ps)
+    if n_first is not None and n_first < len(ids):
+        r16[n_first:] = nx.sat(r16[n_first:].astype(np.int32) + qm.segment.astype(np.int32),
+                               nx.INT16_MIN, nx.INT16_MAX)
     return _ln(r16, t["emb.ln"])
 
 
@@ -72,19 +93,23 @@ def layer(qm: QuantModel, i: int, h: np.ndarray) -> np.ndarray:
     return _ln(nx.residual_add(a2, h1, *qm.scalar(i, "res2")), qm.layer(i, "ln2"))
 
 
-def check_ids(qm: QuantModel, ids) -> np.ndarray:
+def check_ids(qm: QuantModel, ids, n_first: int | None = None) -> np.ndarray:
+    """The checks mcubert_classify_pair() makes, with its error order."""
     ids = np.asarray(ids, np.int64).ravel()
     if not 1 <= len(ids) <= qm.max_positions:
         raise ValueError(f"{len(ids)} tokens: the model takes 1 to {qm.max_positions}")
+    if n_first is not None and not 1 <= n_first <= len(ids):
+        raise ValueError(f"n_first {n_first}: must be 1..{len(ids)} (the tokens of [CLS] a [SEP])")
     if ids.min() < 0 or ids.max() >= qm.vocab_size:
         raise ValueError(f"token id out of range [0, {qm.vocab_size})")
     return ids
 
 
-def classify(qm: QuantModel, ids) -> np.ndarray:
-    """int32 logits [num_labels]; multiply by scales['logit'] for float logits."""
-    ids = check_ids(qm, ids)
-    h = embed(qm, ids)
+def classify(qm: QuantModel, x) -> np.ndarray:
+    """int32 logits [num_labels] of token ids or a Pair; multiply by scales['logit'] for floats."""
+    ids, n_first = split_input(x)
+    ids = check_ids(qm, ids, n_first)
+    h = embed(qm, ids, n_first)
     for i in range(qm.layers):
         h = layer(qm, i, h)
     pooled = nx.lut_s8(_lin(qm, "pool", h[:1], "s8"), qm.tensors["tanh_lut"])
@@ -98,11 +123,22 @@ def agreement(qm: QuantModel, model, samples) -> dict:
     model.eval()
     agree, errs, n = 0, [], 0
     with torch.no_grad():
-        for ids in samples:
-            ref = model(input_ids=torch.as_tensor(np.asarray(ids), dtype=torch.long)[None]).logits[0].numpy()
-            q = classify(qm, ids).astype(np.float64) * qm.scales["logit"]
+        for x in samples:
+            ids, n_first = split_input(x)
+            ref = model(**torch_inputs(ids, n_first)).logits[0].numpy()
+            q = classify(qm, x).astype(np.float64) * qm.scales["logit"]
             agree += int(np.argmax(ref) == np.argmax(q))
             errs.append(float(np.abs(ref - q).max() / max(np.abs(ref).max(), 1e-9)))
             n += 1
     return {"n": n, "label_agreement": agree / max(n, 1), "max_rel_logit_err": max(errs) if errs else 0.0,
             "mean_rel_logit_err": float(np.mean(errs)) if errs else 0.0}
+
+
+def torch_inputs(ids, n_first: int) -> dict:
+    """input_ids and token_type_ids (batch of one) for the float model."""
+    import torch
+
+    ids = torch.as_tensor(np.asarray(ids), dtype=torch.long)[None]
+    types = torch.zeros_like(ids)
+    types[:, n_first:] = 1
+    return {"input_ids": ids, "token_type_ids": types}

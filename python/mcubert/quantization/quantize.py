@@ -15,6 +15,7 @@ from ..int8 import bounds
 from ..int8 import numerics as nx
 from ..int8.numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
 from ..int8.qmodel import QuantModel
+from ..int8.reference import Pair, split_input, torch_inputs  # noqa: F401  (Pair re-exported)
 
 RES_QMAX = 16384        # residual grids keep 2x headroom below int16
 LOGIT_QMAX = 2**20
@@ -78,8 +79,8 @@ def calibrate(model, samples: list[np.ndarray]) -> dict[str, float]:
     rec.output(bert.pooler.dense, "pool.in")
     rec.output(model.classifier, "logits")
     try:
-        for ids in tqdm(samples, desc="calibrate", leave=False, disable=len(samples) < 200 or None):
-            model(input_ids=torch.as_tensor(ids, dtype=torch.long)[None])
+        for x in tqdm(samples, desc="calibrate", leave=False, disable=len(samples) < 200 or None):
+            model(**torch_inputs(*split_input(x)))
     finally:
         rec.close()
     return rec.values
@@ -144,6 +145,10 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
     t["pos"] = nx.quantize_tensor(pos, s_p)
     t["pos.rq"] = np.array(_rq1(s_p / s_e), np.int32)
     t["emb.ln"] = _ln(bert.embeddings.LayerNorm, s_e, s_h)
+    # segment B: its difference to segment A (folded into pos), added on the sum's int16 grid
+    types = _np(bert.embeddings.token_type_embeddings.weight)
+    seg = types[1] - types[0] if len(types) > 1 else np.zeros(H)
+    t["seg"] = nx.quantize_tensor(seg, s_e, nx.INT16_MIN, nx.INT16_MAX, np.int16)
 
     # --- encoder layers
     for i, layer in enumerate(bert.encoder.layer):
@@ -192,6 +197,7 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         "id2label": {str(k): str(v) for k, v in (cfg.id2label or {}).items()},
         "layer_norm_eps": float(cfg.layer_norm_eps),
         "hidden_act": str(cfg.hidden_act),
+        "text_pair": bool(getattr(cfg, "text_pair", False)),
     }
     return QuantModel(config=config, tensors=t, scales=scales, vocab=vocab)
 

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..export.planner import Plan
+from ..int8.reference import Pair
 
 REPO = Path(__file__).resolve().parents[3]
 ERRORS = {
@@ -23,6 +24,7 @@ ERRORS = {
     -4: "MCUBERT_ERR_VERSION", -5: "MCUBERT_ERR_CRC", -6: "MCUBERT_ERR_SCHEDULE", -7: "MCUBERT_ERR_CONFIG",
     -8: "MCUBERT_ERR_LAYOUT", -9: "MCUBERT_ERR_ALIGN", -10: "MCUBERT_ERR_ARENA", -11: "MCUBERT_ERR_N_TOKENS",
     -12: "MCUBERT_ERR_TOKEN_ID",
+    -13: "MCUBERT_ERR_N_FIRST",
 }
 ERR = {v: k for k, v in ERRORS.items()}
 _TOOLCHAIN = f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'cmake' / 'arm-none-eabi.cmake'}"
@@ -83,11 +85,18 @@ def build(variant: str = "release", quiet: bool = True) -> Path:
     return out
 
 
+SINGLE = 0xFFFFFFFF     # INPUTS.bin n_first of a one-sentence input: the runner calls mcubert_classify()
+
+
 def pack_inputs(inputs: list) -> bytes:
+    """INPUTS.bin (tests/runner/mcubert_runner.c): token ids, or reference.Pair for a sentence pair."""
     out = bytearray(struct.pack("<I", len(inputs)))
-    for ids in inputs:
-        ids = np.asarray(ids, np.uint16)
-        out += struct.pack("<I", len(ids)) + ids.astype("<u2").tobytes()
+    for x in inputs:
+        if isinstance(x, Pair):
+            ids, n_first = np.asarray(x.ids, np.int64).ravel(), int(x.n_first) & 0xFFFFFFFF
+        else:
+            ids, n_first = np.asarray(x, np.int64).ravel(), SINGLE
+        out += struct.pack("<II", len(ids), n_first) + ids.astype("<u2").tobytes()
     return bytes(out)
 
 
@@ -200,11 +209,17 @@ class Runtime:
                                             ctypes.c_size_t(len(blob) if blob_len is None else blob_len),
                                             ctypes.c_void_p(self.arena_ptr), ctypes.c_size_t(self.arena_len))
 
-    def classify(self, ids) -> tuple[int, np.ndarray]:
+    def classify(self, ids, n_first: int | None = None) -> tuple[int, np.ndarray]:
+        """mcubert_classify(), or mcubert_classify_pair() when n_first is given (or ids is a Pair)."""
+        if isinstance(ids, Pair):
+            ids, n_first = ids.ids, ids.n_first
         arr = np.ascontiguousarray(np.asarray(ids, np.uint16))
         out = np.zeros(max(self.labels, 1), np.int32)
-        st = self.lib.mcubert_classify(self.ctx, arr.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(len(arr)),
-                                       out.ctypes.data_as(ctypes.c_void_p))
+        args = [self.ctx, arr.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(len(arr))]
+        if n_first is None:
+            st = self.lib.mcubert_classify(*args, out.ctypes.data_as(ctypes.c_void_p))
+        else:
+            st = self.lib.mcubert_classify_pair(*args, ctypes.c_size_t(n_first), out.ctypes.data_as(ctypes.c_void_p))
         return st, out
 
     def guards_intact(self) -> bool:
@@ -224,6 +239,9 @@ def load_library(variant: str = "release") -> ctypes.CDLL:
                                      ctypes.c_void_p, ctypes.c_size_t]
         lib.mcubert_classify.restype = ctypes.c_int
         lib.mcubert_classify.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        lib.mcubert_classify_pair.restype = ctypes.c_int
+        lib.mcubert_classify_pair.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
+                                              ctypes.c_void_p]
         lib.mcubert_strerror.restype = ctypes.c_char_p
         lib.mcubert_strerror.argtypes = [ctypes.c_int]
         _LIBS[variant] = lib

@@ -388,6 +388,9 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     # first and last token, a token at a checkpoint block boundary, the rest random
     toks = np.concatenate([[0, V - 1, min(CKPT_BLOCK, V - 1)], rng.integers(0, V, size=n_tok - 3)]).astype(np.uint16)
     positions = rng.integers(0, max_pos, size=n_tok).astype(np.uint16)
+    segments = (np.arange(n_tok) % 2).astype(np.uint8)            # both segments, every case
+    seg = rng.integers(-3000, 3001, size=H).astype(np.int16)
+    seg[0] = 32767                                                  # saturates on a positive sum
     row_of = np.zeros(V, np.int64)
     seen = np.zeros(K, np.int64)
     for t in range(V):                          # row of t in its cluster's U: earlier tokens of that cluster
@@ -401,6 +404,8 @@ def _embedding(h: Header, rng, i: int, c) -> None:
             acc = nx.linear(us[k][row_of[t]][None], vts[k], None, None)
             word = nx.requant_s16(acc, rq[k][:H], rq[k][H:])
         out[j] = nx.residual_add(word, pos[q][None], pm, ps)[0]   # as reference.embed
+        if segments[j]:
+            out[j] = nx.sat(out[j].astype(np.int32) + seg, nx.INT16_MIN, nx.INT16_MAX)
     bits = cluster_bits(K)
     p = f"golden_embedding_{i}"
     h.array(f"{p}_info", np.array([[s, r] for s, r in zip(sizes, ranks)]), np.uint32)
@@ -413,11 +418,13 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     h.array(f"{p}_cl", cl, np.uint8)
     h.array(f"{p}_tok", toks, np.uint16)
     h.array(f"{p}_at", positions, np.uint16)
+    h.array(f"{p}_seg", segments, np.uint8)
+    h.array(f"{p}_segrow", seg, np.int16)
     h.array(f"{p}_y", out, np.int16)
     h.out(out.nbytes)
     h.case("embedding", f"\t{{\"embedding V={V} H={H} K={K}\", "
                         f"{{{V}, {H}, {K}, {bits}, {p}_info, {p}_map, {p}_ckpt, {p}_u, {p}_vt, {p}_rq, "
-                        f"{p}_pos, {pm}, {ps}}}, {p}_cl, {n_tok}, {p}_tok, {p}_at, {p}_y}}")
+                        f"{p}_pos, {pm}, {ps}, {p}_segrow}}, {p}_cl, {n_tok}, {p}_tok, {p}_at, {p}_seg, {p}_y}}")
 
 
 _BUILDERS = {"linear": (_linear, LINEAR_CASES), "attn_qk": (_attn_qk, QK_CASES),

@@ -87,7 +87,7 @@ def _linear(o: int, k: int) -> list[int]:
 def rest_slot_sizes(hidden: int, layers: int, ffn: int, max_positions: int, num_labels: int) -> list[int]:
     """Unpadded sizes of every slot after the embedding's six, in blob order."""
     h, f = hidden, ffn
-    g = [max_positions * h, 8, _ln(h), *_linear(h, h), 256, *_linear(num_labels, h)]
+    g = [max_positions * h, 8, _ln(h), *_linear(h, h), 256, *_linear(num_labels, h), 2 * h]  # last: segment
     per_layer = {"ln1": _ln(h), "ln2": _ln(h), "softmax_lut": 2 * 256, "gelu_lut": 256, "scalars": 32}
     for n, (o, k) in {"q": (h, h), "k": (h, h), "v": (h, h), "o": (h, h), "f1": (f, h), "f2": (h, f)}.items():
         per_layer.update(zip((f"{n}.w", f"{n}.b", f"{n}.rq"), _linear(o, k)))

@@ -255,7 +255,8 @@ void golden_check_embedding(void)
 		GOLDEN_ASSERT(bytes <= GOLDEN_MAX_OUT_BYTES, c->name);
 		memset(out_buf, FILL, sizeof(out_buf));
 		for (int32_t j = 0; j < c->n_lookups; j++) {
-			mcubert_embedding_s8(&c->p, c->tokens[j], c->positions[j], out + j * h);
+			mcubert_embedding_s8(&c->p, c->tokens[j], c->positions[j], c->segments[j],
+					     out + j * h);
 		}
 		GOLDEN_ASSERT_MEM(out_buf, c->expected, bytes, c->name);
 		GOLDEN_ASSERT(tail_ok(out_buf, bytes), c->name);

@@ -95,6 +95,7 @@ struct golden_embedding {
 	int32_t n_lookups;
 	const uint16_t *tokens;    /* [n_lookups] */
 	const uint16_t *positions; /* [n_lookups] */
+	const uint8_t *segments;   /* [n_lookups]: 0 (sentence A) or 1 (sentence B of a pair) */
 	const int16_t *expected;   /* [n_lookups][hidden] */
 };
 
