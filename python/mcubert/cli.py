@@ -263,6 +263,11 @@ def cmd_run(a) -> int:
     L = a.max_seq_len or qm.max_positions
     if L > qm.max_positions:
         raise CliError(f"--max-seq-len {L} is above the model's max positions ({qm.max_positions})")
+    n_first = None
+    if a.text_pair is not None and a.text is None:
+        raise CliError("--text-pair goes with --text (the first sentence)")
+    if a.n_first is not None and a.ids is None:
+        raise CliError("--n-first goes with --ids; with text, give --text and --text-pair")
     if a.ids is not None:
         try:
             ids = [int(x) for x in a.ids.replace(",", " ").split()]
@@ -275,6 +280,9 @@ def cmd_run(a) -> int:
             raise CliError(f"--ids: token id {bad[0]} is outside the vocabulary (0..{qm.vocab_size - 1})")
         if len(ids) > L:
             raise CliError(f"--ids gives {len(ids)} tokens; at most {L} (--max-seq-len) fit")
+        if a.n_first is not None and a.n_first > len(ids):
+            raise CliError(f"--n-first {a.n_first} is above the {len(ids)} tokens of --ids")
+        n_first = a.n_first
     else:
         from .text.wordpiece import WordPiece
 
@@ -285,24 +293,37 @@ def cmd_run(a) -> int:
         if L < 2:
             raise CliError(f"--max-seq-len {L} leaves no room for [CLS] and [SEP]; text needs at least 2")
         wp = WordPiece(qm.vocab)
-        words = wp.tokenize(a.text)
-        ids = wp.encode(a.text, L)
-        if len(words) + 2 > L:
-            print(f"note: input truncated to {L} of {len(words) + 2} tokens ([CLS] and [SEP] included)",
+        if qm.is_pair and a.text_pair is None:
+            raise CliError("this model reads sentence pairs: give the second sentence with --text-pair")
+        if not qm.is_pair and a.text_pair is not None:
+            raise CliError("this model reads one sentence, not pairs: drop --text-pair")
+        if a.text_pair is None:
+            n_words, special = len(wp.tokenize(a.text)), "[CLS] and [SEP]"
+            ids = wp.encode(a.text, L)
+        else:
+            if not a.text_pair.strip():
+                raise CliError("--text-pair is empty; give the second sentence")
+            if L < 3:
+                raise CliError(f"--max-seq-len {L} leaves no room for [CLS] and two [SEP]; pairs need at least 3")
+            n_words, special = len(wp.tokenize(a.text)) + len(wp.tokenize(a.text_pair)), "[CLS] and two [SEP]"
+            ids, n_first = wp.encode_pair(a.text, a.text_pair, L)
+        n_special = 2 if a.text_pair is None else 3
+        if n_words + n_special > L:
+            print(f"note: input truncated to {L} of {n_words + n_special} tokens ({special} included)",
                   file=sys.stderr)
     p = plan(Dims.of(qm), L, a.schedule)
     rt = host.Runtime(p, build_blob(qm, p.hash))
     if rt.status != 0:
         raise CliError(f"mcubert_init: {host.strerror(rt.status)}")
-    st, logits = rt.classify(ids)
+    st, logits = rt.classify(ids, n_first)
     if st != 0:
-        raise CliError(f"mcubert_classify: {host.strerror(st)}")
+        raise CliError(f"mcubert_classify{'' if n_first is None else '_pair'}: {host.strerror(st)}")
     scale = struct.unpack("<f", struct.pack("<f", qm.scales.get("logit", 1.0)))[0]
     fl = logits.astype(np.float64) * scale
     probs = np.exp(fl - fl.max())
     probs /= probs.sum()
     best = int(np.argmax(logits))
-    print(f"tokens: {len(ids)}")
+    print(f"tokens: {len(ids)}" + ("" if n_first is None else f" (segment A: {n_first})"))
     print(f"label: {qm.labels[best]}")
     for i, name in enumerate(qm.labels):
         print(f"  {name}: logit {fl[i]:+.4f} (int {int(logits[i])})  p={probs[i]:.4f}")
@@ -628,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--text", help="text to classify (tokenized with the model file's vocabulary)")
     g.add_argument("--ids", help="comma-separated token ids")
+    s.add_argument("--text-pair", help="the second sentence, for a sentence-pair model (with --text)")
+    s.add_argument("--n-first", type=POSITIVE, help="with --ids: tokens of [CLS] a [SEP]; the rest are "
+                                                   "segment B (mcubert_classify_pair)")
     s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens at most (default: the model's max positions)")
     s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
 

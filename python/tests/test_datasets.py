@@ -134,7 +134,7 @@ def test_cli_imports_caches_and_loads_by_name(tmp_path, monkeypatch, capsys):
     assert ds.splits == datasets.build(f, warn=lambda m: None).splits and ds.labels == ["neg", "pos"]
     assert main(["data", "my-reviews"]) == 0 and "dataset: my-reviews" in capsys.readouterr().out
     assert main(["data", "nope"]) == 2
-    assert "no such file, and no cached dataset of that name (have: rotten-tomatoes, bbc-news, tweets, my-reviews)" in \
+    assert "no such file, and no cached dataset of that name (have: rotten-tomatoes, bbc-news, tweets, bbc-pairs, my-reviews)" in \
         capsys.readouterr().err
     assert main(["data", str(f), "--name", "rotten-tomatoes"]) == 2
     assert main(["data", str(f), "--text-column", "body"]) == 2

@@ -258,3 +258,51 @@ def test_fit_report_and_plan_board(model, tmp_path):
                                          f"the model takes up to {qm.max_positions}") in r.stdout
     with pytest.raises(ValueError, match="no board profile 'nope'"):
         boards.get("nope")
+
+
+PAIRS = ["the film is a delight\tnot bad at all", "wooden acting\tthe worst film ever made",
+         " ".join(["great"] * 10) + "\t" + " ".join(["slow"] * 10)]
+
+
+def test_generated_pairs_run_bit_exact(model, tmp_path):
+    """A sentence-pair model: INPUTS lines are `a<TAB>b`; inputs.h carries n_first and
+    <NAME>_TEXT_PAIR, and mcubert_classify_pair() reproduces the reference on every pair,
+    truncation (longest side first) included."""
+    import numpy as np
+
+    qm = modelfile.load(model)
+    qm.config["text_pair"] = True
+    qm.tensors["seg"] = np.random.default_rng(5).integers(-3000, 3000, qm.hidden).astype(np.int16)
+    path = tmp_path / "toy.mcubert"
+    modelfile.save(qm, path)
+    (tmp_path / "p.txt").write_text("\n".join(PAIRS) + "\n", encoding="utf-8")
+    g = generate.generate(path, 16, tmp_path, name="toy", c_source=True, inputs=tmp_path / "p.txt",
+                          header_name="toy_schedule.h")
+    text = g.files["inputs"].read_text()
+    assert "#define TOY_TEXT_PAIR 1" in text and "toy_input_n_first" in text
+    main = MAIN_C.replace("mcubert_classify(&ctx, &toy_input_tokens[toy_input_offset[i]], toy_input_len[i], logits)",
+                          "mcubert_classify_pair(&ctx, &toy_input_tokens[toy_input_offset[i]], toy_input_len[i], "
+                          "toy_input_n_first[i], logits)")
+    assert main != MAIN_C
+    (tmp_path / "main.c").write_text(main)
+    exe = tmp_path / "toy"
+    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{host.REPO / 'include'}",
+                    f"-I{tmp_path}", str(tmp_path / "main.c"), str(g.files["model_c"]), *runtime_sources(),
+                    "-o", str(exe)], check=True)
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    wp = WordPiece(qm.vocab)
+    assert len(lines) == len(PAIRS)
+    differs = 0
+    for i, (line, p) in enumerate(zip(lines, PAIRS)):
+        a, b = p.split("\t")
+        head, rest = line.split("|", 1)
+        assert head == f"{i} 0 {a} [SEP] {b}"
+        ids, n_first = wp.encode_pair(a, b, 16)
+        assert 1 < n_first < len(ids) <= 16
+        want = [int(v) for v in reference.classify(qm, reference.Pair(ids, n_first))]
+        got = [p.split("/") for p in rest.split(" label ")[0].split()]
+        assert [int(x) for x, _ in got] == want == [int(y) for _, y in got]
+        differs += want != [int(v) for v in reference.classify(qm, ids)]
+    assert differs, "segment B changed no logits: the pair path is not exercised"
+    ids, n_first = wp.encode_pair(*PAIRS[2].split("\t"), 16)
+    assert (n_first, len(ids)) == (8, 16)           # 10 + 10 words into 13 slots: 6 and 7

@@ -66,17 +66,20 @@ def augment(train_ids: list[list[int]], vocab: list[str], emb: torch.Tensor, cfg
         ws = words(s, cont)
         if not ws:
             continue
+        pair = [sep_id] in ws           # [CLS] a [SEP] b [SEP]: keep the middle [SEP], no n-grams
         for _ in range(cfg.per_sentence):
             new = []
             for w in ws:
                 r = rng.random()
-                if r < cfg.p_mask:
+                if w == [sep_id]:
+                    new.append(w)
+                elif r < cfg.p_mask:
                     new.append([mask_id])
                 elif r < cfg.p_mask + cfg.p_swap and len(w) == 1 and w[0] in nbr and len(nbr[w[0]]):
                     new.append([int(rng.choice(nbr[w[0]]))])
                 else:
                     new.append(w)
-            if rng.random() < cfg.p_ngram and len(new) > 1:
+            if not pair and rng.random() < cfg.p_ngram and len(new) > 1:
                 n = int(rng.integers(1, min(cfg.max_ngram, len(new)) + 1))
                 i = int(rng.integers(0, len(new) - n + 1))
                 new = new[i:i + n]

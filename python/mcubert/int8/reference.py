@@ -35,6 +35,12 @@ class Pair(NamedTuple):
     n_first: int
 
 
+def as_input(ids, n_first: int | None = None):
+    """Token ids (one sentence, n_first None) or a Pair: what classify() takes."""
+    ids = np.asarray(ids, np.int64)
+    return ids if n_first is None else Pair(ids, int(n_first))
+
+
 def split_input(x) -> tuple[np.ndarray, int]:
     """(ids, n_first) of an input: a Pair, or token ids (n_first = their length)."""
     if isinstance(x, Pair):

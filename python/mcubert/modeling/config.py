@@ -18,6 +18,9 @@ class McuBertConfig(BertConfig):
     cluster_ranks: list[int] | None = None
     # A classifier has no output embedding to tie to.
     tie_word_embeddings: bool = False
+    # Trained on sentence pairs ([CLS] a [SEP] b [SEP]): without token_type_ids, forward() gives
+    # segment B to the tokens after the first [SEP] (segment_ids), as the device does from n_first.
+    text_pair: bool = False
 
     def __post_init__(self, **kwargs):
         if self.cluster_sizes is None:

@@ -9,6 +9,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from .config import McuBertConfig
 from .embedding import ClusteredLowRankEmbedding, clusters_from_sizes
 
+SEP_ID = 102        # [SEP] in the bert-base-uncased vocabulary, when a config names none
+
 
 class McuBertForSequenceClassification(BertPreTrainedModel):
     config_class = McuBertConfig
@@ -57,12 +59,34 @@ class McuBertForSequenceClassification(BertPreTrainedModel):
         raise NotImplementedError("resize the vocab by building a new ClusteredLowRankEmbedding (compress_embedding)")
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None) -> SequenceClassifierOutput:
+        if token_type_ids is None and self.config.text_pair:
+            token_type_ids = segment_ids(input_ids, getattr(self.config, "sep_token_id", None))
         out = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=True)
         logits = self.classifier(self.dropout(out.pooler_output))
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def segment_ids(input_ids: torch.Tensor, sep_id: int | None = None) -> torch.Tensor:
+    """token_type_ids of [CLS] a [SEP] b [SEP] rows: 1 after the first [SEP], else 0 (padding
+    after the last [SEP] gets 1 too; the attention mask hides it). n_first = first [SEP] + 1."""
+    is_sep = (input_ids == (SEP_ID if sep_id is None else sep_id)).long()
+    return ((is_sep.cumsum(-1) - is_sep) > 0).long()
+
+
+def with_segments(model):
+    """Make a plain transformers BERT (the teacher) derive segment ids as McuBert does with
+    config.text_pair: a forward pre-hook fills token_type_ids from input_ids when not given."""
+    def hook(_module, args, kwargs):
+        x = kwargs.get("input_ids", args[0] if args else None)
+        if kwargs.get("token_type_ids") is None and x is not None:
+            kwargs["token_type_ids"] = segment_ids(x, getattr(model.config, "sep_token_id", None))
+        return args, kwargs
+
+    model.register_forward_pre_hook(hook, with_kwargs=True)
+    return model
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from ..int8 import bounds
 from ..int8 import numerics as nx
 from ..int8.numerics import pack_ln, unpack_ln  # noqa: F401  (re-exported)
 from ..int8.qmodel import QuantModel
-from ..int8.reference import Pair, split_input, torch_inputs  # noqa: F401  (Pair re-exported)
+from ..int8.reference import Pair, as_input, split_input, torch_inputs  # noqa: F401  (Pair re-exported)
 
 RES_QMAX = 16384        # residual grids keep 2x headroom below int16
 LOGIT_QMAX = 2**20
@@ -286,7 +286,7 @@ def quantize_checkpoint(checkpoint: str | Path, *, samples: int = 64, max_len: i
     """The `mcubert quantize` step: load, pick calibration inputs (random ids, given sentences, or
     a split of `data`, by default the dataset the checkpoint was trained on), quantize, and record
     provenance."""
-    from ..text.vocab import encode
+    from ..text.vocab import encode_example, split_pair_line
 
     if samples < 1:
         raise ValueError(f"samples {samples}: calibration needs at least 1")
@@ -302,14 +302,23 @@ def quantize_checkpoint(checkpoint: str | Path, *, samples: int = 64, max_len: i
                              f"vocab_size {cfg.vocab_size} tokens); without one, drop --data/--split")
         if split:
             ds = datasets.load(data or provenance_of(checkpoint).get("data"))
+            if ds.pair != bool(cfg.text_pair):
+                kind = {True: "sentence pairs", False: "single sentences"}
+                raise ValueError(f"the checkpoint takes {kind[bool(cfg.text_pair)]}, dataset {ds.name} has "
+                                 f"{kind[ds.pair]}")
             pool = ds.splits[split]
             pick = np.random.default_rng(seed).permutation(len(pool))[:samples]
-            sentences, sentences_from = [pool[i].text for i in sorted(pick)], f"the {ds.name} {split} split"
-        ids = [np.array(encode(tok, s, L)) for s in sentences[:samples]]
-        source = f"{len(ids)} sentences from {sentences_from}"
+            texts = [(pool[i].text, pool[i].text_pair) for i in sorted(pick)]
+            sentences_from = f"the {ds.name} {split} split"
+        else:
+            texts = [split_pair_line(s, bool(cfg.text_pair)) for s in sentences[:samples]]
+        ids = [as_input(*encode_example(tok, a, b, L)) for a, b in texts[:samples]]
+        source = f"{len(ids)} {'sentence pairs' if cfg.text_pair else 'sentences'} from {sentences_from}"
     else:
         ids = random_calibration_ids(cfg.vocab_size, CalibConfig(samples=samples, max_len=max_len, seed=seed),
                                      cfg.max_position_embeddings)
+        if cfg.text_pair:                   # segment B from the middle on, so its row is calibrated too
+            ids = [Pair(x, max(1, len(x) // 2)) for x in ids]
         source = f"{len(ids)} random token sequences"
     qm = quantize_model(model, ids, vocab=vocab)
     qm.provenance = {**provenance_of(checkpoint), "calibration": source}

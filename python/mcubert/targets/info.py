@@ -31,6 +31,8 @@ def describe(qm: QuantModel, path: str | Path | None = None) -> str:
         f"vocabulary: {qm.vocab_size:,} tokens" + ("" if qm.vocab else " (no token strings: pass ids)"),
         f"max positions: {qm.max_positions}",
         f"labels ({qm.num_labels}): {', '.join(qm.labels)}",
+        "input: sentence pairs ([CLS] a [SEP] b [SEP], mcubert_classify_pair)" if qm.is_pair else
+        "input: one sentence ([CLS] text [SEP], mcubert_classify)",
         f"embedding: {len(qm.cluster_sizes)} clusters",
     ]
     for c, (n, r) in enumerate(zip(qm.cluster_sizes, qm.cluster_ranks)):

@@ -42,3 +42,28 @@ def tokenizer_from_vocab(tokens: list[str], max_length: int = 512):
 def encode(tokenizer, text: str, max_len: int) -> list[int]:
     """[CLS] text [SEP], truncated to max_len tokens."""
     return tokenizer(text, truncation=True, max_length=max_len)["input_ids"]
+
+
+def encode_pair(tokenizer, text: str, text_pair: str, max_len: int) -> tuple[list[int], int]:
+    """[CLS] a [SEP] b [SEP], truncated to max_len tokens (the longer side first), and n_first:
+    the tokens of [CLS] a [SEP], where segment B starts."""
+    # batched: an empty second text stays a pair ([CLS] a [SEP] [SEP]), as in training
+    ids = tokenizer([text], [text_pair], truncation=True, max_length=max_len)["input_ids"][0]
+    return ids, ids.index(tokenizer.sep_token_id) + 1
+
+
+def encode_example(tokenizer, text: str, text_pair: str | None, max_len: int) -> tuple[list[int], int | None]:
+    """(ids, n_first) of one example; n_first is None for one sentence (reference.as_input)."""
+    if text_pair is None:
+        return encode(tokenizer, text, max_len), None
+    return encode_pair(tokenizer, text, text_pair, max_len)
+
+
+def split_pair_line(line: str, pair: bool) -> tuple[str, str | None]:
+    """(text, text_pair) of an input line: a pair model's lines are `a<TAB>b`."""
+    if not pair:
+        return line, None
+    a, tab, b = line.partition("\t")
+    if not tab:
+        raise ValueError(f"a sentence-pair model needs `first<TAB>second` lines, got {line[:60]!r}")
+    return a, b

@@ -103,3 +103,28 @@ class WordPiece:
         if max_len < 2:
             raise ValueError(f"max_len {max_len} leaves no room for [CLS] and [SEP]")
         return [self.cls] + self.tokenize(text)[: max_len - 2] + [self.sep]
+
+    def encode_pair(self, text: str, text_pair: str, max_len: int) -> tuple[list[int], int]:
+        """[CLS] a [SEP] b [SEP] truncated to max_len tokens, and n_first (the tokens of
+        [CLS] a [SEP]); truncation as transformers' 'longest_first' (pair_lengths)."""
+        if max_len < 3:
+            raise ValueError(f"max_len {max_len} leaves no room for [CLS] and two [SEP]")
+        a, b = self.tokenize(text), self.tokenize(text_pair)
+        na, nb = pair_lengths(len(a), len(b), max_len - 3)
+        first = [self.cls] + a[:na] + [self.sep]
+        return first + b[:nb] + [self.sep], len(first)
+
+
+def pair_lengths(n1: int, n2: int, room: int) -> tuple[int, int]:
+    """Tokens kept of each side of a pair with `room` tokens for both: the rule of the
+    tokenizers library's LongestFirst truncation (the shorter side keeps what it can, up to
+    half; an odd token goes to the longer side, or to the second when they tie)."""
+    if n1 + n2 <= room:
+        return n1, n2
+    swap = n1 > n2
+    lo, hi = (n2, n1) if swap else (n1, n2)
+    hi = lo if lo > room else max(lo, room - lo)
+    if lo + hi > room:
+        lo = room // 2
+        hi = lo + room % 2
+    return (hi, lo) if swap else (lo, hi)

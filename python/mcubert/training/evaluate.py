@@ -47,8 +47,6 @@ def _examples(split: str, limit: int | None, data: str | None, labels: list[str]
     if split not in corpus.SPLITS:
         raise ValueError(f"unknown split {split!r} (one of {', '.join(corpus.SPLITS)})")
     ds = datasets.load(data)
-    if ds.pair:
-        raise ValueError(f"dataset {ds.name} has sentence pairs, which this mcubert cannot classify yet")
     unnamed = [f"LABEL_{i}" for i in range(len(labels))]     # transformers' names for unnamed labels
     if [str(x) for x in labels] not in (ds.labels, unnamed) or len(labels) != len(ds.labels):
         raise ValueError(f"the model's labels ({', '.join(map(str, labels))}) are not dataset {ds.name}'s "
@@ -64,7 +62,7 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
     dataset the model file says it was trained on), and how many sentences got identical logits
     from both. Raises ValueError if the model file has no vocabulary (the sentences could not be
     tokenized as on the device)."""
-    from ..text.vocab import encode, tokenizer_from_vocab
+    from ..text.vocab import encode_example, tokenizer_from_vocab
 
     qm = path_or_qm if isinstance(path_or_qm, QuantModel) else modelfile.load(path_or_qm)
     if not qm.vocab:
@@ -76,16 +74,18 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
     L = max_seq_len or qm.max_positions
     data = data or qm.provenance.get("data")
     examples = _examples(split, limit, data, qm.labels)
+    check_pair(qm.is_pair, examples, data, "the model file")
     tok = tokenizer_from_vocab(qm.vocab, L)
-    inputs = [np.asarray(encode(tok, e.text, L), np.uint16) for e in examples]
+    inputs = [reference.as_input(*encode_example(tok, e.text, e.text_pair, L)) for e in examples]
     labels = np.array([e.label for e in examples], np.int64)
 
     plan, blob = generate_from(qm, L, schedule)
     statuses, c_logits = host.run_runner(host.runner(target), plan, blob, inputs) if inputs else ([], [])
 
     sentences, identical, ok_ref, ok_c = [], 0, 0, 0
-    for i, ids in enumerate(tqdm(inputs, desc="reference", leave=False, disable=None)):
-        want = reference.classify(qm, ids)
+    for i, x in enumerate(tqdm(inputs, desc="reference", leave=False, disable=None)):
+        ids, n_first = reference.split_input(x)
+        want = reference.classify(qm, x)
         got = np.asarray(c_logits[i])
         same = statuses[i] == 0 and np.array_equal(want, got)
         p_ref = int(np.argmax(want))
@@ -93,7 +93,8 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
         identical += same
         ok_ref += p_ref == labels[i]
         ok_c += p_c == labels[i]
-        sentences.append({"index": i, "text": examples[i].text, "label": int(labels[i]), "n_tokens": len(ids),
+        sentences.append({"index": i, "text": examples[i].text, "text_pair": examples[i].text_pair,
+                          "label": int(labels[i]), "n_tokens": len(ids), "n_first": n_first,
                           "reference": want.tolist(), "runtime": got.tolist(),
                           "status": host.ERRORS.get(statuses[i], str(statuses[i])),
                           "pred_reference": p_ref, "pred_c": p_c, "identical": bool(same)})
@@ -104,6 +105,14 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
             "accuracy_reference": ok_ref / n if n else nan, "accuracy_c": ok_c / n if n else nan,
             "identical": int(identical), "blob_bytes": len(blob), "params": quantized_params(qm),
             "labels": qm.labels, "predictions": sentences}
+
+
+def check_pair(model_pair: bool, examples, data, what: str) -> None:
+    """A pair model reads pair data, a one-sentence model one-sentence data."""
+    data_pair = bool(examples) and examples[0].text_pair is not None
+    if examples and model_pair != data_pair:
+        kind = {True: "sentence pairs", False: "single sentences"}
+        raise ValueError(f"{what} takes {kind[model_pair]}, dataset {data or datasets.BUILTIN} has {kind[data_pair]}")
 
 
 def _float_class(cfg: dict):
@@ -140,7 +149,11 @@ def evaluate_float(checkpoint_dir, split: str = "test", limit: int | None = None
     L = min(max_len, int(model.config.max_position_embeddings))
     data = data or train.data_of(d)
     names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
-    ids, labels = train.encode(_examples(split, limit, data, names), L)
+    examples = _examples(split, limit, data, names)
+    if "text_pair" in cfg:
+        check_pair(bool(cfg["text_pair"]), examples, data, str(d))
+    train.pair_mode(model, bool(examples) and examples[0].text_pair is not None)
+    ids, labels = train.encode(examples, L)
     with torch.no_grad():
         acc = train.accuracy(model, ids, labels)
     return {"n": len(labels), "split": split, "data": data, "max_len": L, "architecture": cls.__name__,

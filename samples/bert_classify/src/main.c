@@ -1,8 +1,9 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  *
- * Classifies the sentences of sentences.txt, which mcubert_add_model() tokenized at build
- * time (bert_inputs.h), and checks every result against the Python integer reference.
+ * Classifies the sentences of sentences.txt (sentence pairs, one `a<TAB>b` per line, for a
+ * pair model), which mcubert_add_model() tokenized at build time (bert_inputs.h), and checks
+ * every result against the Python integer reference.
  */
 #include <stdint.h>
 #include <string.h>
@@ -73,7 +74,11 @@ int main(void)
 		const uint16_t *ids = &bert_input_tokens[bert_input_offset[i]];
 		uint32_t t0 = k_cycle_get_32();
 
+#if BERT_TEXT_PAIR
+		err = mcubert_classify_pair(&ctx, ids, bert_input_len[i], bert_input_n_first[i], logits);
+#else
 		err = mcubert_classify(&ctx, ids, bert_input_len[i], logits);
+#endif
 
 		uint32_t us = (uint32_t)k_cyc_to_us_floor64(k_cycle_get_32() - t0);
 
