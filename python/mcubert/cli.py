@@ -454,7 +454,7 @@ def cmd_pipeline(a) -> int:
 
     if a.teacher and not (Path(a.teacher) / "config.json").is_file():
         raise CliError(f"--teacher {a.teacher}: no config.json there (give a `mcubert train teacher` directory)")
-    bad = [b for b in a.baselines if b not in ("svd", "adaptive", "prune")]
+    bad = [b for b in a.baselines or [] if b not in ("svd", "adaptive", "prune")]
     if bad:
         raise CliError(f"--baselines: unknown baseline {bad[0]!r} (choose from svd, adaptive, prune)")
     if a.ship:
@@ -470,7 +470,7 @@ def cmd_pipeline(a) -> int:
     kw = dict(preset=a.preset, board=a.board, teacher=a.teacher, data=a.data, data_options=opts,
               teacher_init=a.teacher_init)
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
-    if a.baselines:
+    if a.baselines is not None:
         cfg.baselines = a.baselines
     for k in ("budget", "stage_limit", "relation_weight", "limit"):
         if getattr(a, k) is not None:
@@ -760,8 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
     s.add_argument("--teacher-init", metavar="HF_DIR",
                    help="start the teacher from this local BERT checkpoint instead of all-MiniLM-L6-v2")
-    s.add_argument("--baselines", type=lambda v: [b for b in v.split(",") if b], default=[],
-                   help="comma list of svd,adaptive,prune")
+    s.add_argument("--baselines", type=lambda v: [b for b in v.split(",") if b and b != "none"],
+                   help="comma list of svd,adaptive,prune, or none (default: none; --smoke: all three)")
     s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
     s.add_argument("--ship", help="copy the int8 model file here at the end")
     s.add_argument("--budget", type=POSITIVE, help="embedding bytes for the search and baselines (overrides --board)")

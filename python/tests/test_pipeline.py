@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from mcubert.training import budget
@@ -149,3 +150,47 @@ def test_pipeline_on_a_users_csv(tmp_path, capsys, monkeypatch):
     assert ref == c and "identical to the reference on 60/60" in ev
     for k in ("mcubert", "svd", "adaptive", "prune"):
         assert s["models"][k]["int8"]["n"] == 60
+
+
+def _smoke_on(name: str, tmp_path, capsys):
+    """pipeline --data NAME --smoke (no baselines: test_pipeline_smoke covers them), then the
+    model file's labels and eval's reference == C runtime on the test split."""
+    out = tmp_path / name
+    assert main(["pipeline", "--data", name, "--smoke", "--baselines", "none", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s["models"]) == {"teacher", "dense", "mcubert"}, "--baselines none still ran baselines"
+    qm = modelfile.load(s["model_file"])
+    assert qm.provenance["data"] == name and "TF-IDF + logistic regression" in text
+    assert main(["eval", s["model_file"], "--split", "test", "--limit", "40"]) == 0
+    ev = capsys.readouterr().out
+    ref = float(ev.split("accuracy (reference): ")[1].split()[0])
+    assert ref == float(ev.split("accuracy (host C runtime): ")[1].split()[0])
+    assert "identical to the reference on 40/40" in ev
+    return qm, s
+
+
+@pytest.mark.slow
+def test_smoke_bbc_news(tmp_path, capsys):
+    """Five topics, long articles (truncated to the smoke run's max length)."""
+    qm, _ = _smoke_on("bbc-news", tmp_path, capsys)
+    assert qm.labels == ["business", "entertainment", "politics", "sport", "tech"] and not qm.is_pair
+
+
+@pytest.mark.slow
+def test_smoke_tweets(tmp_path, capsys):
+    qm, _ = _smoke_on("tweets", tmp_path, capsys)
+    assert qm.labels == ["negative", "neutral", "positive"] and not qm.is_pair
+
+
+@pytest.mark.slow
+def test_smoke_bbc_pairs(tmp_path, capsys):
+    """The constructed pair task end to end: a pair model, bit-exact pairs on the emulated M7
+    (the issue's `mcubert verify <pair model> --max-seq-len 64 --n 10 --target cortex-m7`), and
+    `mcubert run` with a second sentence."""
+    qm, s = _smoke_on("bbc-pairs", tmp_path, capsys)
+    assert qm.labels == ["different", "same"] and qm.is_pair and np.any(qm.segment != 0)
+    assert main(["verify", s["model_file"], "--max-seq-len", "64", "--n", "10", "--target", "cortex-m7"]) == 0
+    assert "bit-exact: 10/10 sentence pairs" in capsys.readouterr().out
+    assert main(["run", s["model_file"], "--text", "shares fell", "--text-pair", "the striker scored"]) == 0
+    assert "(segment A: 4)" in capsys.readouterr().out
