@@ -30,3 +30,55 @@ def lengths_for(L: int, rng: np.random.Generator, extra: int = 2) -> list[int]:
     """The lengths the issue names (1, 2, 63, 128, 512, the maximum) that fit L, plus random ones."""
     want = [n for n in (1, 2, 63, 128, 512) if n <= L] + [L]
     return sorted(set(want)) + [int(x) for x in rng.integers(1, L + 1, size=extra)]
+
+
+def pair_model(qm):
+    """qm with its own segment row (asserted non-zero: the pair path really adds something)
+    and two channels at the int16 extremes: the first saturates at 32767 wherever word +
+    position is positive, the last at -32768 wherever it is negative."""
+    import dataclasses
+
+    seg = qm.segment.copy()
+    assert np.count_nonzero(seg) > len(seg) // 2, "fixture model has no segment-B row"
+    seg[0], seg[-1] = 32767, -32768
+    return dataclasses.replace(qm, tensors={**qm.tensors, "seg": seg})
+
+
+def pair_inputs(qm, L: int, rng: np.random.Generator, extra: int = 2) -> list:
+    """Single sentences and reference.Pair inputs over lengths_for(L): at every length a
+    one-token segment A (n_first 1) and, in turn, n_first = n_tokens, a random split, or a
+    plain single sentence; the full length L gets all of them."""
+    from mcubert.int8.reference import Pair
+
+    out = []
+    for i, n in enumerate(lengths_for(L, rng, extra)):
+        ids = rng.integers(0, qm.vocab_size, size=n).astype(np.uint16)
+        out.append(Pair(ids, 1))
+        kinds = range(3) if n == L else [i % 3]
+        for kind in kinds:
+            out.append([Pair(ids, n), Pair(ids, int(rng.integers(1, n + 1))), ids][kind])
+    return out
+
+
+def pair_error_cases(qm, L: int) -> tuple[list, list[str]]:
+    """Bad n_first inputs for mcubert_classify_pair() and the codes they get, in its error order:
+    n_tokens first (even with a bad n_first), then n_first (even with a bad token id), then ids."""
+    from mcubert.int8.reference import Pair
+
+    ids, bad = np.arange(1, 6), np.array([1, qm.vocab_size, 2])
+    cases = [
+        (Pair(ids, 0), "MCUBERT_ERR_N_FIRST"),
+        (Pair(ids, 6), "MCUBERT_ERR_N_FIRST"),              # n_tokens + 1
+        (Pair(ids, 0xFFFFFFFE), "MCUBERT_ERR_N_FIRST"),     # 0xFFFFFFFF would be a single sentence
+        (Pair(np.zeros(0, np.int64), 0), "MCUBERT_ERR_N_TOKENS"),
+        (Pair(np.zeros(0, np.int64), 1), "MCUBERT_ERR_N_TOKENS"),
+        (Pair(np.ones(L + 1, np.int64), 0), "MCUBERT_ERR_N_TOKENS"),
+        (Pair(np.ones(L + 1, np.int64), L + 2), "MCUBERT_ERR_N_TOKENS"),
+        (Pair(bad, 0), "MCUBERT_ERR_N_FIRST"),
+        (Pair(bad, 4), "MCUBERT_ERR_N_FIRST"),
+        (Pair(bad, 3), "MCUBERT_ERR_TOKEN_ID"),
+        (Pair(bad, 1), "MCUBERT_ERR_TOKEN_ID"),
+        (Pair(ids, 1), "MCUBERT_OK"),                       # the limits themselves are fine
+        (Pair(ids, 5), "MCUBERT_OK"),
+    ]
+    return [c[0] for c in cases], [c[1] for c in cases]

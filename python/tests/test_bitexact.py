@@ -2,13 +2,15 @@
 """The C runtime against the integer reference, bit for bit, over many model shapes."""
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
 from mcubert.int8 import reference
 from mcubert.tools.verify import random_inputs, verify
 
-from conftest import lengths_for, make_qm
+from conftest import lengths_for, make_qm, pair_inputs, pair_model
 
 # (layers, hidden, heads, ffn, clusters, ranks, max_len): hidden sizes include
 # non-multiples of 4 and 8 (50, 33, 36, 100) and head dims that are odd (25, 11).
@@ -64,6 +66,85 @@ def test_sanitized_runtime(shaped):
     for mode in ("fine", "layerwise"):
         r = verify(qm, L, 0, mode=mode, variant="sanitize", inputs=_inputs(qm, L, 3)[:4])
         assert r.ok, r.mismatches[:1]
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_bit_exact_pairs(shaped, mode):
+    """mcubert_classify_pair() on sentence pairs (n_first 1, n_tokens and between) mixed with
+    single sentences, with the model's segment-B row plus two channels that saturate."""
+    qm, L = shaped
+    pm = pair_model(qm)
+    inputs = pair_inputs(pm, L, np.random.default_rng(11))
+    r = verify(pm, L, 0, mode=mode, inputs=inputs)
+    assert r.ok, r.mismatches[:2]
+    assert 0 < r.pairs < r.n
+
+
+def _short_and_full(inputs: list, L: int) -> list:
+    """The inputs of 1 and 2 tokens (where one segment-B token moves the logits most) and those of
+    the full length L (every kind of pair_inputs)."""
+    return [x for x in inputs if len(reference.split_input(x)[0]) in (1, 2, L)]
+
+
+def test_bit_exact_pairs_forced_tilings(shaped):
+    qm, L = shaped
+    pm = pair_model(qm)
+    inputs = _short_and_full(pair_inputs(pm, L, np.random.default_rng(12), 0), L)
+    for kw in ({"q_tile": 1, "ffn_tile": 1, "per_head": 0}, {"q_tile": 3, "ffn_tile": 5, "per_head": 1},
+               {"q_tile": 64, "ffn_tile": 64, "per_head": 0}, {"mode": "layerwise", "per_head": 1}):
+        r = verify(pm, L, 0, inputs=inputs, **kw)
+        assert r.ok, (kw, r.mismatches[:1])
+
+
+def test_sanitized_runtime_pairs(shaped):
+    """Sentence pairs through the ASan + UBSan build: the segment add stays in its rows."""
+    qm, L = shaped
+    pm = pair_model(qm)
+    inputs = _short_and_full(pair_inputs(pm, L, np.random.default_rng(13), 0), L)
+    for mode in ("fine", "layerwise"):
+        r = verify(pm, L, 0, mode=mode, variant="sanitize", inputs=inputs)
+        assert r.ok, r.mismatches[:1]
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_segment_changes_the_logits(small_qm, mode):
+    """The segment-B row is really added, in the reference and in C: a pair with segment A shorter
+    than the input classifies differently from the single sentence, a pair with n_first ==
+    n_tokens exactly like it, and with the row zeroed every split is the single sentence again."""
+    import dataclasses
+
+    from mcubert.export.blob import GLOBAL_SLOTS, HEADER_SIZE, build_blob
+    from mcubert.export.planner import Dims, plan
+    from mcubert.targets import host
+
+    qm = small_qm
+    assert np.count_nonzero(qm.segment) > qm.hidden // 2
+    n = 20
+    ids = np.random.default_rng(14).integers(0, qm.vocab_size, n).astype(np.uint16)
+    p = plan(Dims.of(qm), 24, mode)
+    blob = build_blob(qm, p.hash)
+    off, size = struct.unpack_from("<II", blob, HEADER_SIZE + 8 * GLOBAL_SLOTS.index("segment"))
+    assert np.array_equal(np.frombuffer(blob[off:off + size], "<i2"), qm.segment)
+    rt = host.Runtime(p, blob)
+    single = reference.classify(qm, ids)
+    st, got = rt.classify(ids)
+    assert st == 0 and np.array_equal(got, single)
+    for k in (1, 2, n // 2, n - 1):
+        want = reference.classify(qm, reference.Pair(ids, k))
+        assert not np.array_equal(want, single), f"reference: n_first {k} gives the single-sentence logits"
+        st, got = rt.classify(ids, k)
+        assert st == 0 and np.array_equal(got, want), k
+    assert np.array_equal(reference.classify(qm, reference.Pair(ids, n)), single)
+    st, got = rt.classify(ids, n)
+    assert st == 0 and np.array_equal(got, single)
+
+    zero = dataclasses.replace(qm, tensors={**qm.tensors, "seg": np.zeros(qm.hidden, np.int16)})
+    rt0 = host.Runtime(p, build_blob(zero, p.hash))
+    for k in (1, n // 2):
+        assert np.array_equal(reference.classify(zero, reference.Pair(ids, k)), single), k
+        st, got = rt0.classify(ids, k)
+        assert st == 0 and np.array_equal(got, single), k
+    assert rt.guards_intact() and rt0.guards_intact()
 
 
 def test_mismatch_is_detected(small_qm):

@@ -196,6 +196,85 @@ def test_bad_tokens(good):
     assert rt.guards_intact()
 
 
+def test_bad_n_first(good):
+    """mcubert_classify_pair(): n_first 0 or above n_tokens is MCUBERT_ERR_N_FIRST in the reference
+    and the runtime; n_tokens is checked before it and the token ids after it."""
+    qm, p, blob = good
+    rt = host.Runtime(p, blob)
+    assert rt.status == 0
+    ids, bad = [1, 2, 3, 4], [1, qm.vocab_size, 2]
+    for n_first in (0, 5, L + 1, 2**32, 2**64 - 1):
+        assert rt.classify(ids, n_first)[0] == E["MCUBERT_ERR_N_FIRST"], n_first
+        with pytest.raises(ValueError, match="n_first"):
+            reference.check_ids(qm, ids, n_first)
+        with pytest.raises(ValueError, match="n_first"):
+            reference.classify(qm, reference.Pair(ids, n_first))
+    # the error order: n_tokens before n_first, n_first before the token ids
+    long_ = np.ones(L + 1)
+    for x, n_first, code in [([], 0, "MCUBERT_ERR_N_TOKENS"), ([], 1, "MCUBERT_ERR_N_TOKENS"),
+                             (long_, 0, "MCUBERT_ERR_N_TOKENS"), (long_, L + 2, "MCUBERT_ERR_N_TOKENS"),
+                             (bad, 0, "MCUBERT_ERR_N_FIRST"), (bad, 4, "MCUBERT_ERR_N_FIRST"),
+                             (bad, 3, "MCUBERT_ERR_TOKEN_ID"), (bad, 1, "MCUBERT_ERR_TOKEN_ID")]:
+        assert host.ERRORS[rt.classify(x, n_first)[0]] == code, (len(x), n_first)
+    ref_long = np.ones(qm.max_positions + 1)             # the reference checks against max_positions
+    for x, n_first, msg in [([], 0, "tokens: the model takes"), (ref_long, 0, "tokens: the model takes"),
+                            (bad, 0, "n_first"), (bad, 4, "n_first"), (bad, 3, "token id out of range")]:
+        with pytest.raises(ValueError, match=msg):
+            reference.check_ids(qm, x, n_first)
+    # the limits work, and the context stays usable after rejected inputs
+    for n_first in (1, 4):
+        st, logits = rt.classify(ids, n_first)
+        assert st == 0 and np.array_equal(logits, reference.classify(qm, reference.Pair(ids, n_first)))
+    assert rt.guards_intact()
+
+
+def test_bad_n_first_runner(good):
+    """The batch runner's INPUTS.bin n_first reaches mcubert_classify_pair(): per-input codes."""
+    from conftest import pair_error_cases
+
+    qm, p, blob = good
+    inputs, codes = pair_error_cases(qm, L)
+    statuses, logits = host.run_runner(host.runner("host"), p, blob, inputs)
+    assert [host.ERRORS[s] for s in statuses] == codes
+    for x, st, lg in zip(inputs, statuses, logits):
+        if st == 0:
+            assert np.array_equal(lg, reference.classify(qm, x))
+
+
+def test_pack_inputs_refuses_unrepresentable_n_first():
+    """INPUTS.bin's u32 n_first: a negative or too large n_first is refused, not wrapped (-1 would
+    become 0xFFFFFFFF, the single-sentence marker, and run as a valid input)."""
+    ids = np.arange(1, 4)
+    for n_first in (-1, host.SINGLE, 2**32 + 2):
+        with pytest.raises(ValueError, match="n_first"):
+            host.pack_inputs([reference.Pair(ids, n_first)])
+    packed = host.pack_inputs([reference.Pair(ids, 0), reference.Pair(ids, host.SINGLE - 1), ids])
+    assert struct.unpack_from("<III", packed, 0) == (3, 3, 0)
+    per_input = 4 + 4 + 2 * len(ids)
+    assert struct.unpack_from("<II", packed, 4 + per_input) == (3, host.SINGLE - 1)
+    assert struct.unpack_from("<II", packed, 4 + 2 * per_input) == (3, host.SINGLE)
+
+
+def test_classify_pair_null_and_unready(good):
+    """mcubert_classify_pair() refuses NULL arguments and a context whose init failed."""
+    import ctypes
+
+    _, p, blob = good
+    lib = host.load_library()
+    rt = host.Runtime(p, blob)
+    ids = np.array([1, 2, 3], np.uint16)
+    out = np.zeros(4, np.int32)
+    ptr = lambda a: a.ctypes.data_as(ctypes.c_void_p)   # noqa: E731
+    assert lib.mcubert_classify_pair(rt.ctx, None, 3, 1, ptr(out)) == E["MCUBERT_ERR_ARG"]
+    assert lib.mcubert_classify_pair(rt.ctx, ptr(ids), 3, 1, None) == E["MCUBERT_ERR_ARG"]
+    assert lib.mcubert_classify_pair(None, ptr(ids), 3, 1, ptr(out)) == E["MCUBERT_ERR_ARG"]
+    assert lib.mcubert_classify_pair(rt.ctx, ptr(ids), 3, 1, ptr(out)) == 0
+    failed = host.Runtime(p, blob, blob_len=HEADER_SIZE - 1)
+    assert failed.status == E["MCUBERT_ERR_TRUNCATED"]
+    assert failed.classify(ids, 1)[0] == E["MCUBERT_ERR_ARG"]
+    assert failed.classify(ids, 0)[0] == E["MCUBERT_ERR_ARG"]      # the context is checked first
+
+
 def test_strerror_documents_every_code():
     msgs = {code: host.strerror(code) for code in host.ERRORS}
     assert len(set(msgs.values())) == len(msgs)

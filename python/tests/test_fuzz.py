@@ -23,7 +23,9 @@ MIN_RUNS = 1000
 
 
 def _seeds(blob: bytes) -> dict[str, bytes]:
-    """Inputs for every mode of the target (bits 0-1 of byte 0) and every schedule (bits 2-6)."""
+    """Inputs for every mode of the target (bits 0-1 of byte 0) and every schedule (bits 2-6).
+    The last two bytes, mod n_tokens + 2, are the n_first of the target's mcubert_classify_pair()
+    call; mode 3 ignores bytes past its ids, so the pair seeds append one."""
     head = bytearray(blob[:512])
     struct.pack_into("<I", head, 8, len(head))  # total length fits: reaches the CRC check
     tokens = struct.pack("<6H", 5, 101, 7, 42, 299, 102)
@@ -34,7 +36,19 @@ def _seeds(blob: bytes) -> dict[str, bytes]:
         "tokens": b"\x03" + tokens,
         "patch_schedule_1": bytes([2 | 1 << 2]) + struct.pack("<IB", 0, 0),
         "tokens_2": bytes([3 | 2 << 2]) + tokens,
+        **_pair_seeds(tokens),
     }
+
+
+def _pair_seeds(tokens: bytes) -> dict[str, bytes]:
+    """Mode 3 with 5 tokens and n_first 0, 1, 2, 5 (n_tokens: must equal mcubert_classify) and 6,
+    over the first and the layerwise schedule; and the error order: no tokens with n_first 0
+    (MCUBERT_ERR_N_TOKENS), a bad id (300 = vocab) with n_first 0 (MCUBERT_ERR_N_FIRST)."""
+    seeds = {f"pair_{k}_{sched}": bytes([3 | sched << 2]) + tokens + struct.pack("<H", k)
+             for k in (0, 1, 2, 5, 6) for sched in (0, 2)}
+    seeds["pair_no_tokens"] = b"\x03" + struct.pack("<H", 0)
+    seeds["pair_bad_id"] = b"\x03" + struct.pack("<6HH", 5, 101, 7, 300, 299, 102, 0)
+    return seeds
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +97,22 @@ def test_fuzz_smoke(fuzz_binary, seed_model, tmp_path):
     m = re.search(r"stat::number_of_executed_units:\s*(\d+)", r.stderr)
     assert m, r.stderr[-3000:]
     assert int(m.group(1)) > MIN_RUNS, f"only {m.group(1)} executions in {FUZZ_SECONDS} s"
+
+
+def test_fuzz_pair_seeds(fuzz_binary, seed_model, tmp_path):
+    """The target's pair call on fixed inputs (no fuzzing): with ASan + UBSan, the expected status
+    for every n_first, the same logits twice, and n_first == n_tokens equal to one sentence."""
+    d, blob = seed_model
+    files = []
+    for name, data in _pair_seeds(struct.pack("<6H", 5, 101, 7, 42, 299, 102)).items():
+        (tmp_path / name).write_bytes(data)
+        files.append(str(tmp_path / name))
+    env = {**os.environ, "MCUBERT_FUZZ_BLOB": str(d / "blob.bin"),
+           "MCUBERT_FUZZ_SCHEDULE": str(d / "schedule.bin")}
+    r = subprocess.run([str(fuzz_binary), "-rss_limit_mb=2048", *files], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.stderr.count("Executed ") == len(files), r.stderr[-3000:]
 
 
 def test_fuzz_needs_seed_model(fuzz_binary, tmp_path):

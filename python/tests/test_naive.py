@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 from cmake_sources import runtime_sources
-from conftest import make_qm
+from conftest import make_qm, pair_error_cases, pair_model
 
 from mcubert.targets import host
 from mcubert.int8 import reference
@@ -75,6 +75,32 @@ def test_naive_bitexact(naive_bins, shaped, mode):
     plan, blob = generate_from(qm, L, mode)
     inputs = _inputs(qm, L, np.random.default_rng(L))
     want = np.stack([reference.classify(qm, ids) for ids in inputs])
+    for variant, exe in naive_bins.items():
+        status, logits = host.run_runner([str(exe)], plan, blob, inputs, timeout=120)
+        assert status == [0] * len(inputs), variant
+        np.testing.assert_array_equal(logits, want, err_msg=f"{variant} {mode}")
+
+
+def _pair_inputs(qm, L: int, rng: np.random.Generator) -> list:
+    """_inputs as sentence pairs (n_first 1, n_tokens and random splits) and single sentences."""
+    out = []
+    for i, ids in enumerate(_inputs(qm, L, rng)):
+        n = len(ids)
+        other = [reference.Pair(ids, n), reference.Pair(ids, int(rng.integers(1, n + 1))), ids][i % 3]
+        out += [reference.Pair(ids, 1), other]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_naive_bitexact_pairs(naive_bins, shaped, mode):
+    """Sentence pairs: the naive loop adds the segment-B row (saturating) as the reference does."""
+    qm, L = shaped
+    pm = pair_model(qm)
+    plan, blob = generate_from(pm, L, mode)
+    inputs = _pair_inputs(pm, L, np.random.default_rng(L + 2))
+    want = np.stack([reference.classify(pm, x) for x in inputs])
+    singles = np.stack([reference.classify(pm, reference.split_input(x)[0]) for x in inputs])
+    assert (want != singles).any(axis=1).sum() >= len(inputs) // 3   # the segment row decides logits
     for variant, exe in naive_bins.items():
         status, logits = host.run_runner([str(exe)], plan, blob, inputs, timeout=120)
         assert status == [0] * len(inputs), variant
@@ -150,6 +176,19 @@ def test_naive_errors(naive_bins, shaped):
     for exe in naive_bins.values():
         status, _ = host.run_runner([str(exe)], plan, blob, bad, timeout=120)
         assert status == [host.ERR["MCUBERT_ERR_N_TOKENS"]] * 2 + [host.ERR["MCUBERT_ERR_TOKEN_ID"]]
+
+
+def test_naive_pair_errors(naive_bins, shaped):
+    """n_first 0 or above n_tokens: MCUBERT_ERR_N_FIRST, after the n_tokens check and before the ids'."""
+    qm, L = shaped
+    plan, blob = generate_from(qm, L, "fine")
+    inputs, codes = pair_error_cases(qm, L)
+    for variant, exe in naive_bins.items():
+        status, logits = host.run_runner([str(exe)], plan, blob, inputs, timeout=120)
+        assert [host.ERRORS[s] for s in status] == codes, variant
+        for x, st, lg in zip(inputs, status, logits):
+            if st == 0:
+                np.testing.assert_array_equal(lg, reference.classify(qm, x), err_msg=variant)
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="no arm-none-eabi-gcc")

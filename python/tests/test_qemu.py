@@ -13,11 +13,12 @@ import subprocess
 import numpy as np
 import pytest
 
+from mcubert.int8 import reference
 from mcubert.targets import host
 from mcubert.export.generate import generate_from
 from mcubert.tools.verify import verify
 
-from conftest import lengths_for, make_qm
+from conftest import lengths_for, make_qm, pair_error_cases, pair_inputs, pair_model
 
 pytestmark = pytest.mark.slow      # emulated cores under QEMU
 
@@ -73,6 +74,33 @@ def test_bit_exact_portable_kernels_on_m7(shaped):
     qm, L, inputs = shaped
     r = verify(qm, L, 0, target="cortex-m7-portable", inputs=inputs)
     assert r.ok, r.mismatches[:2]
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_bit_exact_pairs(shaped, mode, core):
+    """mcubert_classify_pair() through the runner: pairs mixed with single sentences, a
+    segment-B row with saturating channels."""
+    qm, L, _ = shaped
+    pm = pair_model(qm)
+    inputs = pair_inputs(pm, L, np.random.default_rng(7), 0)
+    r = verify(pm, L, 0, mode=mode, target=core, inputs=inputs)
+    assert r.ok, r.mismatches[:2]
+    assert 0 < r.pairs < r.n
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_pair_errors(small_qm, core):
+    """Bad n_first on the target: per-input MCUBERT_ERR_N_FIRST, in the documented error order,
+    and the good pairs between them still give the reference logits."""
+    L = 16
+    plan, blob = generate_from(small_qm, L)
+    inputs, codes = pair_error_cases(small_qm, L)
+    statuses, logits = host.run_runner(host.runner(core), plan, blob, inputs)
+    assert [host.ERRORS[s] for s in statuses] == codes
+    for x, st, lg in zip(inputs, statuses, logits):
+        if st == 0:
+            assert np.array_equal(lg, reference.classify(small_qm, x)), x
 
 
 def test_init_error_propagates(small_qm):

@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  *
- * libFuzzer target over mcubert_init() + mcubert_classify().
+ * libFuzzer target over mcubert_init() + mcubert_classify() + mcubert_classify_pair().
  *
  * Raw bytes as a blob almost never get past the CRC, so the target starts from a valid
  * seed model: MCUBERT_FUZZ_BLOB names its blob and MCUBERT_FUZZ_SCHEDULE its schedule, the
@@ -21,7 +21,10 @@
  *
  * Whenever init succeeds, classify runs twice over arenas pre-filled with different bytes:
  * the guard bytes around the arena must hold and the logits must not differ (a difference
- * means the runtime read arena bytes it never wrote). Any abort here is a runtime bug.
+ * means the runtime read arena bytes it never wrote). Then mcubert_classify_pair() runs the
+ * same way on the same ids, with n_first = (last two input bytes, u16) % (n_tokens + 2):
+ * 0 and n_tokens + 1 (MCUBERT_ERR_N_FIRST) as well as every split; n_first == n_tokens
+ * must give exactly the single-sentence logits. Any abort here is a runtime bug.
  */
 #define _POSIX_C_SOURCE 200112L
 
@@ -276,10 +279,18 @@ static uint16_t *ids_as_given(const uint8_t *in, size_t len, size_t *n)
 	return ids;
 }
 
-static int expected_status(const struct mcubert_schedule *s, const uint16_t *ids, size_t n)
+/* mcubert_classify() when n_first is SINGLE, else mcubert_classify_pair(). */
+#define SINGLE SIZE_MAX
+
+/* The documented error order: n_tokens, n_first, then the ids. */
+static int expected_status(const struct mcubert_schedule *s, const uint16_t *ids, size_t n,
+			   size_t n_first)
 {
 	if (n == 0 || n > s->max_seq_len) {
 		return MCUBERT_ERR_N_TOKENS;
+	}
+	if (n_first != SINGLE && (n_first == 0 || n_first > n)) {
+		return MCUBERT_ERR_N_FIRST;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] >= s->vocab_size) {
@@ -289,12 +300,14 @@ static int expected_status(const struct mcubert_schedule *s, const uint16_t *ids
 	return MCUBERT_OK;
 }
 
-static void classify_twice(struct mcubert_ctx *ctx, const struct mcubert_schedule *s,
-			   struct arena *a, const uint16_t *ids, size_t n)
+/* Classifies twice (a pair unless n_first is SINGLE); the first run's logits go to out. */
+static int classify_twice(struct mcubert_ctx *ctx, const struct mcubert_schedule *s,
+			  struct arena *a, const uint16_t *ids, size_t n, size_t n_first,
+			  int32_t *out)
 {
-	const int want = expected_status(s, ids, n);
+	const int want = expected_status(s, ids, n, n_first);
 	int32_t *logits[2];
-	int err;
+	int err = MCUBERT_OK;
 
 	for (int run = 0; run < 2; run++) {
 		logits[run] = calloc(s->labels, sizeof(int32_t));
@@ -303,19 +316,36 @@ static void classify_twice(struct mcubert_ctx *ctx, const struct mcubert_schedul
 		}
 		/* different stale bytes each run: results must not depend on them */
 		memset(a->p, run == 0 ? 0x00 : 0xFF, a->len);
-		err = mcubert_classify(ctx, ids, n, logits[run]);
-		arena_check(a, "mcubert_classify");
+		if (n_first == SINGLE) {
+			err = mcubert_classify(ctx, ids, n, logits[run]);
+			arena_check(a, "mcubert_classify");
+		} else {
+			err = mcubert_classify_pair(ctx, ids, n, n_first, logits[run]);
+			arena_check(a, "mcubert_classify_pair");
+		}
 		if (err != want) {
-			fprintf(stderr, "fuzz_mcubert: classify(n=%zu) returned %d (%s), expected %d\n",
-				n, err, mcubert_strerror(err), want);
+			fprintf(stderr,
+				"fuzz_mcubert: classify(n=%zu, n_first=%zu) returned %d (%s), "
+				"expected %d\n",
+				n, n_first, err, mcubert_strerror(err), want);
 			abort();
 		}
 	}
 	if (memcmp(logits[0], logits[1], s->labels * sizeof(int32_t)) != 0) {
 		die("logits depend on stale arena contents (read of bytes never written)");
 	}
+	memcpy(out, logits[0], s->labels * sizeof(int32_t));
 	free(logits[0]);
 	free(logits[1]);
+	return err;
+}
+
+/* n_first from the input's last two bytes: 0..n + 1, both bad values included. */
+static size_t n_first_from(const uint8_t *data, size_t size, size_t n)
+{
+	const size_t v = size >= 2 ? (size_t)(data[size - 2] | (data[size - 1] << 8)) : 0;
+
+	return v % (n + 2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -389,14 +419,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			ids = ids_from_bytes(&sched, in, in_len, &n_ids);
 		}
-		classify_twice(&ctx, &sched, &arena, ids, n_ids);
+		int32_t *single = calloc(sched.labels, sizeof(int32_t));
+		int32_t *pair = calloc(sched.labels, sizeof(int32_t));
+		const size_t n_first = n_first_from(data, size, n_ids);
+
+		if (single == NULL || pair == NULL) {
+			die("out of memory");
+		}
+		const int st = classify_twice(&ctx, &sched, &arena, ids, n_ids, SINGLE, single);
+		const int pst = classify_twice(&ctx, &sched, &arena, ids, n_ids, n_first, pair);
+
+		/* n_first == n_tokens is one sentence: all segment A, the same bits */
+		if (st == MCUBERT_OK && pst == MCUBERT_OK && n_first == n_ids &&
+		    memcmp(single, pair, sched.labels * sizeof(int32_t)) != 0) {
+			die("mcubert_classify_pair(n_first = n_tokens) differs from mcubert_classify()");
+		}
+		free(single);
+		free(pair);
 	} else {
 		uint16_t id = 0;
 		int32_t logit;
 
 		/* a failed init must leave a context that classify refuses */
-		if (err > MCUBERT_OK || err < MCUBERT_ERR_TOKEN_ID ||
-		    mcubert_classify(&ctx, &id, 1, &logit) != MCUBERT_ERR_ARG) {
+		if (err > MCUBERT_OK || err < MCUBERT_ERR_N_FIRST ||
+		    mcubert_classify(&ctx, &id, 1, &logit) != MCUBERT_ERR_ARG ||
+		    mcubert_classify_pair(&ctx, &id, 1, 1, &logit) != MCUBERT_ERR_ARG) {
 			die("failed init left a usable context or returned an unknown code");
 		}
 	}

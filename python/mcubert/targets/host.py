@@ -93,7 +93,10 @@ def pack_inputs(inputs: list) -> bytes:
     out = bytearray(struct.pack("<I", len(inputs)))
     for x in inputs:
         if isinstance(x, Pair):
-            ids, n_first = np.asarray(x.ids, np.int64).ravel(), int(x.n_first) & 0xFFFFFFFF
+            ids, n_first = np.asarray(x.ids, np.int64).ravel(), int(x.n_first)
+            if not 0 <= n_first < SINGLE:       # masked, -1 would turn into a single sentence
+                raise ValueError(f"n_first {n_first}: INPUTS.bin holds 0..{SINGLE - 1} ({SINGLE:#x} is a "
+                                 "single sentence)")
         else:
             ids, n_first = np.asarray(x, np.int64).ravel(), SINGLE
         out += struct.pack("<II", len(ids), n_first) + ids.astype("<u2").tobytes()

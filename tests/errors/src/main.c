@@ -1,10 +1,10 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  *
- * The error codes of mcubert_init() and mcubert_classify() (src/mcubert_init.c,
- * src/mcubert_classify.c) for corrupted, truncated and foreign blobs, small or misaligned
- * arenas and bad inputs. After every error a good call must work again and give the
- * reference logits: an error leaves no state behind.
+ * The error codes of mcubert_init(), mcubert_classify() and mcubert_classify_pair()
+ * (src/mcubert_init.c, src/mcubert_classify.c) for corrupted, truncated and foreign blobs,
+ * small or misaligned arenas and bad inputs. After every error a good call must work again
+ * and give the reference logits: an error leaves no state behind.
  */
 #include <string.h>
 
@@ -216,6 +216,41 @@ ZTEST(mcubert_errors, test_token_id)
 	ids[3] = (uint16_t)(tiny_schedule.vocab_size - 1);
 	zassert_equal(mcubert_classify(&ctx, ids, TINY_MAX_SEQ_LEN, logits), MCUBERT_OK);
 	ids[3] = saved;
+}
+
+ZTEST(mcubert_errors, test_n_first)
+{
+	const uint16_t saved = ids[3];
+	int32_t logits[TINY_NUM_LABELS];
+	int32_t single[TINY_NUM_LABELS];
+
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, 0, logits),
+		      MCUBERT_ERR_N_FIRST, "n_first 0");
+	assert_classifies();
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, TINY_MAX_SEQ_LEN + 1,
+					    logits),
+		      MCUBERT_ERR_N_FIRST, "n_first above n_tokens");
+	assert_classifies();
+	zassert_equal(mcubert_classify_pair(&ctx, ids, 4, SIZE_MAX, logits), MCUBERT_ERR_N_FIRST);
+	/* the error order: n_tokens, then n_first, then the ids */
+	zassert_equal(mcubert_classify_pair(&ctx, ids, 0, 0, logits), MCUBERT_ERR_N_TOKENS);
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN + 1, 0, logits),
+		      MCUBERT_ERR_N_TOKENS);
+	ids[3] = (uint16_t)tiny_schedule.vocab_size;
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, 0, logits),
+		      MCUBERT_ERR_N_FIRST, "bad id and bad n_first");
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, 1, logits),
+		      MCUBERT_ERR_TOKEN_ID);
+	ids[3] = saved;
+	assert_classifies();
+	/* the limits are fine, and n_first == n_tokens is mcubert_classify() */
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, 1, logits), MCUBERT_OK);
+	zassert_equal(mcubert_classify(&ctx, ids, TINY_MAX_SEQ_LEN, single), MCUBERT_OK);
+	zassert_equal(mcubert_classify_pair(&ctx, ids, TINY_MAX_SEQ_LEN, TINY_MAX_SEQ_LEN, logits),
+		      MCUBERT_OK);
+	zassert_mem_equal(logits, single, sizeof(logits));
+	zassert_equal(mcubert_classify_pair(NULL, ids, 1, 1, logits), MCUBERT_ERR_ARG);
+	assert_classifies();
 }
 
 ZTEST(mcubert_errors, test_garbage_context)
