@@ -77,17 +77,22 @@ def _generate(model, out, **kw):
                              header_name="toy_schedule.h", **kw)
 
 
+def _compile_and_run(d, g, main_c: str) -> list[str]:
+    """Compile main_c with the generated model.c and the runtime (-Werror); its output lines."""
+    (d / "main.c").write_text(main_c)
+    exe = d / "toy"
+    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{host.REPO / 'include'}",
+                    f"-I{d}", str(d / "main.c"), str(g.files["model_c"]), *runtime_sources(), "-o", str(exe)],
+                   check=True)
+    return subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+
+
 def test_generated_c_runs_bit_exact(model, tmp_path):
     """<name>_model.c/.h and <name>_inputs.h compile with -Werror, and the runtime reproduces the
     reference logits stored in the header for every sentence, including escapes and truncation."""
     g = _generate(model, tmp_path)
     assert {"model_h", "model_c", "inputs", "inc"} <= set(g.files)
-    (tmp_path / "main.c").write_text(MAIN_C)
-    exe = tmp_path / "toy"
-    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{host.REPO / 'include'}",
-                    f"-I{tmp_path}", str(tmp_path / "main.c"), str(g.files["model_c"]), *runtime_sources(),
-                    "-o", str(exe)], check=True)
-    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = _compile_and_run(tmp_path, g, MAIN_C)
     qm = modelfile.load(model)
     wp = WordPiece(qm.vocab)
     assert len(lines) == len(SENTENCES)
@@ -284,12 +289,7 @@ def test_generated_pairs_run_bit_exact(model, tmp_path):
                           "mcubert_classify_pair(&ctx, &toy_input_tokens[toy_input_offset[i]], toy_input_len[i], "
                           "toy_input_n_first[i], logits)")
     assert main != MAIN_C
-    (tmp_path / "main.c").write_text(main)
-    exe = tmp_path / "toy"
-    subprocess.run(["cc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{host.REPO / 'include'}",
-                    f"-I{tmp_path}", str(tmp_path / "main.c"), str(g.files["model_c"]), *runtime_sources(),
-                    "-o", str(exe)], check=True)
-    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = _compile_and_run(tmp_path, g, main)
     wp = WordPiece(qm.vocab)
     assert len(lines) == len(PAIRS)
     differs = 0
