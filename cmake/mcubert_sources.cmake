@@ -16,6 +16,8 @@ set(MCUBERT_KERNEL_SOURCES
 set(MCUBERT_SOURCES
   ${MCUBERT_DIR}/src/mcubert_init.c
   ${MCUBERT_DIR}/src/mcubert_classify.c
+  ${MCUBERT_DIR}/src/mcubert_tokenize.c
+  ${MCUBERT_DIR}/src/mcubert_unicode_tables.c
   ${MCUBERT_KERNEL_SOURCES}
 )
 set(MCUBERT_INCLUDE_DIRS ${MCUBERT_DIR}/include)

@@ -26,7 +26,7 @@ uint32_t mcubert_rd32(const uint8_t *p)
 }
 
 /* IEEE CRC-32 (zlib's), nibble table: small in flash, fast enough for init. */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+uint32_t mcubert_crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
 	static const uint32_t tbl[16] = {
 		0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
@@ -340,7 +340,7 @@ static int parse_header(struct mcubert_ctx *ctx, const struct mcubert_schedule *
 	if (total < MCUBERT_HEADER_SIZE || total > blob_len) {
 		return MCUBERT_ERR_TRUNCATED;
 	}
-	if (crc32_update(0, blob + 16, total - 16) != mcubert_rd32(blob + 12)) {
+	if (mcubert_crc32(0, blob + 16, total - 16) != mcubert_rd32(blob + 12)) {
 		return MCUBERT_ERR_CRC;
 	}
 	if (mcubert_rd32(blob + 16) != s->hash) {
@@ -496,6 +496,9 @@ const char *mcubert_strerror(int err)
 	case MCUBERT_ERR_N_TOKENS: return "n_tokens is 0 or above max_seq_len";
 	case MCUBERT_ERR_TOKEN_ID: return "token id out of vocabulary";
 	case MCUBERT_ERR_N_FIRST: return "n_first is 0 or above n_tokens";
+	case MCUBERT_ERR_MAX_IDS: return "max_ids leaves no room for [CLS] and [SEP]";
+	case MCUBERT_ERR_SCRATCH: return "tokenizer scratch smaller than mcubert_tokenize_buffer_size()";
+	case 1: return "text truncated to max_ids tokens"; /* MCUBERT_TOKENIZE_TRUNCATED */
 	default: return "unknown error";
 	}
 }

@@ -11,6 +11,8 @@
 #include "mcubert_blob.h"
 
 uint32_t mcubert_rd32(const uint8_t *p);
+/* IEEE CRC-32 (zlib's); the model and the vocabulary blobs share it. */
+uint32_t mcubert_crc32(uint32_t crc, const uint8_t *p, size_t n);
 uint32_t mcubert_schedule_hash(const struct mcubert_schedule *s);
 
 /* Section `slot` of the blob; offsets were validated by mcubert_init(). */

@@ -66,6 +66,8 @@ enum mcubert_err {
 	MCUBERT_ERR_N_TOKENS = -11,   /* n_tokens is 0 or above the schedule's max_seq_len */
 	MCUBERT_ERR_TOKEN_ID = -12,   /* a token id >= vocab size */
 	MCUBERT_ERR_N_FIRST = -13,    /* mcubert_classify_pair(): n_first is 0 or above n_tokens */
+	MCUBERT_ERR_MAX_IDS = -14,    /* mcubert_tokenize(): max_ids below 2 (3 for a pair) */
+	MCUBERT_ERR_SCRATCH = -15,    /* tokenizer scratch below mcubert_tokenize_buffer_size() */
 };
 
 /* Arena buffers; a schedule gives each an offset and a size (0 = unused). */

@@ -14,7 +14,9 @@ MAX_CHARS_PER_WORD = 100
 
 
 def _is_control(c: str) -> bool:
-    return c not in "\t\n\r" and unicodedata.category(c).startswith("C")
+    # Cc, Cf, Co, Cs as the tokenizers library (is_other): unassigned code points (Cn) stay
+    # and become [UNK], as in transformers' BertTokenizer.
+    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
 
 
 def _is_whitespace(c: str) -> bool:
@@ -29,8 +31,9 @@ def _is_punctuation(c: str) -> bool:
 
 
 def _is_cjk(o: int) -> bool:
+    # 0x2B920, not Google BERT's 0x2B820: the tokenizers library's range, which transformers runs
     return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2A6DF
-            or 0x2A700 <= o <= 0x2B73F or 0x2B740 <= o <= 0x2B81F or 0x2B820 <= o <= 0x2CEAF
+            or 0x2A700 <= o <= 0x2B73F or 0x2B740 <= o <= 0x2B81F or 0x2B920 <= o <= 0x2CEAF
             or 0xF900 <= o <= 0xFAFF or 0x2F800 <= o <= 0x2FA1F)
 
 
@@ -46,7 +49,8 @@ def normalize(text: str) -> str:
             out.append(f" {c} ")
         else:
             out.append(c)
-    text = "".join(out).lower()
+    # per character, as the tokenizers library: str.lower() would apply Greek final sigma
+    text = "".join(c.lower() for c in "".join(out))
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
