@@ -254,6 +254,52 @@ def cmd_info(a) -> int:
     return 0
 
 
+def cmd_tokenize(a) -> int:
+    from .text.vocab import split_pair_line
+
+    qm = _load(a.model)
+    if not qm.vocab:
+        raise CliError("this model file has no vocabulary to tokenize with")
+    L = a.max_seq_len or qm.max_positions
+    need = 3 if qm.is_pair else 2
+    if L < need:
+        raise CliError(f"--max-seq-len {L} leaves no room for [CLS] and {'two ' if qm.is_pair else ''}[SEP]; "
+                       f"at least {need}")
+    if a.text is not None:
+        raw = a.text.encode("utf-8", "surrogateescape")
+    else:
+        raw = Path(a.file).read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"" and len(lines) > 1:
+        lines.pop()                                  # the file's final newline ends a line
+    if a.engine == "c":
+        from .targets.tokenizer_c import CTokenizer
+
+        tok = CTokenizer(qm.vocab)
+        if tok.status != 0:
+            from .targets import host
+            raise CliError(f"mcubert_vocab_init: {host.strerror(tok.status)}")
+    else:
+        from .text.wordpiece import WordPiece
+
+        tok = WordPiece(qm.vocab)
+    out = []
+    for line in lines:
+        if qm.is_pair:
+            # split on the byte, so that both engines see the same two byte strings
+            a_raw, tab, b_raw = line.partition(b"\t")
+            split_pair_line(line.decode("utf-8", "replace"), True)       # the error for a line without a TAB
+            if a.engine == "c":
+                ids, _ = tok.encode_pair(a_raw, b_raw, L)
+            else:
+                ids, _ = tok.encode_pair(a_raw.decode("utf-8", "replace"), b_raw.decode("utf-8", "replace"), L)
+        else:
+            ids = tok.encode(line if a.engine == "c" else line.decode("utf-8", "replace"), L)
+        out.append(",".join(map(str, ids)))
+    print("\n".join(out))
+    return 0
+
+
 def cmd_run(a) -> int:
     from .export.blob import build_blob
     from .export.planner import Dims, plan
@@ -654,6 +700,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "segment B (mcubert_classify_pair)")
     s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens at most (default: the model's max positions)")
     s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
+
+    s = cmd("tokenize", "token ids of text, one comma-separated line per input line, through the C tokenizer "
+                        "or the Python reference", cmd_tokenize)
+    model_arg(s)
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text", help="text to tokenize (each line separately)")
+    g.add_argument("--file", type=_readable_file, help="file to tokenize, line by line (UTF-8; invalid bytes are "
+                                                       "dropped); a pair model's lines are `first<TAB>second`")
+    s.add_argument("--engine", default="c", choices=["c", "python"],
+                   help="c: the runtime's mcubert_tokenize through the host library; python: wordpiece.py")
+    s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens per line at most, [CLS] and [SEP] included "
+                                                       "(default: the model's max positions)")
 
     s = cmd("eval", "accuracy on a split: .mcubert (reference and host C runtime) or a float checkpoint "
                     "directory", cmd_eval)

@@ -353,3 +353,51 @@ def test_sanitized_runner_matches_python(toks):
         else:
             ref = wp.encode_pair(ta, b.decode("utf-8", "replace"), L) if L >= 3 else ([], 0)
             assert (ids, nf) == ref, (a, b, L)
+
+
+# ---------------------------------------------------------------- mcubert tokenize
+
+SHIPPED = Path(__file__).resolve().parents[2] / "samples" / "bert_classify" / "model" / "sentiment_tiny.mcubert"
+
+
+def test_cli_engines_agree_with_transformers(toks, tmp_path, capsys):
+    from mcubert.cli import main
+
+    tok = toks[0]
+    lines = ["A fine, funny film.", "naïve café 東京 ΑΣ", "", "the " * 200, "😀 x\u200by"]
+    f = tmp_path / "some.txt"
+    f.write_bytes(("\n".join(lines) + "\n").encode().replace(b"film", b"fi\xfflm"))
+    outs = {}
+    for engine in ("c", "python"):
+        assert main(["tokenize", str(SHIPPED), "--file", str(f), "--engine", engine, "--max-seq-len", "64"]) == 0
+        outs[engine] = capsys.readouterr().out
+    assert outs["c"] == outs["python"]
+    texts = [t.replace("film", "fi\ufffdlm") for t in lines]
+    assert outs["c"].splitlines() == [",".join(map(str, ids)) for ids in _hf(tok, texts, 64)]
+    assert main(["tokenize", str(SHIPPED), "--text", "two\nlines"]) == 0
+    assert capsys.readouterr().out == "101,2048,102\n101,3210,102\n"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--text", "x", "--max-seq-len", "1"], "no room for [CLS] and [SEP]"),
+    (["--file", "/no/such.txt"], "no such file"),
+    (["--text", "x", "--engine", "rust"], "invalid choice"),
+    ([], "one of the arguments --text --file is required"),
+])
+def test_cli_errors(args, msg, capsys):
+    from mcubert.cli import main
+
+    assert main(["tokenize", str(SHIPPED), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert msg in err[-1] and err[-1].startswith(("error: ", "mcubert tokenize: error: "))
+
+
+def test_cli_model_without_vocabulary(small_qm, tmp_path, capsys):
+    from mcubert.cli import main
+    from mcubert.int8 import modelfile
+
+    assert not small_qm.vocab
+    p = tmp_path / "novocab.mcubert"
+    modelfile.save(small_qm, p)
+    assert main(["tokenize", str(p), "--text", "x"]) == 2
+    assert capsys.readouterr().err.strip() == "error: this model file has no vocabulary to tokenize with"
