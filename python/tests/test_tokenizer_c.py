@@ -401,3 +401,35 @@ def test_cli_model_without_vocabulary(small_qm, tmp_path, capsys):
     modelfile.save(small_qm, p)
     assert main(["tokenize", str(p), "--text", "x"]) == 2
     assert capsys.readouterr().err.strip() == "error: this model file has no vocabulary to tokenize with"
+
+
+# ---------------------------------------------------------------- emulated cores
+
+BERT_TINY_128_M7 = 57_951_920   # instructions of one bert-tiny classification at 128 tokens (docs/results.md)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("core", ["cortex-m7", "cortex-m3"])
+def test_emulated_core_matches_python(toks, core):
+    """A subset on QEMU: Rotten Tomatoes sentences, random text, invalid UTF-8 and pairs;
+    a sentence costs well under 2 % of a bert-tiny classification."""
+    import os
+
+    missing = host.cross_tools_missing()
+    if missing and not os.environ.get("MCUBERT_REQUIRE_QEMU"):
+        pytest.skip(f"no {', '.join(missing)}")
+    from mcubert.data import corpus
+
+    tok, wp, c, _ = toks
+    sentences = [e.text for e in corpus.load()["test"]][:300]
+    items = [(t.encode(), None, 128) for t in sentences] + _items(random.Random(29), 300)
+    (got, spent, init) = run_tok_runner(tok_runner(core), c.blob, items, counts=True)
+    for (a, b, L), (st, ids, nf) in zip(items, got):
+        ta = a.decode("utf-8", "replace")
+        if b is None:
+            assert ids == (wp.encode(ta, L) if L >= 2 else []), a
+        else:
+            assert (ids, nf) == (wp.encode_pair(ta, b.decode("utf-8", "replace"), L) if L >= 3 else ([], 0))
+    per_sentence = spent[:len(sentences)]
+    assert 0 < max(per_sentence) < 0.02 * BERT_TINY_128_M7
+    assert init > 0

@@ -4,12 +4,14 @@
  * Tokenizer test runner: tokenizes a batch of texts from files, so the same program checks
  * the C tokenizer on the host (optionally under ASan/UBSan) and on emulated cores.
  *
- *   mcubert_tok_runner VOCAB.bin INPUTS.bin OUTPUTS.bin
+ *   mcubert_tok_runner VOCAB.bin INPUTS.bin OUTPUTS.bin [COUNTS.bin]
  *
  * INPUTS.bin : u32 count, then per input u32 max_ids, u32 a_len, u32 b_len and the bytes of
  *              a and b; b_len 0xFFFFFFFF calls mcubert_tokenize(), anything else
  *              mcubert_tokenize_pair().
- * OUTPUTS.bin: per input i32 status, u32 n, u32 n_first and n u16 ids. All little-endian.
+ * OUTPUTS.bin: per input i32 status, u32 n, u32 n_first and n u16 ids.
+ * COUNTS.bin : per input u64, the instructions the call took (emulated cores; 0 on the host),
+ *              then u64 the instructions of mcubert_vocab_init. All little-endian.
  * Guard words after ids and scratch are checked after every call. Exit status: 0 ok,
  * 1 usage/io error, 2 init error, 3 guard overwritten.
  */
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "mcubert/mcubert_tokenize.h"
+#include "mcubert_icount.h"
 
 #define SINGLE 0xFFFFFFFFu
 #define GUARD 16
@@ -57,6 +60,12 @@ static void wr(FILE *f, uint32_t v)
 	fwrite(b, 1, 4, f);
 }
 
+static void wr64(FILE *f, uint64_t v)
+{
+	wr(f, (uint32_t)v);
+	wr(f, (uint32_t)(v >> 32));
+}
+
 static int guard_ok(const unsigned char *p)
 {
 	for (int i = 0; i < GUARD; i++) {
@@ -73,23 +82,30 @@ int main(int argc, char **argv)
 	static unsigned char scratch[MCUBERT_TOKENIZE_BUFFER_SIZE + GUARD];
 	size_t blob_len, in_len, pos = 4;
 	unsigned char *blob, *in;
-	FILE *out;
+	FILE *out, *counts = NULL;
 	uint32_t count;
+	uint64_t t0, init_count;
 	int err;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s VOCAB.bin INPUTS.bin OUTPUTS.bin\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s VOCAB.bin INPUTS.bin OUTPUTS.bin [COUNTS.bin]\n", argv[0]);
 		return 1;
 	}
 	blob = read_all(argv[1], &blob_len);
 	in = read_all(argv[2], &in_len);
 	out = fopen(argv[3], "wb");
-	if (blob == NULL || in == NULL || out == NULL || in_len < 4) {
+	if (argc == 5) {
+		counts = fopen(argv[4], "wb");
+	}
+	if (blob == NULL || in == NULL || out == NULL || in_len < 4 || (argc == 5 && counts == NULL)) {
 		fprintf(stderr, "cannot read or write the files\n");
 		return 1;
 	}
 	memset(scratch, GUARD_BYTE, sizeof(scratch));
+	mcubert_icount_start();
+	t0 = mcubert_icount_now();
 	err = mcubert_vocab_init(&vocab, blob, blob_len, scratch, mcubert_tokenize_buffer_size());
+	init_count = mcubert_icount_now() - t0;
 	if (err != MCUBERT_OK) {
 		fprintf(stderr, "mcubert_vocab_init: %s\n", mcubert_strerror(err));
 		return 2;
@@ -123,11 +139,17 @@ int main(int argc, char **argv)
 		}
 		ids = malloc(2u * max_ids + GUARD);
 		memset(ids, GUARD_BYTE, 2u * max_ids + GUARD);
+		mcubert_icount_start();
+		t0 = mcubert_icount_now();
 		if (blen == SINGLE) {
 			err = mcubert_tokenize(&vocab, a, alen, (uint16_t *)ids, max_ids, &n);
 		} else {
 			err = mcubert_tokenize_pair(&vocab, a, alen, b, blen, (uint16_t *)ids, max_ids,
 						    &n, &n_first);
+		}
+		t0 = mcubert_icount_now() - t0;
+		if (counts != NULL) {
+			wr64(counts, t0);
 		}
 		if (!guard_ok(ids + 2u * max_ids) || !guard_ok(scratch + MCUBERT_TOKENIZE_BUFFER_SIZE)) {
 			fprintf(stderr, "guard overwritten at input %u\n", (unsigned)k);
@@ -142,6 +164,10 @@ int main(int argc, char **argv)
 		free(ids);
 	}
 	fclose(out);
+	if (counts != NULL) {
+		wr64(counts, init_count);
+		fclose(counts);
+	}
 	free(blob);
 	free(in);
 	return 0;

@@ -117,18 +117,27 @@ def tok_runner(target: str = "host", variant: str = "release") -> host.Runner:
 
 
 def run_tok_runner(runner: host.Runner, blob: bytes, items: list[tuple[bytes, bytes | None, int]],
-                   workdir: str | None = None) -> list[tuple[int, list[int], int]]:
-    """(status, ids, n_first) of each item through the batch runner."""
+                   workdir: str | None = None, counts: bool = False):
+    """(status, ids, n_first) of each item through the batch runner; with counts=True also the
+    instructions of each call and of mcubert_vocab_init (emulated cores; 0 on the host)."""
     import subprocess
     import tempfile
     from pathlib import Path
 
     with tempfile.TemporaryDirectory(dir=workdir) as d:
-        paths = [Path(d).resolve() / n for n in ("vocab.bin", "inputs.bin", "outputs.bin")]
+        names = ("vocab.bin", "inputs.bin", "outputs.bin") + (("counts.bin",) if counts else ())
+        paths = [Path(d).resolve() / n for n in names]
         paths[0].write_bytes(blob)
         paths[1].write_bytes(pack_tok_inputs(items))
         r = subprocess.run(runner.argv([str(p) for p in paths]), capture_output=True, text=True,
                            timeout=runner.timeout, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise host.RuntimeError_(f"tokenizer runner exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
-        return unpack_tok_outputs(paths[2].read_bytes(), len(items))
+        res = unpack_tok_outputs(paths[2].read_bytes(), len(items))
+        if not counts:
+            return res
+        import struct
+
+        raw = paths[3].read_bytes()
+        spent = list(struct.unpack(f"<{len(raw) // 8}Q", raw))
+        return res, spent[:-1], spent[-1]
