@@ -433,3 +433,46 @@ def test_emulated_core_matches_python(toks, core):
     per_sentence = spent[:len(sentences)]
     assert 0 < max(per_sentence) < 0.02 * BERT_TINY_128_M7
     assert init > 0
+
+
+# ---------------------------------------------------------------- libFuzzer
+
+@pytest.mark.slow
+def test_fuzz_target_and_corpus_against_python(toks, tmp_path):
+    """tests/fuzz/fuzz_tokenize.c for MCUBERT_FUZZ_SECONDS (default 20) from seeds, then every
+    text of the grown corpus through the C tokenizer (ctypes) against wordpiece.py."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (the libFuzzer target needs it)")
+    tok, wp, c, _ = toks
+    exe = host.build("fuzz") / "mcubert_fuzz_tokenize"
+    (tmp_path / "vocab.bin").write_bytes(c.blob)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    r = random.Random(31)
+    seeds = [b"\x00\x40" + s.encode() for s in ["A naïve café!", "東京 ΑΣ 😀", "x" * 300]]
+    seeds += [b"\x00" + bytes([r.choice([0, 1, 2, 3, 8, 128])]) + _mangle(r, random_text(r).encode())
+              for _ in range(40)]
+    seeds += [b"\x01\x05\x04only one side", b"\x01\x02\x00", b"\x02" + struct.pack("<IB", 40, 1)]
+    for i, s in enumerate(seeds):
+        (corpus / f"seed{i}").write_bytes(s)
+    secs = int(os.environ.get("MCUBERT_FUZZ_SECONDS", "20"))
+    res = subprocess.run([str(exe), str(corpus), f"-max_total_time={secs}", "-max_len=600", "-timeout=10"],
+                         capture_output=True, text=True, timeout=secs + 120,
+                         env={**os.environ, "MCUBERT_FUZZ_VOCAB": str(tmp_path / "vocab.bin")})
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = re.findall(r"#(\d+)\s+DONE", res.stderr)
+    assert runs and int(runs[-1]) >= 1000, res.stderr[-2000:]
+    checked = 0
+    for f in corpus.iterdir():
+        data = f.read_bytes()
+        if len(data) < 2 or data[0] & 3 != 0 or data[1] < 2:
+            continue
+        text = data[2:]
+        assert c.encode(text, data[1]) == wp.encode(text.decode("utf-8", "replace"), data[1]), data
+        checked += 1
+    assert checked >= 40
