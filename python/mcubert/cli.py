@@ -186,6 +186,14 @@ def cmd_generate(a) -> int:
 
     g = generate(a.model, a.max_seq_len, a.out_dir, name=a.name, mode=a.schedule, header_name=a.header_name,
                  c_source=a.c_source, inputs=a.inputs, arena_extern=a.arena_extern, **_plan_kw(a))
+    if a.tokenizer:
+        from .export.generate import c_name
+        from .export.tokenizer_blob import write_vocab_c
+
+        qm = _load(a.model)
+        if not qm.vocab:
+            raise CliError("--tokenizer: this model file has no vocabulary")
+        g.files.update(write_vocab_c(qm.vocab, a.out_dir, c_name(a.name or Path(a.model).stem), Path(a.model).name))
     for kind, path in g.files.items():
         print(f"{kind:>8}: {path}")
     print(f"blob_bytes: {len(g.blob)}  arena_bytes: {g.plan.arena_size}  schedule_hash: 0x{g.plan.hash:08X}")
@@ -667,6 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "logits")
     s.add_argument("--arena-extern", metavar="SYMBOL",
                    help="with --c-source: the application provides the arena under this name")
+    s.add_argument("--tokenizer", action="store_true",
+                   help="also write <name>_vocab.h/.c: the vocabulary blob of mcubert_tokenize() in flash")
 
     s = cmd("plan", "print the arena plan", cmd_plan)
     model_arg(s)

@@ -476,3 +476,63 @@ def test_fuzz_target_and_corpus_against_python(toks, tmp_path):
         assert c.encode(text, data[1]) == wp.encode(text.decode("utf-8", "replace"), data[1]), data
         checked += 1
     assert checked >= 40
+
+
+# ---------------------------------------------------------------- generated C source
+
+TOKENIZE_MAIN_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include "sentiment_tiny_vocab.h"
+
+int main(int argc, char **argv)
+{
+	static struct mcubert_vocab v;
+	static uint8_t scratch[MCUBERT_TOKENIZE_BUFFER_SIZE];
+	uint16_t ids[64];
+	size_t n;
+	int err = mcubert_vocab_init(&v, sentiment_tiny_vocab, sizeof(sentiment_tiny_vocab), scratch,
+				     sizeof(scratch));
+
+	if (err != MCUBERT_OK) {
+		printf("init %s\n", mcubert_strerror(err));
+		return 1;
+	}
+	for (int i = 1; i < argc; i++) {
+		err = mcubert_tokenize(&v, argv[i], strlen(argv[i]), ids, 64, &n);
+		for (size_t k = 0; k < n; k++) {
+			printf(k ? ",%u" : "%u", (unsigned)ids[k]);
+		}
+		printf(" %d\n", err);
+	}
+	return 0;
+}
+"""
+
+
+def test_generate_tokenizer_source_compiles_and_matches(toks, tmp_path, capsys):
+    """`mcubert generate --tokenizer` writes <name>_vocab.h/.c; a C program built from them and
+    the runtime's sources gives the Python reference's ids."""
+    import shutil
+    import subprocess
+
+    from cmake_sources import runtime_sources
+    from mcubert.cli import main
+    from mcubert.int8 import modelfile
+
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        pytest.skip("no host C compiler")
+    out = tmp_path / "gen"
+    assert main(["generate", str(SHIPPED), "--max-seq-len", "64", "--out-dir", str(out), "--tokenizer"]) == 0
+    assert "sentiment_tiny_vocab.c" in capsys.readouterr().out
+    (tmp_path / "main.c").write_text(TOKENIZE_MAIN_C)
+    exe = tmp_path / "tok"
+    subprocess.run([cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{host.REPO / 'include'}", f"-I{out}",
+                    str(tmp_path / "main.c"), str(out / "sentiment_tiny_vocab.c"), *runtime_sources(), "-o", str(exe)],
+                   check=True)
+    texts = ["A fine, funny film.", "naïve café 東京 ΑΣ", "the " * 80]
+    lines = subprocess.run([str(exe), *texts], capture_output=True, text=True, check=True).stdout.splitlines()
+    wp = WordPiece(modelfile.load(SHIPPED).vocab)
+    assert lines == [f"{','.join(map(str, wp.encode(t, 64)))} {TRUNCATED if len(wp.tokenize(t)) > 62 else 0}"
+                     for t in texts]

@@ -224,6 +224,22 @@ def fix_crc(blob: bytes) -> bytes:
     return bytes(out)
 
 
+def write_vocab_c(tokens: list[str], out_dir: str | Path, name: str, model_name: str) -> dict[str, Path]:
+    """<name>_vocab.h/.c: the vocabulary blob as a const array in flash."""
+    from .generate import inc_text
+
+    blob = vocab_blob(tokens)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    kw = dict(name=name, NAME=name.upper(), blob_len=len(blob), n_tokens=len(tokens), model_name=model_name,
+              unicode=unicodedata.unidata_version)
+    out = Path(out_dir)
+    files = {"vocab_h": out / f"{name}_vocab.h", "vocab_c": out / f"{name}_vocab.c"}
+    files["vocab_h"].write_text(env.get_template("vocab.h.j2").render(**kw))
+    files["vocab_c"].write_text(env.get_template("vocab.c.j2").render(data=inc_text(blob), **kw))
+    return files
+
+
 def tables_flash_bytes() -> int:
     """Bytes of the generated Unicode tables (records and sequences, as compiled)."""
     recs, seqs = unicode_records()
