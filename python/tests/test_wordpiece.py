@@ -15,6 +15,9 @@ TEXTS = [
     "don't stop", "$100 & 50% off #1 @user", "  leading and trailing  ", "",
     "the rock is destined to be the 21st century's new \" conan \" and that he's going to make a splash",
     "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ", "ﬁne ligatures", "Straße", "İstanbul", "x" + "\u0301" * 5, "\ufffd\ufffd ok",
+    # as the tokenizers library: no final sigma, unassigned code points kept ([UNK]), and its
+    # CJK Extension E range (from U+2B920, not U+2B820)
+    "ΟΔΟΣ ΑΣ. ΣΑ", "a\U000E0080b \U00040000 x\u0378y", "\U0002B820x\U0002B91F \U0002B920x",
 ]
 
 
