@@ -56,8 +56,8 @@ size_t mcubert_tokenize_buffer_size(void);
 
 /*
  * Check the blob (magic, version, length, CRC, Unicode version, every table entry) and set
- * up v. Errors: MCUBERT_ERR_ARG, _TRUNCATED, _MAGIC, _VERSION, _CRC, _LAYOUT, _ALIGN (blob
- * not 4-byte aligned), _SCRATCH. On failure v is zeroed.
+ * up v. Errors: MCUBERT_ERR_ARG, _SCRATCH, _TRUNCATED, _MAGIC, _VERSION, _CRC, _LAYOUT. The
+ * blob is read byte by byte, so any alignment will do. On failure v is zeroed.
  */
 int mcubert_vocab_init(struct mcubert_vocab *v, const uint8_t *blob, size_t blob_len,
 		       uint8_t *scratch, size_t scratch_len);
