@@ -174,7 +174,7 @@ def _smoke_on(name: str, tmp_path, capsys):
 def test_smoke_bbc_news(tmp_path, capsys):
     """Five topics, long articles (truncated to the smoke run's max length)."""
     qm, _ = _smoke_on("bbc-news", tmp_path, capsys)
-    assert qm.labels == ["business", "entertainment", "politics", "sport", "tech"] and not qm.is_pair
+    assert qm.labels == ["business", "entertainment", "politics", "sports", "tech"] and not qm.is_pair
 
 
 @pytest.mark.slow
