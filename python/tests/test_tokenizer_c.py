@@ -461,7 +461,8 @@ def test_fuzz_target_and_corpus_against_python(toks, tmp_path):
     for i, s in enumerate(seeds):
         (corpus / f"seed{i}").write_bytes(s)
     secs = int(os.environ.get("MCUBERT_FUZZ_SECONDS", "20"))
-    res = subprocess.run([str(exe), str(corpus), f"-max_total_time={secs}", "-max_len=600", "-timeout=10"],
+    res = subprocess.run([str(exe), str(corpus), f"-max_total_time={secs}", "-max_len=600", "-timeout=10",
+                          "-rss_limit_mb=4096"],
                          capture_output=True, text=True, timeout=secs + 120,
                          env={**os.environ, "MCUBERT_FUZZ_VOCAB": str(tmp_path / "vocab.bin")})
     assert res.returncode == 0, res.stderr[-3000:]
