@@ -26,12 +26,12 @@ import argparse
 import struct
 import sys
 import unicodedata
-import zlib
 from pathlib import Path
 
 import jinja2
 
 from ..text import wordpiece as wp
+from .blob import fix_crc  # noqa: F401  (re-exported: tests patch blobs and fix the CRC)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 REPO = Path(__file__).resolve().parents[3]
@@ -213,15 +213,7 @@ def vocab_blob(tokens: list[str], unk: str = "[UNK]", cls: str = "[CLS]", sep: s
     for d in descs:
         head += struct.pack("<6I", *d)
     assert len(head) == HEADER_SIZE
-    out = bytearray(head + body)
-    struct.pack_into("<I", out, 12, zlib.crc32(bytes(out[16:])))
-    return bytes(out)
-
-
-def fix_crc(blob: bytes) -> bytes:
-    out = bytearray(blob)
-    struct.pack_into("<I", out, 12, zlib.crc32(bytes(out[16:])))
-    return bytes(out)
+    return fix_crc(bytes(head + body))     # the model blob's rule: CRC-32 at 12 over bytes 16..
 
 
 def write_vocab_c(tokens: list[str], out_dir: str | Path, name: str, model_name: str) -> dict[str, Path]:
