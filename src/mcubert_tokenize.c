@@ -12,17 +12,36 @@
 #include "mcubert_internal.h"
 #include "mcubert_unicode_tables.h"
 
-#define HEADER_SIZE 84u
-#define BLOCK 16u
+#define HEADER_SIZE 64u
+#define TABLE_WORDS 11u
+#define N_TABLES 3u
 #define TABLE_INITIAL 0u
 #define TABLE_CONT 1u
+#define TABLE_SINGLE 2u /* word-initial single characters with implicit ids */
 #define WORD_BYTES (4u * MCUBERT_TOKENIZE_MAX_WORD_CHARS)
 #define MAX_TOKEN_BYTES 255u
+#define MAX_CODE_LEN 15u
+#define MAX_SHIFT 12u
+#define END 0u /* ends a token's bytes */
+/* map ops */
+#define OP_DELTA 0u
+#define OP_CONST 1u
+#define OP_STRIDE2 2u
+#define OP_SEQ 3u
+/* class of a normalised character in a word */
+#define CLS_LETTER 0u
+#define CLS_PUNCT 1u
+#define CLS_SPACE 2u
 
 struct table {
-	const uint8_t *index;
-	const uint8_t *data;
-	uint32_t n, blocks, data_len, longest;
+	const uint8_t *index, *data, *ids, *model, *ctxmap;
+	uint32_t n, shift, blocks, data_len, id_bits, id_base, longest;
+	uint32_t n_pop, n_char; /* codes: n_pop pop contexts, n_char char contexts, one rise */
+};
+
+struct bits {
+	const uint8_t *d;
+	uint32_t pos, end; /* in bits, MSB first */
 };
 
 /* ids go to ids[0..cap); count keeps counting past cap so truncation is known */
@@ -39,32 +58,144 @@ struct word {
 	uint32_t chars; /* saturates at MAX_WORD_CHARS + 1 */
 };
 
-static void get_table(const uint8_t *blob, uint32_t which, struct table *t)
+static uint32_t rd16(const uint8_t *p)
 {
-	const uint8_t *p = blob + 36u + 24u * which;
-
-	t->n = mcubert_rd32(p);
-	t->blocks = mcubert_rd32(p + 4);
-	t->index = blob + mcubert_rd32(p + 8);
-	t->data = blob + mcubert_rd32(p + 12);
-	t->data_len = mcubert_rd32(p + 16);
-	t->longest = mcubert_rd32(p + 20);
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
 }
 
-/* Entry header at d[*o]: shared-prefix and suffix lengths. */
-static void entry_head(const uint8_t *d, uint32_t *o, uint32_t *lcp, uint32_t *sfx)
+static uint32_t rd24(const uint8_t *p)
 {
-	uint8_t h = d[*o];
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+}
 
-	if (h == 0xFFu) {
-		*lcp = d[*o + 1];
-		*sfx = d[*o + 2];
-		*o += 3;
-	} else {
-		*lcp = h >> 4;
-		*sfx = h & 15u;
-		*o += 1;
+static void get_table(const uint8_t *blob, uint32_t which, struct table *t)
+{
+	const uint8_t *p = blob + HEADER_SIZE + 4u * TABLE_WORDS * which;
+	uint32_t id_off = mcubert_rd32(p + 24);
+
+	t->n = mcubert_rd32(p);
+	t->shift = mcubert_rd32(p + 4);
+	t->blocks = mcubert_rd32(p + 8);
+	t->index = blob + mcubert_rd32(p + 12);
+	t->data = blob + mcubert_rd32(p + 16);
+	t->data_len = mcubert_rd32(p + 20);
+	t->ids = id_off != 0u ? blob + id_off : NULL;
+	t->id_bits = mcubert_rd32(p + 28);
+	t->id_base = mcubert_rd32(p + 32);
+	t->model = blob + mcubert_rd32(p + 36);
+	t->longest = mcubert_rd32(p + 40);
+	t->ctxmap = blob + mcubert_rd32(blob + 52);
+	t->n_char = mcubert_rd32(blob + 56);
+	t->n_pop = mcubert_rd32(blob + 60);
+}
+
+/*
+ * One canonical Huffman symbol of code k, or -1 (out of bits, or no such code). The table's
+ * data has two bytes of padding, so three bytes hold the longest code at any bit position.
+ */
+static int32_t decode(const struct table *t, uint32_t k, struct bits *b)
+{
+	const uint8_t *c = t->model + rd16(t->model + 2u * k);
+	const uint8_t *d = b->d + (b->pos >> 3);
+	uint32_t top = c[0], first = 0, index = 0;
+	uint32_t w = (((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) | ((uint32_t)d[2] << 8))
+		     << (b->pos & 7u);
+
+	for (uint32_t len = 1; len <= top; len++) {
+		uint32_t count = c[len], code = w >> (32u - len);
+
+		if (code - first < count) { /* canonical: code >= first here, or it wraps */
+			if (len > b->end - b->pos) {
+				return -1;
+			}
+			b->pos += len;
+			return c[1u + top + index + code - first];
+		}
+		index += count;
+		first = (first + count) << 1;
 	}
+	return -1;
+}
+
+/*
+ * The next entry into buf, which holds the previous token (len bytes; start: a block's first
+ * entry, which shares nothing). Its length, or -1 on a malformed stream.
+ */
+static int32_t next_entry(const struct table *t, struct bits *b, uint8_t *buf, uint32_t len,
+			  int start)
+{
+	uint32_t n = 0;
+	int32_t s;
+
+	if (!start) {
+		s = decode(t, (len < t->n_pop ? len : t->n_pop) - 1u, b);
+		if (s < 0 || (uint32_t)s > len) {
+			return -1;
+		}
+		n = len - (uint32_t)s;
+		if (n < len) { /* sorted: the first new byte rises over the one it replaces */
+			s = decode(t, t->n_pop + t->n_char, b);
+			if (s <= 0 || buf[n] + (uint32_t)s > 255u) {
+				return -1;
+			}
+			buf[n] = (uint8_t)(buf[n] + (uint32_t)s);
+			n++;
+		}
+	}
+	for (;;) {
+		s = decode(t, t->n_pop + (n == 0u ? 0u : t->ctxmap[buf[n - 1u]]), b);
+		if (s < 0) {
+			return -1;
+		}
+		if ((uint32_t)s == END) {
+			return n > 0u ? (int32_t)n : -1;
+		}
+		if (n >= t->longest) {
+			return -1;
+		}
+		buf[n++] = (uint8_t)s;
+	}
+}
+
+static int32_t block_first(const struct table *t, uint32_t blk, uint8_t *buf, struct bits *b)
+{
+	b->d = t->data;
+	b->pos = 8u * rd24(t->index + 3u * blk);
+	b->end = 8u * t->data_len;
+	return next_entry(t, b, buf, 0, 1);
+}
+
+/* Sign of (block blk's first token - key[0..k)), decoding only as far as it takes. */
+static int compare_first(const struct table *t, uint32_t blk, const uint8_t *key, uint32_t k)
+{
+	struct bits b = {t->data, 8u * rd24(t->index + 3u * blk), 8u * t->data_len};
+
+	for (uint32_t n = 0;; n++) {
+		/* the bytes so far equal the key's, so the key gives the context */
+		int32_t s = decode(t, t->n_pop + (n == 0u ? 0u : t->ctxmap[key[n - 1u]]), &b);
+
+		if ((uint32_t)s == END) {
+			return n < k ? -1 : 0;
+		}
+		if (n == k) {
+			return 1;
+		}
+		if ((uint32_t)s != key[n]) {
+			return (uint32_t)s < key[n] ? -1 : 1;
+		}
+	}
+}
+
+static uint32_t entry_id(const struct table *t, uint32_t e)
+{
+	uint32_t bit, w;
+
+	if (t->ids == NULL) {
+		return t->id_base + e;
+	}
+	bit = e * t->id_bits;
+	w = rd24(t->ids + (bit >> 3)); /* the array has two bytes of padding */
+	return (w >> (bit & 7u)) & ((1u << t->id_bits) - 1u);
 }
 
 static int compare(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
@@ -77,52 +208,139 @@ static int compare(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t b
 	return alen < blen ? -1 : (alen > blen ? 1 : 0);
 }
 
+/* Each code of a table inside the blob, none oversubscribed. */
+static int check_codes(const struct table *t, const uint8_t *blob, uint32_t total)
+{
+	uint32_t codes = t->n_pop + t->n_char + 1u;
+	uint32_t model = (uint32_t)(t->model - blob);
+
+	if (model > total || 2u * codes > total - model) {
+		return MCUBERT_ERR_LAYOUT;
+	}
+	for (uint32_t k = 0; k < codes; k++) {
+		uint32_t o = model + rd16(t->model + 2u * k), top, nsym = 0;
+		int32_t left = 1;
+
+		if (o >= total || (top = blob[o]) > MAX_CODE_LEN || top > total - o - 1u) {
+			return MCUBERT_ERR_LAYOUT;
+		}
+		for (uint32_t len = 1; len <= top; len++) {
+			left = 2 * left - blob[o + len];
+			nsym += blob[o + len];
+			if (left < 0) {
+				return MCUBERT_ERR_LAYOUT;
+			}
+		}
+		if (nsym > total - o - 1u - top) {
+			return MCUBERT_ERR_LAYOUT;
+		}
+	}
+	return MCUBERT_OK;
+}
+
 /* Validate one table completely, so lookups need no checks; prev/cur: two token buffers. */
 static int check_table(const uint8_t *blob, uint32_t total, uint32_t which, uint32_t vocab,
 		       uint8_t *prev, uint8_t *cur)
 {
-	const uint8_t *p = blob + 36u + 24u * which;
-	uint32_t idx_off = mcubert_rd32(p + 8), data_off = mcubert_rd32(p + 12);
+	const uint8_t *p = blob + HEADER_SIZE + 4u * TABLE_WORDS * which;
+	uint32_t idx_off = mcubert_rd32(p + 12), data_off = mcubert_rd32(p + 16);
+	uint32_t id_off = mcubert_rd32(p + 24), prev_len = 0;
 	struct table t;
-	uint32_t o = 0, prev_len = 0;
+	struct bits b;
+	int err;
 
 	get_table(blob, which, &t);
-	if (t.longest > MAX_TOKEN_BYTES || t.blocks != (t.n + BLOCK - 1u) / BLOCK ||
-	    idx_off < HEADER_SIZE || idx_off > total || t.blocks > (total - idx_off) / 4u ||
-	    data_off < HEADER_SIZE || data_off > total || t.data_len > total - data_off) {
+	if (t.n > vocab || t.longest > MAX_TOKEN_BYTES || t.shift > MAX_SHIFT ||
+	    t.blocks != (t.n + (1u << t.shift) - 1u) >> t.shift || idx_off < HEADER_SIZE ||
+	    idx_off > total || t.blocks > (total - idx_off) / 3u || data_off < HEADER_SIZE ||
+	    data_off > total || total - data_off < 2u || t.data_len > total - data_off - 2u ||
+	    t.data_len > 0x1FFFFFFFu) {
 		return MCUBERT_ERR_LAYOUT;
 	}
-	for (uint32_t i = 0; i < t.n; i++) {
-		uint32_t lcp, sfx;
-
-		if (i % BLOCK == 0u && mcubert_rd32(t.index + 4u * (i / BLOCK)) != o) {
+	if (t.ids != NULL) {
+		if (t.id_bits == 0u || t.id_bits > 16u || id_off < HEADER_SIZE || id_off > total ||
+		    (t.n * t.id_bits + 7u) / 8u + 2u > total - id_off) {
 			return MCUBERT_ERR_LAYOUT;
 		}
-		if (t.data_len - o < 3u) {
-			return MCUBERT_ERR_LAYOUT;
-		}
-		entry_head(t.data, &o, &lcp, &sfx);
-		if ((i % BLOCK == 0u && lcp != 0u) || lcp > prev_len || lcp + sfx == 0u ||
-		    lcp + sfx > t.longest || t.data_len - o < sfx + 2u) {
-			return MCUBERT_ERR_LAYOUT;
-		}
-		if (lcp > 0u) {
-			memcpy(cur, prev, lcp);
-		}
-		memcpy(cur + lcp, t.data + o, sfx);
-		o += sfx;
-		if ((uint32_t)(t.data[o] | (t.data[o + 1] << 8)) >= vocab) {
-			return MCUBERT_ERR_LAYOUT;
-		}
-		o += 2;
-		/* strictly sorted, or the binary search would miss tokens */
-		if (i > 0u && compare(prev, prev_len, cur, lcp + sfx) >= 0) {
-			return MCUBERT_ERR_LAYOUT;
-		}
-		prev_len = lcp + sfx;
-		memcpy(prev, cur, prev_len);
+	} else if (t.id_base > vocab || t.n > vocab - t.id_base) {
+		return MCUBERT_ERR_LAYOUT;
 	}
-	return o == t.data_len ? MCUBERT_OK : MCUBERT_ERR_LAYOUT;
+	err = check_codes(&t, blob, total);
+	if (err != MCUBERT_OK) {
+		return err;
+	}
+	b.d = t.data;
+	b.pos = 0;
+	b.end = 8u * t.data_len;
+	for (uint32_t e = 0; e < t.n; e++) {
+		int start = (e & ((1u << t.shift) - 1u)) == 0u;
+		int32_t len;
+
+		if (start) {
+			b.pos = (b.pos + 7u) & ~7u;
+			if (rd24(t.index + 3u * (e >> t.shift)) != b.pos / 8u) {
+				return MCUBERT_ERR_LAYOUT;
+			}
+		}
+		memcpy(prev, cur, prev_len);
+		len = next_entry(&t, &b, cur, prev_len, start);
+		/* strictly sorted, or the binary search would miss tokens */
+		if (len < 0 || (e > 0u && compare(prev, prev_len, cur, (uint32_t)len) >= 0) ||
+		    entry_id(&t, e) >= vocab) {
+			return MCUBERT_ERR_LAYOUT;
+		}
+		prev_len = (uint32_t)len;
+	}
+	return (b.pos + 7u) / 8u == t.data_len ? MCUBERT_OK : MCUBERT_ERR_LAYOUT;
+}
+
+/* The map (what letters become) and the character contexts. */
+static int check_map(const uint8_t *blob, uint32_t total)
+{
+	uint32_t map = mcubert_rd32(blob + 36), n = mcubert_rd32(blob + 40);
+	uint32_t seq = mcubert_rd32(blob + 44), n_seq = mcubert_rd32(blob + 48);
+	uint32_t ctx = mcubert_rd32(blob + 52), n_char = mcubert_rd32(blob + 56);
+	uint32_t end = 0;
+
+	if (map > total || n > (total - map) / 8u || seq > total || n_seq > (total - seq) / 4u ||
+	    ctx > total || total - ctx < 256u || n_char < 2u || n_char > 255u ||
+	    mcubert_rd32(blob + 60) == 0u || mcubert_rd32(blob + 60) > 255u) {
+		return MCUBERT_ERR_LAYOUT;
+	}
+	for (uint32_t i = 0; i < 256u; i++) {
+		if (blob[ctx + i] == 0u || blob[ctx + i] >= n_char) {
+			return MCUBERT_ERR_LAYOUT;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t a = mcubert_rd32(blob + map + 8u * i), v = mcubert_rd32(blob + map + 8u * i + 4u);
+		uint32_t start = a & 0x1FFFFFu, op = (a >> 21) & 3u, count = (a >> 23) + 1u;
+		uint32_t last = start + count - 1u;
+
+		if (start < end || last > 0x10FFFFu) {
+			return MCUBERT_ERR_LAYOUT;
+		}
+		end = last + 1u;
+		if (op == OP_SEQ) {
+			uint32_t len;
+
+			if (count != 1u || v >= n_seq || (len = mcubert_rd32(blob + seq + 4u * v)) == 0u ||
+			    len > n_seq - v - 1u) {
+				return MCUBERT_ERR_LAYOUT;
+			}
+			for (uint32_t k = 1; k <= len; k++) {
+				uint32_t e = mcubert_rd32(blob + seq + 4u * (v + k));
+
+				if ((e & 0x1FFFFFu) > 0x10FFFFu || (e >> 21) > CLS_SPACE) {
+					return MCUBERT_ERR_LAYOUT;
+				}
+			}
+		} else if (op == OP_CONST ? v > 0x10FFFFu
+					  : (start + v > 0x10FFFFu || last + v > 0x10FFFFu)) {
+			return MCUBERT_ERR_LAYOUT; /* deltas wrap: both ends in range */
+		}
+	}
+	return MCUBERT_OK;
 }
 
 size_t mcubert_tokenize_buffer_size(void)
@@ -151,7 +369,7 @@ int mcubert_vocab_init(struct mcubert_vocab *v, const uint8_t *blob, size_t blob
 	if (scratch_len < MCUBERT_TOKENIZE_BUFFER_SIZE) {
 		return MCUBERT_ERR_SCRATCH;
 	}
-	if (blob_len < HEADER_SIZE) {
+	if (blob_len < HEADER_SIZE + 4u * TABLE_WORDS * N_TABLES) {
 		return MCUBERT_ERR_TRUNCATED;
 	}
 	if (mcubert_rd32(blob) != MCUBERT_TOKENIZE_MAGIC) {
@@ -161,13 +379,13 @@ int mcubert_vocab_init(struct mcubert_vocab *v, const uint8_t *blob, size_t blob
 		return MCUBERT_ERR_VERSION;
 	}
 	total = mcubert_rd32(blob + 8);
-	if (total < HEADER_SIZE || total > blob_len) {
+	if (total < HEADER_SIZE + 4u * TABLE_WORDS * N_TABLES || total > blob_len) {
 		return MCUBERT_ERR_TRUNCATED;
 	}
 	if (mcubert_crc32(0, blob + 16, total - 16u) != mcubert_rd32(blob + 12)) {
 		return MCUBERT_ERR_CRC;
 	}
-	/* the vocabulary was filtered with these tables' classes */
+	/* the vocabulary and its map were made with these tables' classes */
 	if (mcubert_rd32(blob + 32) != mcubert_unicode_version) {
 		return MCUBERT_ERR_VERSION;
 	}
@@ -176,11 +394,12 @@ int mcubert_vocab_init(struct mcubert_vocab *v, const uint8_t *blob, size_t blob
 	    mcubert_rd32(blob + 24) >= vocab || mcubert_rd32(blob + 28) >= vocab) {
 		return MCUBERT_ERR_LAYOUT;
 	}
-	for (uint32_t w = 0; w < 2u; w++) {
+	err = check_map(blob, total);
+	for (uint32_t w = 0; w < N_TABLES && err == MCUBERT_OK; w++) {
 		err = check_table(blob, total, w, vocab, scratch, scratch + MAX_TOKEN_BYTES);
-		if (err != MCUBERT_OK) {
-			return err;
-		}
+	}
+	if (err != MCUBERT_OK) {
+		return err;
 	}
 	v->blob = blob;
 	v->scratch = scratch;
@@ -192,50 +411,63 @@ int mcubert_vocab_init(struct mcubert_vocab *v, const uint8_t *blob, size_t blob
 	return MCUBERT_OK;
 }
 
-/* Id of the token key[0..klen) in t, or -1. */
-static int32_t find(const struct table *t, const uint8_t *key, uint32_t klen, uint8_t *buf)
+/*
+ * The longest token of t that starts key[0..k): its length (0: none) and *id. Binary search
+ * for the last block starting at or below the key, then a scan of it. The longest prefix is
+ * the last prefix of the key at or below it in sorted order, and every token between a
+ * prefix and the key starts with that prefix: so if this block has none, the prefix is no
+ * longer than what the block's first token shares with the key, and the search repeats
+ * with that much of the key.
+ */
+static uint32_t longest_prefix(const struct table *t, const uint8_t *key, uint32_t k,
+			       uint8_t *buf, uint32_t *id)
 {
-	uint32_t lo = 0, hi = t->blocks, o, count, len = 0;
+	if (k > t->longest) {
+		k = t->longest;
+	}
+	while (k > 0u) {
+		uint32_t lo = 0, hi = t->blocks, m = 0, best = 0, e, count, n;
+		struct bits b;
 
-	if (klen > t->longest) {
-		return -1;
-	}
-	/* first block whose first token is above key */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2u, lcp, sfx;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2u;
 
-		o = mcubert_rd32(t->index + 4u * mid);
-		entry_head(t->data, &o, &lcp, &sfx);
-		if (compare(t->data + o, sfx, key, klen) <= 0) {
-			lo = mid + 1u;
-		} else {
-			hi = mid;
+			if (compare_first(t, mid, key, k) <= 0) {
+				lo = mid + 1u;
+			} else {
+				hi = mid;
+			}
 		}
-	}
-	if (lo == 0u) {
-		return -1;
-	}
-	o = mcubert_rd32(t->index + 4u * (lo - 1u));
-	count = t->n - (lo - 1u) * BLOCK;
-	count = count < BLOCK ? count : BLOCK;
-	for (uint32_t i = 0; i < count; i++) {
-		uint32_t lcp, sfx;
-		int c;
+		if (lo == 0u) {
+			return 0;
+		}
+		n = (uint32_t)block_first(t, lo - 1u, buf, &b);
+		while (m < n && m < k && buf[m] == key[m]) {
+			m++;
+		}
+		e = (lo - 1u) << t->shift;
+		count = t->n - e < (1u << t->shift) ? t->n - e : (1u << t->shift);
+		for (uint32_t i = 0;;) {
+			int c = compare(buf, n, key, k);
 
-		entry_head(t->data, &o, &lcp, &sfx);
-		memcpy(buf + lcp, t->data + o, sfx);
-		o += sfx;
-		len = lcp + sfx;
-		c = compare(buf, len, key, klen);
-		if (c == 0) {
-			return (int32_t)(t->data[o] | (t->data[o + 1] << 8));
+			if (c > 0) {
+				break;
+			}
+			if (n <= k && memcmp(buf, key, n) == 0) {
+				best = n;
+				*id = entry_id(t, e + i);
+			}
+			if (c == 0 || ++i == count) {
+				break;
+			}
+			n = (uint32_t)next_entry(t, &b, buf, n, 0);
 		}
-		if (c > 0) {
-			return -1;
+		if (best > 0u) {
+			return best;
 		}
-		o += 2;
+		k = m; /* m < k: the first token equal to the key would have matched */
 	}
-	return -1;
+	return 0;
 }
 
 static void put(struct sink *s, uint32_t id)
@@ -246,49 +478,36 @@ static void put(struct sink *s, uint32_t id)
 	s->count++;
 }
 
-static int is_cont_byte(uint8_t b)
-{
-	return (b & 0xC0u) == 0x80u;
-}
-
 /* Greedy longest-match-first; a word with an unmatched rest is one [UNK]. */
 static void wordpiece(const struct mcubert_vocab *v, const uint8_t *w, uint32_t bytes,
 		      struct sink *s)
 {
-	struct table t[2];
+	struct table t[N_TABLES];
 	size_t mark = s->count;
-	uint32_t start = 0, which = TABLE_INITIAL;
+	uint32_t start = 0;
 	uint8_t *buf = v->scratch + WORD_BYTES;
 
-	get_table(v->blob, TABLE_INITIAL, &t[0]);
-	get_table(v->blob, TABLE_CONT, &t[1]);
+	for (uint32_t k = 0; k < N_TABLES; k++) {
+		get_table(v->blob, k, &t[k]);
+	}
 	while (start < bytes) {
-		uint32_t end = bytes;
-		int32_t id = -1;
+		uint32_t id = 0, n;
 
-		if (end - start > t[which].longest) {
-			end = start + t[which].longest;
-			while (end > start && is_cont_byte(w[end])) {
-				end--;
+		if (start == 0u) {
+			n = longest_prefix(&t[TABLE_INITIAL], w, bytes, buf, &id);
+			if (n == 0u) { /* single characters are the shortest tokens of all */
+				n = longest_prefix(&t[TABLE_SINGLE], w, bytes, buf, &id);
 			}
+		} else {
+			n = longest_prefix(&t[TABLE_CONT], w + start, bytes - start, buf, &id);
 		}
-		while (end > start) {
-			id = find(&t[which], w + start, end - start, buf);
-			if (id >= 0) {
-				break;
-			}
-			do {
-				end--;
-			} while (end > start && is_cont_byte(w[end]));
-		}
-		if (id < 0) {
+		if (n == 0u) {
 			s->count = mark;
 			put(s, v->unk);
 			return;
 		}
-		put(s, (uint32_t)id);
-		start = end;
-		which = TABLE_CONT;
+		put(s, id);
+		start += n;
 	}
 }
 
@@ -331,11 +550,11 @@ static uint32_t utf8_put(uint8_t *p, uint32_t cp)
 static void add(const struct mcubert_vocab *v, struct word *w, struct sink *s, uint32_t cp,
 		uint32_t cls)
 {
-	if (cls == MCUBERT_UC_SPACE) {
+	if (cls == CLS_SPACE) {
 		flush(v, w, s);
 		return;
 	}
-	if (cls == MCUBERT_UC_PUNCT) {
+	if (cls == CLS_PUNCT) {
 		flush(v, w, s);
 	}
 	if (w->chars < MCUBERT_TOKENIZE_MAX_WORD_CHARS) {
@@ -344,75 +563,108 @@ static void add(const struct mcubert_vocab *v, struct word *w, struct sink *s, u
 	if (w->chars <= MCUBERT_TOKENIZE_MAX_WORD_CHARS) {
 		w->chars++;
 	}
-	if (cls == MCUBERT_UC_PUNCT) {
+	if (cls == CLS_PUNCT) {
 		flush(v, w, s);
 	}
 }
 
-/* Index of the record holding cp: the last one starting at or below it. */
-static uint32_t record_of(uint32_t cp)
+/* Class of cp: the run that holds it, the last one starting at or below it. */
+static uint32_t class_of(uint32_t cp)
 {
-	uint32_t lo = 0, hi = mcubert_unicode_n_records;
+	uint32_t lo = 0, hi = mcubert_unicode_n_classes;
 
 	while (hi - lo > 1u) {
 		uint32_t mid = lo + (hi - lo) / 2u;
 
-		if ((mcubert_unicode_records[mid][0] & 0x1FFFFFu) <= cp) {
+		if ((rd24(mcubert_unicode_classes[mid]) & 0x1FFFFFu) <= cp) {
 			lo = mid;
 		} else {
 			hi = mid;
 		}
 	}
-	return lo;
+	return rd24(mcubert_unicode_classes[lo]) >> 21;
+}
+
+/* The map record holding cp, or NULL: the character stays itself. */
+static const uint8_t *map_record(const uint8_t *blob, uint32_t cp)
+{
+	const uint8_t *map = blob + mcubert_rd32(blob + 36);
+	uint32_t lo = 0, hi = mcubert_rd32(blob + 40), a;
+
+	while (hi - lo > 1u) {
+		uint32_t mid = lo + (hi - lo) / 2u;
+
+		if ((mcubert_rd32(map + 8u * mid) & 0x1FFFFFu) <= cp) {
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	if (hi == 0u) {
+		return NULL;
+	}
+	a = mcubert_rd32(map + 8u * lo);
+	if (cp < (a & 0x1FFFFFu) || cp - (a & 0x1FFFFFu) > (a >> 23)) {
+		return NULL;
+	}
+	return map + 8u * lo;
 }
 
 static void normalise(const struct mcubert_vocab *v, struct word *w, struct sink *s, uint32_t cp)
 {
-	uint32_t r = record_of(cp), a = mcubert_unicode_records[r][0];
-	uint32_t value = mcubert_unicode_records[r][1];
-	uint32_t op = (a >> 21) & 7u, cls = (a >> 24) & 3u, cjk = (a >> 26) & 1u;
-	uint32_t start = a & 0x1FFFFFu;
+	uint32_t uc = class_of(cp), cls = uc == MCUBERT_UC_PUNCT ? CLS_PUNCT : CLS_LETTER;
+	const uint8_t *r;
 
-	if (cjk) {
-		flush(v, w, s); /* BERT pads CJK ideographs with spaces */
+	if (uc == MCUBERT_UC_DROP) {
+		return;
 	}
-	switch (op) {
-	case MCUBERT_UC_DROP:
-		break;
-	case MCUBERT_UC_SEP:
+	if (uc == MCUBERT_UC_SPACE) {
 		flush(v, w, s);
-		break;
-	case MCUBERT_UC_IDENT:
-		add(v, w, s, cp, cls);
-		break;
-	case MCUBERT_UC_DELTA:
-		add(v, w, s, cp + value, cls); /* unsigned wrap-around: value may be negative */
-		break;
-	case MCUBERT_UC_CONST:
-		add(v, w, s, value, cls);
-		break;
-	case MCUBERT_UC_STRIDE2:
-		add(v, w, s, ((cp - start) & 1u) ? cp : cp + value, cls);
-		break;
-	case MCUBERT_UC_SEQ:
-		for (uint32_t i = 0; i < mcubert_unicode_seqs[value]; i++) {
-			uint32_t e = mcubert_unicode_seqs[value + 1u + i];
-
-			add(v, w, s, e & 0x1FFFFFu, e >> 21);
-		}
-		break;
-	default: { /* MCUBERT_UC_HANGUL: L V [T] jamo */
+		return;
+	}
+	if (uc == MCUBERT_UC_HANGUL) { /* L V [T] jamo */
 		uint32_t k = cp - 0xAC00u;
 
-		add(v, w, s, 0x1100u + k / 588u, MCUBERT_UC_LETTER);
-		add(v, w, s, 0x1161u + (k % 588u) / 28u, MCUBERT_UC_LETTER);
+		add(v, w, s, 0x1100u + k / 588u, CLS_LETTER);
+		add(v, w, s, 0x1161u + (k % 588u) / 28u, CLS_LETTER);
 		if (k % 28u) {
-			add(v, w, s, 0x11A7u + k % 28u, MCUBERT_UC_LETTER);
+			add(v, w, s, 0x11A7u + k % 28u, CLS_LETTER);
 		}
-		break;
+		return;
 	}
+	if (uc == MCUBERT_UC_CJK) {
+		flush(v, w, s); /* BERT pads CJK ideographs with spaces */
 	}
-	if (cjk) {
+	r = map_record(v->blob, cp);
+	if (r == NULL) {
+		add(v, w, s, cp, cls);
+	} else {
+		uint32_t a = mcubert_rd32(r), value = mcubert_rd32(r + 4);
+		uint32_t start = a & 0x1FFFFFu;
+
+		switch ((a >> 21) & 3u) {
+		case OP_DELTA:
+			add(v, w, s, cp + value, cls); /* unsigned wrap-around: value may be negative */
+			break;
+		case OP_CONST:
+			add(v, w, s, value, cls);
+			break;
+		case OP_STRIDE2:
+			add(v, w, s, ((cp - start) & 1u) ? cp : cp + value, cls);
+			break;
+		default: { /* OP_SEQ */
+			const uint8_t *q = v->blob + mcubert_rd32(v->blob + 44) + 4u * value;
+
+			for (uint32_t i = 1; i <= mcubert_rd32(q); i++) {
+				uint32_t e = mcubert_rd32(q + 4u * i);
+
+				add(v, w, s, e & 0x1FFFFFu, e >> 21);
+			}
+			break;
+		}
+		}
+	}
+	if (uc == MCUBERT_UC_CJK) {
 		flush(v, w, s);
 	}
 }

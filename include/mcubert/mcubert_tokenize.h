@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define MCUBERT_TOKENIZE_MAGIC 0x4B54434Du /* "MCTK" */
-#define MCUBERT_TOKENIZE_VERSION 1u
+#define MCUBERT_TOKENIZE_VERSION 2u
 /* A longer word becomes [UNK], as in BERT. */
 #define MCUBERT_TOKENIZE_MAX_WORD_CHARS 100u
 /* Scratch: one word (4 bytes a character) and one token being decoded. */
