@@ -482,24 +482,19 @@ static void put(struct sink *s, uint32_t id)
 static void wordpiece(const struct mcubert_vocab *v, const uint8_t *w, uint32_t bytes,
 		      struct sink *s)
 {
-	struct table t[N_TABLES];
+	struct table t;
 	size_t mark = s->count;
 	uint32_t start = 0;
 	uint8_t *buf = v->scratch + WORD_BYTES;
 
-	for (uint32_t k = 0; k < N_TABLES; k++) {
-		get_table(v->blob, k, &t[k]);
-	}
 	while (start < bytes) {
 		uint32_t id = 0, n;
 
-		if (start == 0u) {
-			n = longest_prefix(&t[TABLE_INITIAL], w, bytes, buf, &id);
-			if (n == 0u) { /* single characters are the shortest tokens of all */
-				n = longest_prefix(&t[TABLE_SINGLE], w, bytes, buf, &id);
-			}
-		} else {
-			n = longest_prefix(&t[TABLE_CONT], w + start, bytes - start, buf, &id);
+		get_table(v->blob, start == 0u ? TABLE_INITIAL : TABLE_CONT, &t);
+		n = longest_prefix(&t, w + start, bytes - start, buf, &id);
+		if (n == 0u && start == 0u) { /* single characters are the shortest tokens of all */
+			get_table(v->blob, TABLE_SINGLE, &t);
+			n = longest_prefix(&t, w, bytes, buf, &id);
 		}
 		if (n == 0u) {
 			s->count = mark;
