@@ -508,9 +508,9 @@ def cmd_pipeline(a) -> int:
 
     if a.teacher and not (Path(a.teacher) / "config.json").is_file():
         raise CliError(f"--teacher {a.teacher}: no config.json there (give a `mcubert train teacher` directory)")
-    bad = [b for b in a.baselines or [] if b not in ("svd", "adaptive", "prune")]
+    bad = [b for b in a.baselines or [] if b not in ("svd", "fwsvd", "adaptive", "prune")]
     if bad:
-        raise CliError(f"--baselines: unknown baseline {bad[0]!r} (choose from svd, adaptive, prune)")
+        raise CliError(f"--baselines: unknown baseline {bad[0]!r} (choose from svd, fwsvd, adaptive, prune)")
     if a.ship:
         _out_file(a.ship)
     _out_dir(a.out)
@@ -814,8 +814,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stage1-epochs", type=POSITIVE, default=1, help="stage 1 (token-to-cluster) epochs")
     s.add_argument("--stage2-epochs", type=POSITIVE, default=1, help="stage 2 (rank gates) epochs")
 
-    s = cmd("baseline", "svd / adaptive / prune embedding (same budget and fine-tuning), or dense", cmd_search)
-    s.add_argument("kind", choices=["svd", "adaptive", "prune", "dense"], help="compression method")
+    s = cmd("baseline", "svd / fwsvd / adaptive / prune embedding (same budget and fine-tuning), or dense",
+            cmd_search)
+    s.add_argument("kind", choices=["svd", "fwsvd", "adaptive", "prune", "dense"], help="compression method")
     budget_args(s)
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
@@ -829,7 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher-init", metavar="HF_DIR",
                    help="start the teacher from this local BERT checkpoint instead of all-MiniLM-L6-v2")
     s.add_argument("--baselines", type=lambda v: [b for b in v.split(",") if b and b != "none"],
-                   help="comma list of svd,adaptive,prune, or none (default: none; --smoke: all three)")
+                   help="comma list of svd,fwsvd,adaptive,prune, or none (default: none; --smoke: svd, adaptive, prune)")
     s.add_argument("--smoke", action="store_true", help="a few hundred sentences, one epoch per stage (CI)")
     s.add_argument("--ship", help="copy the int8 model file here at the end")
     s.add_argument("--budget", type=POSITIVE, help="embedding bytes for the search and baselines (overrides --board)")

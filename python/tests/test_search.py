@@ -407,3 +407,51 @@ def test_search_and_baselines_use_the_students_data(tmp_path):
         run_data(RunConfig(student=str(student), out="x", data="tweets"))
     (student / "metrics.json").write_text("{}")                # students from before datasets
     assert run_data(RunConfig(student=str(student), out="x")) == "rotten-tomatoes"
+
+
+# ---------------------------------------------------------------- FWSVD
+
+
+def test_fwsvd_table_is_svd_under_uniform_weights_and_favours_heavy_rows():
+    from mcubert.training.baselines import fwsvd_table
+
+    g = torch.Generator().manual_seed(0)
+    e = torch.randn(200, 16, generator=g) @ torch.diag(torch.linspace(2, 0.1, 16))
+    u, s, vt = torch.linalg.svd(e.double(), full_matrices=False)
+    plain = (u[:, :4] * s[:4]) @ vt[:4]
+    assert torch.allclose(fwsvd_table(e, np.ones(200), 4).double(), plain, atol=1e-5)
+    heavy = np.zeros(200)
+    heavy[:10] = 1.0                                 # the loss only ever touched rows 0..9
+    fw = fwsvd_table(e, heavy, 4).double()
+    err = lambda t: (t[:10] - e[:10].double()).norm()            # noqa: E731
+    best = torch.linalg.svdvals(e[:10].double())[4:].norm()     # the optimum for those rows at rank 4
+    assert err(fw) < best + 1e-3 < err(plain)
+    assert torch.linalg.matrix_rank(fw, rtol=1e-4) == 4
+    # an untouched row is its projection onto the kept directions, not blown up
+    assert fw[50].norm() <= e[50].double().norm() + 1e-6
+
+
+def test_fwsvd_baseline_uses_the_fisher_weighted_table(student, tmp_path):
+    """With no fine-tuning, the saved embedding is exactly fwsvd_table(dense, fisher, rank); the
+    Fisher is zero on tokens the sampled sentences never hold (and can underflow to zero on a
+    few that saturated attention ignores in this tiny model)."""
+    from mcubert.training.baselines import fisher_rows, fwsvd_table
+    from mcubert.training.search import RunConfig
+
+    out = tmp_path / "fw"
+    assert main(["baseline", "fwsvd", "--student", str(student), "--out", str(out), "--budget", str(BASE_BUDGET),
+                 "--limit", "32", "--batch-size", "16", "--finetune-epochs", "0", "--threads", "1"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    emb = McuBertForSequenceClassification.from_pretrained(out).get_input_embeddings()
+    assert m["method"] == "fwsvd" and len(emb.ranks) == 1
+    assert B.embedding_flash_bytes([VOCAB], [emb.ranks[0] + 1], VOCAB, HIDDEN) > BASE_BUDGET
+    dense = McuBertForSequenceClassification.from_pretrained(student).get_input_embeddings().dense().detach()
+    dd = distill_data(student, VOCAB, 64, 32)
+    fisher = fisher_rows(RunConfig(student=str(student), out=str(out), limit=32, budget=BASE_BUDGET), dense, dd)
+    seen = set(np.nonzero(dd.counts)[0])
+    assert set(np.nonzero(fisher)[0]) <= seen                  # tokens never read: exactly zero
+    assert len(np.nonzero(fisher)[0]) > len(seen) // 2
+    want = fwsvd_table(dense, fisher, emb.ranks[0])
+    assert torch.allclose(emb.dense().detach(), want, atol=1e-4)
+    plain = fwsvd_table(dense, np.ones(VOCAB), emb.ranks[0])
+    assert not torch.allclose(want, plain, atol=1e-3)

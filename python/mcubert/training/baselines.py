@@ -4,6 +4,11 @@ fine-tuning recipe (search.finetune_and_save: per-cluster truncated SVD of the d
 table, then KD for cfg.finetune_epochs):
 
     svd       one cluster, the largest rank that fits
+    fwsvd     Fisher-weighted SVD (Hsu et al., ICLR 2022): svd's rank, but the directions kept
+              are the top right singular vectors of diag(sqrt(I_t)) E, I_t = token t's summed
+              squared gradient of the distillation loss (fisher_rows); each row of E is then
+              projected onto them (E V V^T), so tokens the loss never touched keep their
+              projection instead of being divided by a zero weight
     adaptive  frequency buckets a la Baevski & Auli (adaptive input): ranks hidden, hidden/4,
               hidden/16, hidden/64 (at least 1; 128/32/8/2 for bert-tiny), bucket i < last holds
               N * 4^i tokens (the same U bytes each), the last bucket every other token; N the
@@ -23,13 +28,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import budget as B
 from .search import (RunConfig, _fresh, _log, _write_metrics, assignment_bytes, data_fields, distill_data,
                      finetune_and_save, frequency_buckets, frequency_order, load_student, normalize,
                      resolve_budget)
 
-KINDS = ("svd", "adaptive", "prune", "dense")
+KINDS = ("svd", "fwsvd", "adaptive", "prune", "dense")
+FISHER_SENTENCES = 4096     # sentences of the distillation set the Fisher pass reads
 
 
 def svd_plan(vocab: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
@@ -38,6 +45,52 @@ def svd_plan(vocab: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int
     if r <= 0:
         raise ValueError(f"budget {budget} B: not even rank 1 fits one cluster of {vocab} tokens")
     return np.zeros(vocab, np.int64), [r]
+
+
+def fisher_rows(cfg: RunConfig, dense: torch.Tensor, dd, sentences: int = FISHER_SENTENCES) -> np.ndarray:
+    """Empirical Fisher of each word-embedding row: the squared gradient of the distillation
+    loss (kd_loss without hidden states) summed over the row and over batches of 32, on a
+    seeded sample of the distillation set (train split + extra), the student in eval mode.
+    Cached in the student directory per (sentences, max_len, limit, seed)."""
+    from .search import run_data
+    from .train import _dataset, batches, encode, kd_loss
+
+    cache = Path(cfg.student) / f"fisher-n{sentences}-L{cfg.max_len}-l{cfg.limit or 0}-s{cfg.seed}.npy"
+    if cache.is_file():
+        f = np.load(cache)
+        if f.shape == (dense.shape[0],):
+            return f
+    tr_ids, tr_y = encode(_dataset(run_data(cfg), cfg.data_seed).splits["train"], cfg.max_len, cfg.limit)
+    ids = tr_ids + dd.extra_ids
+    y = np.concatenate([tr_y, np.full(len(dd.extra_ids), -1, np.int64)])
+    rng = np.random.default_rng(cfg.seed)
+    pick = np.sort(rng.choice(len(ids), size=min(sentences, len(ids)), replace=False))
+    model = load_student(cfg.student)
+    emb = torch.nn.Embedding.from_pretrained(dense.clone().float(), freeze=False)
+    model.set_input_embeddings(emb)
+    model.eval()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    fisher = torch.zeros(dense.shape[0], dtype=torch.float64)
+    for x, m, yb, idx in batches([ids[i] for i in pick], y[pick], 32):
+        model.zero_grad(set_to_none=True)
+        kd(model, x, m, yb, pick[idx]).backward()
+        fisher += emb.weight.grad.double().pow(2).sum(1)
+    f = fisher.numpy()
+    np.save(cache, f)
+    return f
+
+
+def fwsvd_table(dense: torch.Tensor, fisher: np.ndarray, rank: int) -> torch.Tensor:
+    """Rank-`rank` table: every row of `dense` projected onto the top right singular vectors of
+    the Fisher-row-weighted table. Rows with no Fisher weight get a tiny one (1e-6 of the mean),
+    so they still count a little but never steer the subspace."""
+    f = torch.as_tensor(fisher, dtype=torch.float64)
+    pos = f[f > 0]
+    w = torch.sqrt(f + (1e-6 * pos.mean() if len(pos) else 1.0))
+    e = dense.double()
+    _, _, vt = torch.linalg.svd(w[:, None] * e, full_matrices=False)
+    v = vt[:rank]
+    return ((e @ v.T) @ v).float()
 
 
 def prune_plan(counts: np.ndarray, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
@@ -97,15 +150,18 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
         return _dense(cfg, model, info, out)
     dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed, cfg.hidden_weight)
     budget = info["budget"]
-    if kind == "svd":
+    table = model.get_input_embeddings().dense().detach()
+    if kind in ("svd", "fwsvd"):
         cl, ranks = svd_plan(vocab, hidden, budget)
     elif kind == "prune":
         cl, ranks = prune_plan(dd.counts, hidden, budget)
     else:
         cl, ranks = adaptive_plan(dd.counts, hidden, budget)
     cl, ranks, _ = normalize(cl, ranks, hidden)
-    table = model.get_input_embeddings().dense().detach()
     t0 = time.time()
+    if kind == "fwsvd":
+        table = fwsvd_table(table, fisher_rows(cfg, table, dd), ranks[0])
+        log.info(f"fwsvd: Fisher pass and weighted SVD at rank {ranks[0]}, {time.time() - t0:.0f} s")
     m = finetune_and_save(cfg, model, table, cl, ranks, dd, info, log, stop_after)
     if m is None:
         return None
