@@ -537,6 +537,53 @@ def cmd_pipeline(a) -> int:
     return 0
 
 
+def _int_list(s: str) -> list[int]:
+    try:
+        v = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a comma list of integers") from None
+    if not v:
+        raise argparse.ArgumentTypeError(f"{s!r}: give at least one integer")
+    return v
+
+
+def cmd_sweep(a) -> int:
+    import torch
+
+    from .training import sweep
+
+    if a.teacher and not (Path(a.teacher) / "config.json").is_file():
+        raise CliError(f"--teacher {a.teacher}: no config.json there (give a `mcubert train teacher` directory)")
+    if a.student and a.teacher:
+        raise CliError("give --student or --teacher, not both (a student needs no teacher)")
+    _out_dir(a.out)
+    if a.plot:
+        _out_file(a.plot)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CliError("--plot needs matplotlib: pip install 'mcubert[bench]'") from None
+    if _file_options(a) and not Path(a.data).is_file():
+        raise CliError(f"--data {a.data} is not a file: the column and split options are for importing a file")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = sweep.SweepConfig(out=a.out, data=a.data, data_options=_file_options(a), preset=a.preset, board=a.board,
+                            teacher=a.teacher, student=a.student, smoke=a.smoke)
+    if a.smoke:
+        cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
+    for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
+              "limit"):
+        if getattr(a, k) is not None:
+            setattr(cfg, k, getattr(a, k))
+    if a.full_stages:
+        cfg.stage_limit = None
+    r = sweep.run(cfg, Path(a.plot) if a.plot else None)
+    print(sweep.table(r["aggregate"], f"{r['dataset']}: {cfg.preset}"))
+    print(f"wrote {Path(a.out) / 'sweep.json'}, {Path(a.out) / 'sweep.md'}, "
+          f"{a.plot or Path(a.out) / 'pareto.png'}")
+    return 0
+
+
 def cmd_import(a) -> int:
     from .training.imports import import_to
 
@@ -818,6 +865,31 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_search)
     s.add_argument("kind", choices=["svd", "fwsvd", "adaptive", "prune", "dense"], help="compression method")
     budget_args(s)
+
+    s = cmd("sweep", "accuracy against flash: every method at several budgets and seeds, resumable", cmd_sweep)
+    s.add_argument("--out", default="runs/sweep-rt", help="output directory (teacher, student, points/, sweep.*)")
+    s.add_argument("--data", default="rotten-tomatoes",
+                   help="dataset: rotten-tomatoes, a cached NAME, or a FILE (CSV, TSV, JSON Lines) to import")
+    data_file_args(s)
+    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
+    s.add_argument("--board", default="nucleo_f746zg", help="board profile (budgets are explicit)")
+    s.add_argument("--teacher", help="reuse this teacher directory")
+    s.add_argument("--student", type=_existing_dir, help="reuse this dense student (a pipeline's student-<preset>)")
+    s.add_argument("--budgets", type=_int_list, help="embedding budgets in bytes, comma list "
+                                                     "(default 24000,48000,96000,136616,300000)")
+    s.add_argument("--methods", type=lambda v: [m for m in v.split(",") if m],
+                   help="comma list of search,adaptive,svd,fwsvd,prune (default: all)")
+    s.add_argument("--seeds", type=_int_list, help="fine-tuning seeds, comma list (default 0,1,2)")
+    s.add_argument("--stage-limit", type=POSITIVE, help="short protocol: first N train and N extra sentences "
+                                                        "(default 4000)")
+    s.add_argument("--full-stages", action="store_true", help="no stage limit: the whole distillation set")
+    s.add_argument("--finetune-epochs", type=NONNEG, help="fine-tuning epochs per point (default 1)")
+    s.add_argument("--stage1-epochs", type=POSITIVE, help="search stage 1 epochs (default 1)")
+    s.add_argument("--stage2-epochs", type=POSITIVE, help="search stage 2 epochs (default 1)")
+    s.add_argument("--limit", type=POSITIVE, help="every stage and the evaluation on the first N rows")
+    s.add_argument("--smoke", action="store_true", help="a few hundred sentences (CI)")
+    s.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's)")
+    s.add_argument("--plot", help="also write the plot here (e.g. docs/img/pareto_rotten-tomatoes.png)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     s.add_argument("--out", default="runs/rt", help="output directory, one subdirectory per stage")

@@ -455,3 +455,59 @@ def test_fwsvd_baseline_uses_the_fisher_weighted_table(student, tmp_path):
     assert torch.allclose(emb.dense().detach(), want, atol=1e-4)
     plain = fwsvd_table(dense, np.ones(VOCAB), emb.ranks[0])
     assert not torch.allclose(want, plain, atol=1e-3)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def test_sweep_points_resume_and_report(student, tmp_path, capsys):
+    """Every method at two budgets and two seeds on the small student: a budget where SVD
+    cannot fit is a 'does not fit' point, every other point has int8 accuracy from the reference
+    and the C runtime, the aggregate is the mean and spread of the points, and a second run
+    (resume) trains nothing."""
+    from mcubert.training import sweep
+
+    out = tmp_path / "sw"
+    tiny = 12000             # below rank 1 for one cluster of 30522 tokens: svd/fwsvd cannot fit
+    args = ["sweep", "--student", str(student), "--out", str(out), "--budgets", f"{tiny},{BASE_BUDGET}",
+            "--seeds", "0,1", "--limit", "32", "--stage-limit", "32", "--threads", "1",
+            "--plot", str(tmp_path / "p.png")]
+    assert main(args) == 0
+    r = json.loads((out / "sweep.json").read_text())
+    assert len(r["points"]) == 2 * 2 * 5
+    by = {(p["method"], p["budget"], p["seed"]): p for p in r["points"]}
+    assert not by[("svd", tiny, 0)]["fits"] and by[("svd", tiny, 0)]["reason"].startswith("budget ")
+    for p in r["points"]:
+        if p["fits"]:
+            assert p["embedding_bytes"] <= p["budget"] and p["identical"] == p["n_test"] == 32
+            assert p["int8_test_accuracy"] == p["int8_c_accuracy"]
+    assert all(by[(m, BASE_BUDGET, s)]["fits"] for m in sweep.METHODS for s in (0, 1))
+    agg = {(a["method"], a["budget"]): a for a in r["aggregate"]}
+    a = agg[("adaptive", BASE_BUDGET)]
+    xs = [by[("adaptive", BASE_BUDGET, s)]["int8_test_accuracy"] for s in (0, 1)]
+    assert a["int8_test_accuracy"] == pytest.approx(np.mean(xs))
+    assert a["int8_test_accuracy_std"] == pytest.approx(np.std(xs, ddof=1))
+    assert agg[("svd", tiny)]["fits"] == 0
+    assert (tmp_path / "p.png").stat().st_size > 1000 and (out / "pareto.png").is_file()
+    md = (out / "sweep.md").read_text()
+    assert "does not fit" in md and f"budget {BASE_BUDGET:,}:" in md
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("points/*/point.json")}
+    capsys.readouterr()
+    assert main(args) == 0                              # resumed: every point already there
+    assert "point 1/" not in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("points/*/point.json")}
+    # another protocol in the same directory is refused
+    assert main(args[:-2] + ["--finetune-epochs", "2"]) == 2
+    assert "another finetune_epochs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--methods", "search,lora"], "unknown method 'lora'"),
+    (["--budgets", "100,x"], "not a comma list"),
+    (["--seeds", "0,0"], "repeated entry in seeds"),
+    (["--budgets", "0"], "budgets must be positive"),
+])
+def test_sweep_cli_errors(student, tmp_path, capsys, args, msg):
+    assert main(["sweep", "--student", str(student), "--out", str(tmp_path / "x"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and msg in err and "Traceback" not in err

@@ -93,18 +93,12 @@ def prepare_data(cfg: PipelineConfig) -> str:
     return ds.name
 
 
-def run(cfg: PipelineConfig, resume: bool = True) -> dict:
+def teacher_and_student(cfg: PipelineConfig, data: str, resume: bool = True):
+    """The first two stages, each skipped when its result exists: (teacher dir, student dir,
+    rows, times, skipped). The sweep shares them between all its points."""
     from . import train
-    from .baselines import baseline
-    from .search import RunConfig, SearchConfig, search
 
-    from ..data import corpus, datasets
-
-    data = prepare_data(cfg)
-    ds = datasets.load(data)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     times, rows, skipped = {}, {}, set()
     tc = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit, data=data)
 
@@ -137,6 +131,21 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
                             resume=resume)
     rows["dense"] = _done(student)
     times["student"] = time.time() - t0
+    return teacher, student, rows, times, skipped
+
+
+def run(cfg: PipelineConfig, resume: bool = True) -> dict:
+    from .baselines import baseline
+    from .search import RunConfig, SearchConfig, search
+
+    from ..data import corpus, datasets
+
+    data = prepare_data(cfg)
+    ds = datasets.load(data)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    teacher, student, rows, times, skipped = teacher_and_student(cfg, data, resume)
 
     common = stage_args(cfg, student, resume)
     t0 = time.time()
@@ -198,7 +207,7 @@ def table(summary: dict) -> str:
     """The docs/results.md table: test-split accuracy of each model, float and int8."""
     preset = summary["config"]["preset"]
     names = {"teacher": "teacher (all-MiniLM-L6-v2)", "dense": f"{preset} dense student",
-             "svd": f"{preset} + truncated SVD", "adaptive": f"{preset} + adaptive (frequency buckets)",
+             "svd": f"{preset} + truncated SVD", "fwsvd": f"{preset} + Fisher-weighted SVD", "adaptive": f"{preset} + adaptive (frequency buckets)",
              "prune": f"{preset} + vocabulary pruning", "mcubert": f"{preset} + MCUBERT search"}
     lines = ["| model | parameters | flash bytes (weights + tables) | float | int8 reference | int8 C runtime |",
              "|---|---:|---:|---:|---:|---:|"]
