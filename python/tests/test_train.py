@@ -265,3 +265,32 @@ def test_teacher_from_a_local_checkpoint(tmp_path):
     assert main(["train", "teacher", "--init-from", str(bad), "--out", str(tmp_path / "t2")]) == 2
     (bad / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 1000}))
     assert main(["train", "teacher", "--init-from", str(bad), "--out", str(tmp_path / "t2")]) == 2
+
+
+@pytest.mark.slow
+def test_two_thread_training_is_reproducible(tmp_path):
+    """Two runs of fit() on two threads give the same weights, bit for bit (train.deterministic);
+    without it the embedding gradient's accumulation order varies (checked when this was written:
+    the hashes differed)."""
+    import hashlib
+
+    from mcubert.modeling.newmodel import new_model
+    from mcubert.training.train import TrainConfig, fit
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        digests = []
+        for k in range(2):
+            torch.manual_seed(0)
+            m = new_model("bert-tiny", 1, [128], 0, str(tmp_path / f"m{k}"), hidden_size=128,
+                          num_attention_heads=2, intermediate_size=512, num_hidden_layers=2,
+                          max_position_embeddings=64, num_labels=2)
+            fit(m, TrainConfig(out=str(tmp_path / f"f{k}"), epochs=1, batch_size=32, limit=400, max_len=64))
+            h = hashlib.sha256()
+            for _, v in sorted(m.state_dict().items()):
+                h.update(v.detach().numpy().tobytes())
+            digests.append(h.hexdigest())
+        assert digests[0] == digests[1]
+    finally:
+        torch.set_num_threads(threads)

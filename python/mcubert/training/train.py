@@ -156,6 +156,14 @@ def new_teacher(labels: list[str] | None = None, init: str | Path | None = None)
                                                          ignore_mismatched_sizes=True)
 
 
+def deterministic() -> None:
+    """Same machine, same thread count, same bytes: torch's deterministic kernels. On CPU the
+    difference is the embedding gradient, which two threads otherwise accumulate in a varying
+    order (a rerun changed the low bits of most weights); they cost no measurable time here
+    (docs/results.md)."""
+    torch.use_deterministic_algorithms(True)
+
+
 def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str = "train",
         stop_after: int | None = None, extra_ids: list[list[int]] | None = None,
         aux: torch.nn.Module | None = None, select_best: bool = False) -> dict:
@@ -171,6 +179,7 @@ def fit(model, cfg: TrainConfig, loss_fn=None, resume: bool = False, desc: str =
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = _logger(out)
+    deterministic()
     torch.manual_seed(cfg.seed)
     ds = dataset(cfg)
     if model.config.num_labels != len(ds.labels):
