@@ -13,11 +13,19 @@ set(MCUBERT_KERNEL_SOURCES
   ${MCUBERT_DIR}/src/kernels/mcubert_layernorm_s8.c
   ${MCUBERT_DIR}/src/kernels/mcubert_embedding_s8.c
 )
-set(MCUBERT_SOURCES
+set(MCUBERT_CORE_SOURCES
   ${MCUBERT_DIR}/src/mcubert_init.c
   ${MCUBERT_DIR}/src/mcubert_classify.c
+  ${MCUBERT_KERNEL_SOURCES}
+)
+# The WordPiece tokenizer: in every host build; in a Zephyr build only with
+# CONFIG_MCUBERT_TOKENIZER (CMakeLists.txt).
+set(MCUBERT_TOKENIZER_SOURCES
   ${MCUBERT_DIR}/src/mcubert_tokenize.c
   ${MCUBERT_DIR}/src/mcubert_unicode_tables.c
-  ${MCUBERT_KERNEL_SOURCES}
+)
+set(MCUBERT_SOURCES
+  ${MCUBERT_CORE_SOURCES}
+  ${MCUBERT_TOKENIZER_SOURCES}
 )
 set(MCUBERT_INCLUDE_DIRS ${MCUBERT_DIR}/include)

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # mcubert_add_model(<target> MODEL <file.mcubert> [NAME <c_name>] [MAX_SEQ_LEN <L>]
-#                   [SCHEDULE fine|layerwise] [INPUTS <sentences.txt>])
+#                   [SCHEDULE fine|layerwise] [INPUTS <sentences.txt>] [TOKENIZER])
 #
 # Generates, during the build, a model's weight blob (a const array in flash), its schedule,
-# labels and arena as <name>_model.h/.c, plus <name>_inputs.h when INPUTS is given, into
-# ${CMAKE_CURRENT_BINARY_DIR}/mcubert/<name>/, and adds them to <target>. The decisions
+# labels and arena as <name>_model.h/.c, plus <name>_inputs.h when INPUTS is given and
+# <name>_vocab.h/.c (the vocabulary blob of mcubert_tokenize(), needs CONFIG_MCUBERT_TOKENIZER)
+# with TOKENIZER, into ${CMAKE_CURRENT_BINARY_DIR}/mcubert/<name>/, and adds them to <target>. The decisions
 # (dependencies, fit against the board) are made by python/mcubert/targets/zephyr.py, which CI tests;
 # this file only gathers devicetree and Kconfig facts and wires the commands.
 #
@@ -52,7 +53,7 @@ function(mcubert_dt_fact out chosen)
 endfunction()
 
 function(mcubert_add_model target)
-  cmake_parse_arguments(arg "" "MODEL;NAME;MAX_SEQ_LEN;SCHEDULE;INPUTS" "" ${ARGN})
+  cmake_parse_arguments(arg "TOKENIZER" "MODEL;NAME;MAX_SEQ_LEN;SCHEDULE;INPUTS" "" ${ARGN})
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "mcubert_add_model: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -61,6 +62,10 @@ function(mcubert_add_model target)
   endif()
   if(NOT CONFIG_MCUBERT)
     message(FATAL_ERROR "mcubert_add_model: set CONFIG_MCUBERT=y in prj.conf")
+  endif()
+  if(arg_TOKENIZER AND NOT CONFIG_MCUBERT_TOKENIZER)
+    message(FATAL_ERROR "mcubert_add_model(${target} ... TOKENIZER): the vocabulary needs the tokenizer: "
+                        "set CONFIG_MCUBERT_TOKENIZER=y in prj.conf (CONFIG_MCUBERT_SHELL=y selects it)")
   endif()
   get_filename_component(model ${arg_MODEL} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
   if(NOT EXISTS ${model})
@@ -89,6 +94,10 @@ function(mcubert_add_model target)
   foreach(fact ${sram} ${flash} ${dtcm})
     list(APPEND dt_args --dt ${fact})
   endforeach()
+  set(check_args)
+  if(arg_TOKENIZER)
+    list(APPEND check_args --tokenizer)
+  endif()
   if(CONFIG_MCUBERT_ARENA_DTCM)
     set(arena_chosen zephyr,dtcm)
   else()
@@ -98,7 +107,7 @@ function(mcubert_add_model target)
     COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr check
             --model ${model} --name ${name} --max-seq-len ${arg_MAX_SEQ_LEN} --schedule ${arg_SCHEDULE}
             --board ${BOARD} --board-target ${BOARD}${BOARD_QUALIFIERS} --arena-chosen ${arena_chosen}
-            ${dt_args}
+            ${dt_args} ${check_args}
     OUTPUT_VARIABLE msg ERROR_VARIABLE err RESULT_VARIABLE rc
     OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_STRIP_TRAILING_WHITESPACE)
   if(NOT rc EQUAL 0)
@@ -127,6 +136,12 @@ function(mcubert_add_model target)
   if(CONFIG_MCUBERT_ARENA_EXTERNAL)
     list(APPEND gen_args --arena-extern ${CONFIG_MCUBERT_ARENA_NAME})
   endif()
+  set(sources ${out}/${name}_model.c)
+  if(arg_TOKENIZER)
+    list(APPEND outputs ${out}/${name}_vocab.h ${out}/${name}_vocab.c)
+    list(APPEND sources ${out}/${name}_vocab.c)
+    list(APPEND gen_args --tokenizer)
+  endif()
   get_filename_component(model_file ${model} NAME)
   add_custom_command(
     OUTPUT ${outputs}
@@ -136,7 +151,7 @@ function(mcubert_add_model target)
     DEPENDS ${gen_depends} ${MCUBERT_GENERATOR_DEPENDS}
     COMMENT "mcubert: generating ${name} from ${model_file} (MAX_SEQ_LEN ${arg_MAX_SEQ_LEN}, ${arg_SCHEDULE})"
     VERBATIM)
-  target_sources(${target} PRIVATE ${out}/${name}_model.c)
+  target_sources(${target} PRIVATE ${sources})
   target_include_directories(${target} PRIVATE ${out})
   # The headers are generated too: make sure they exist before any of the target's sources compile.
   add_custom_target(mcubert_${name}_generated DEPENDS ${outputs})

@@ -19,7 +19,7 @@ from pathlib import Path
 BUILD_REQUIREMENTS = {"numpy": "numpy==2.4.6", "jinja2": "jinja2==3.1.6", "yaml": "pyyaml==6.0.3"}
 GENERATOR_MODULES = ("mcubert.cli", "mcubert.targets.host", "mcubert.export.generate", "mcubert.text.wordpiece",
                      "mcubert.int8.reference", "mcubert.targets.fit", "mcubert.targets.boards",
-                     "mcubert.targets.zephyr")
+                     "mcubert.targets.zephyr", "mcubert.export.tokenizer_blob", "mcubert.targets.tokenizer_golden")
 
 
 def missing_requirements() -> list[str]:
@@ -54,10 +54,20 @@ def cmd_deps(a) -> int:
     return 0
 
 
+def tokenizer_flash(qm) -> tuple[int, int]:
+    """(vocabulary blob, Unicode tables) bytes that mcubert_add_model(... TOKENIZER) puts in flash."""
+    from ..export.tokenizer_blob import tables_flash_bytes, vocab_blob
+
+    if not qm.vocab:
+        raise ValueError("TOKENIZER: the model file has no vocabulary")
+    return len(vocab_blob(qm.vocab)), tables_flash_bytes()
+
+
 def check(model: str | Path, name: str, max_seq_len: int, mode: str, board: str, target: str | None,
-          arena_chosen: str, dt: dict[str, tuple[int, int]]) -> tuple[bool, str]:
-    """(ok, message): the arena against the devicetree region it goes to, the blob against
-    zephyr,flash, and the board profile, if there is one, against the devicetree."""
+          arena_chosen: str, dt: dict[str, tuple[int, int]], tokenizer: bool = False) -> tuple[bool, str]:
+    """(ok, message): the arena against the devicetree region it goes to, the blob (and with
+    tokenizer, the vocabulary blob and the Unicode tables) against zephyr,flash, and the board
+    profile, if there is one, against the devicetree."""
     from . import boards
     from ..int8 import modelfile
     from .fit import arena_size, blob_size, max_fitting_seq_len
@@ -68,6 +78,7 @@ def check(model: str | Path, name: str, max_seq_len: int, mode: str, board: str,
                        f"(the model's max_position_embeddings)")
     arena = arena_size(qm, max_seq_len, mode)
     blob = blob_size(qm, max_seq_len, mode)
+    vocab, tables = tokenizer_flash(qm) if tokenizer else (0, 0)
     errors, notes = [], []
 
     prof = boards.find(board, target)
@@ -98,11 +109,19 @@ def check(model: str | Path, name: str, max_seq_len: int, mode: str, board: str,
     if "zephyr,flash" in dt and blob > dt["zephyr,flash"][1]:
         errors.append(f"mcubert: model '{name}' is a {blob} B blob, but flash (zephyr,flash) on {target or board} "
                       f"has {dt['zephyr,flash'][1]} B. Use a smaller model (fewer layers, lower embedding ranks).")
+    elif tokenizer and "zephyr,flash" in dt and blob + vocab + tables > dt["zephyr,flash"][1]:
+        errors.append(f"mcubert: model '{name}' with the tokenizer needs {blob + vocab + tables} B of flash (blob {blob} B, "
+                      f"vocabulary blob {vocab} B, Unicode tables {tables} B), but flash (zephyr,flash) on "
+                      f"{target or board} has {dt['zephyr,flash'][1]} B. Use a smaller model, or tokenize "
+                      f"elsewhere (drop TOKENIZER).")
     if errors:
         return False, "\n".join(errors)
     ram_text = f"{dt[arena_chosen][1]} B {region}"
     msg = (f"mcubert: model '{name}': blob {blob} B in flash, arena {arena} B of {ram_text} "
            f"(MAX_SEQ_LEN {max_seq_len}, {mode} schedule)")
+    if tokenizer:
+        notes.insert(0, f"tokenizer: vocabulary blob {vocab} B and Unicode tables {tables} B in flash "
+                        f"({blob + vocab + tables} B with the model blob)")
     return True, "\n".join([msg] + [f"mcubert: {n}" for n in notes])
 
 
@@ -111,7 +130,7 @@ def cmd_check(a) -> int:
 
     try:
         ok, msg = check(a.model, a.name, a.max_seq_len, a.schedule, a.board, a.board_target, a.arena_chosen,
-                        parse_dt_facts(a.dt))
+                        parse_dt_facts(a.dt), tokenizer=a.tokenizer)
     except (ValueError, FileNotFoundError) as e:
         ok, msg = False, f"mcubert: cannot use model {a.model}: {e}"
     print(msg, file=sys.stdout if ok else sys.stderr)
@@ -134,6 +153,8 @@ def main(argv=None) -> int:
     s.add_argument("--arena-chosen", default="zephyr,sram", help="devicetree chosen node of the arena's region")
     s.add_argument("--dt", action="append", default=[], metavar="CHOSEN=BASE:SIZE",
                    help="a devicetree chosen region, e.g. zephyr,sram=0x20010000:262144")
+    s.add_argument("--tokenizer", action="store_true",
+                   help="the vocabulary blob and the Unicode tables go to flash too (mcubert_add_model TOKENIZER)")
     s.set_defaults(fn=cmd_check)
     a = ap.parse_args(argv)
     return a.fn(a)

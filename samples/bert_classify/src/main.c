@@ -17,6 +17,14 @@
 #include "bert_model.h"
 #include "bert_inputs.h"
 
+#if defined(CONFIG_MCUBERT_SHELL)
+/* shell.conf: 'mcubert classify <text...>' at the prompt, tokenized on the device. */
+#include <mcubert/mcubert_shell.h>
+#include "bert_vocab.h"
+
+static const struct mcubert_shell_model shell_model = MCUBERT_SHELL_MODEL(bert, BERT);
+#endif
+
 static struct mcubert_ctx ctx;
 
 /* Four decimals by hand: CONFIG_CBPRINTF_FP_SUPPORT would cost flash for one format. */
@@ -113,5 +121,14 @@ int main(void)
 	}
 	printk("bert_classify: %u/%u sentences match the integer reference\n",
 	       (unsigned int)matches, (unsigned int)BERT_NUM_INPUTS);
+#if defined(CONFIG_MCUBERT_SHELL)
+	/* The shell takes the model over (its own context on the same arena): main is done with it. */
+	err = mcubert_shell_register(&shell_model);
+	if (err == MCUBERT_OK) {
+		printk("bert_classify: shell ready, type 'mcubert classify <text>'\n");
+	} else {
+		printk("bert_classify: mcubert_shell_register: %s\n", mcubert_strerror(err));
+	}
+#endif
 	return 0;
 }
