@@ -122,17 +122,19 @@ static int32_t decode(const struct table *t, uint32_t k, struct bits *b)
  * entry, which shares nothing). Its length, or -1 on a malformed stream.
  */
 static int32_t next_entry(const struct table *t, struct bits *b, uint8_t *buf, uint32_t len,
-			  int start)
+			  int start, uint32_t *shared)
 {
 	uint32_t n = 0;
 	int32_t s;
 
+	*shared = 0;
 	if (!start) {
 		s = decode(t, (len < t->n_pop ? len : t->n_pop) - 1u, b);
 		if (s < 0 || (uint32_t)s > len) {
 			return -1;
 		}
 		n = len - (uint32_t)s;
+		*shared = n;
 		if (n < len) { /* sorted: the first new byte rises over the one it replaces */
 			s = decode(t, t->n_pop + t->n_char, b);
 			if (s <= 0 || buf[n] + (uint32_t)s > 255u) {
@@ -162,7 +164,9 @@ static int32_t block_first(const struct table *t, uint32_t blk, uint8_t *buf, st
 	b->d = t->data;
 	b->pos = 8u * rd24(t->index + 3u * blk);
 	b->end = 8u * t->data_len;
-	return next_entry(t, b, buf, 0, 1);
+	uint32_t shared;
+
+	return next_entry(t, b, buf, 0, 1, &shared);
 }
 
 /* Sign of (block blk's first token - key[0..k)), decoding only as far as it takes. */
@@ -283,7 +287,9 @@ static int check_table(const uint8_t *blob, uint32_t total, uint32_t which, uint
 			}
 		}
 		memcpy(prev, cur, prev_len);
-		len = next_entry(&t, &b, cur, prev_len, start);
+		uint32_t shared;
+
+		len = next_entry(&t, &b, cur, prev_len, start, &shared);
 		/* strictly sorted, or the binary search would miss tokens */
 		if (len < 0 || (e > 0u && compare(prev, prev_len, cur, (uint32_t)len) >= 0) ||
 		    entry_id(&t, e) >= vocab) {
@@ -447,20 +453,32 @@ static uint32_t longest_prefix(const struct table *t, const uint8_t *key, uint32
 		}
 		e = (lo - 1u) << t->shift;
 		count = t->n - e < (1u << t->shift) ? t->n - e : (1u << t->shift);
-		for (uint32_t i = 0;;) {
-			int c = compare(buf, n, key, k);
+		/* p: bytes the current entry shares with the key; the front coding keeps it current */
+		for (uint32_t i = 0, p = m;;) {
+			uint32_t shared;
 
-			if (c > 0) {
-				break;
-			}
-			if (n <= k && memcmp(buf, key, n) == 0) {
+			if (p == n) { /* a prefix of the key (n <= k) */
 				best = n;
 				*id = entry_id(t, e + i);
+				if (n == k) {
+					break;
+				}
+			} else if (p == k || buf[p] > key[p]) {
+				break; /* above the key: so is every later entry */
 			}
-			if (c == 0 || ++i == count) {
+			if (++i == count) {
 				break;
 			}
-			n = (uint32_t)next_entry(t, &b, buf, n, 0);
+			n = (uint32_t)next_entry(t, &b, buf, n, 0, &shared);
+			if (shared < p) {
+				break; /* it rose above the previous entry where that one matched */
+			}
+			/* shared > p: it differs from the key where, and as, the previous one did */
+			if (shared == p) {
+				while (p < n && p < k && buf[p] == key[p]) {
+					p++;
+				}
+			}
 		}
 		if (best > 0u) {
 			return best;
