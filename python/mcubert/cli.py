@@ -606,7 +606,7 @@ def cmd_bench(a) -> int:
         _out_file(a.json)
     if a.plot:
         _out_file(a.plot)
-    cfg = bench.BenchConfig(tiny_lengths=(32, 64), mini_lengths=()) if a.quick else bench.BenchConfig()
+    cfg = bench.BenchConfig(tiny_lengths=(32, 64), mini_lengths=(), tokenizer_sentences=200) if a.quick else bench.BenchConfig()
     res = bench.run(cfg, Path(a.json) if a.json else None)
     print(bench.tables(res))
     if a.plot:

@@ -43,3 +43,26 @@ def test_kernel_and_size_readers():
     # the SIMD build carries more code than the portable one built for the same core
     assert sizes["cortex-m7"]["text"] > sizes["cortex-m7-portable"]["text"]
     assert "| linear_s8 |" in bench.tables(bench.Results(kernels=ks, code_size=list(sizes.values())))
+
+
+def test_tokenizer_bench_and_stack_reader(tmp_path):
+    """The tokenizer's row of `mcubert bench` on a few sentences; the stack reader sums the
+    deepest path of gcc's call graph (a known two-level chain checks the arithmetic)."""
+    t = bench.tokenizer(20)
+    assert t["sentences"] == 20 and t["insns"] > 0 and t["max"] >= t["mean"] > 0
+    assert t["blob_bytes"] + t["tables_bytes"] <= 110_000 and t["scratch"] == 656
+    st = t["stack"]
+    assert st["mcubert_tokenize_pair"] >= st["mcubert_tokenize"] > 100 and st["mcubert_vocab_init"] > 0
+    src = tmp_path / "chain.c"
+    src.write_text("volatile char sink;\n"
+                   "__attribute__((noinline)) static void leaf(void) { volatile char b[64]; b[0] = 1; sink = b[0]; }\n"
+                   "__attribute__((noinline)) static void mid(void) { volatile char b[200]; b[0] = 1; leaf(); sink = b[0]; }\n"
+                   "void top(void) { mid(); leaf(); }\n")
+    flags = ["-mcpu=cortex-m7", "-mthumb"]
+    got = bench.stack_usage([src], ["top", "mid", "leaf"], flags)
+    assert got["top"] >= got["mid"] > got["leaf"] >= 64 and got["mid"] >= 200 + got["leaf"]
+    res = bench.Results(inference=[{"model": "bert-tiny", "L": 64, "config": c, "insns": 10 * t["max"],
+                                    "dense_macs": 1} for c in bench.CONFIGS], tokenizer=t)
+    text = bench.tables(res)
+    assert "| scratch (mcubert_tokenize_buffer_size) | 656 B |" in text and "at L=64" in text
+    assert f"{100 * t['max'] / (10 * t['max']):.2f} %" in text          # the max is 10 % of that inference

@@ -11,6 +11,12 @@ Per inference, one full-length input (n = L tokens), four configurations:
     dsp-layerwise  SIMD kernels, layer-wise schedule  (build cortex-m7)
     naive          tests/bench/mcubert_naive.c: plain per-op loops, every layer all rows
 All four must return the same logits; the benchmark checks it.
+
+The tokenizer (src/mcubert_tokenize.c, bert-base-uncased's vocabulary): instructions per input
+byte and per sentence over the Rotten Tomatoes test sentences on the emulated Cortex-M7 (ids
+checked against wordpiece.py), its share of a bert-tiny classification at the longest length
+measured, the flash of the vocabulary blob and Unicode tables, the scratch, and the worst-case
+stack of each entry point from gcc's static call graph (-fcallgraph-info=su, Cortex-M7 -O2).
 Dense MACs: the whole BERT computed densely, per layer 4nH^2 + 2nHF + 2n^2H, plus pooler and
 classifier (the clustered embedding's MACs and the [CLS]-only last layer are not counted).
 """
@@ -36,6 +42,7 @@ CONFIGS = ("dsp-fine", "portable-fine", "dsp-layerwise", "naive")
 @dataclass
 class BenchConfig:
     tiny_lengths: tuple = (32, 64, 128, 256, 512)
+    tokenizer_sentences: int | None = None   # None: every Rotten Tomatoes test sentence
     mini_lengths: tuple = (128,)
     clusters: int = 4
     ranks: tuple = (64, 32, 16, 0)
@@ -47,6 +54,7 @@ class Results:
     inference: list = field(default_factory=list)   # dicts: model, L, config, insns, dense_macs
     kernels: list = field(default_factory=list)     # dicts: build, kernel, shape, macs, elems, insns
     code_size: list = field(default_factory=list)   # dicts: build, text, rodata
+    tokenizer: dict = field(default_factory=dict)   # see tokenizer()
 
 
 def dense_macs(qm: QuantModel, n: int) -> int:
@@ -123,6 +131,65 @@ def code_size() -> list[dict]:
     return out
 
 
+def stack_usage(sources: list[Path], roots: list[str], cpu_flags: list[str]) -> dict[str, int]:
+    """Worst-case stack bytes of each root function: the deepest path through gcc's static call
+    graph (-fcallgraph-info=su) of `sources`; calls out of them (memcpy, memcmp) count 0."""
+    specs = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=picolibc.specs"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    node = re.compile(r'node: \{ title: "([^"]+)" label: "[^"\\]*\\n[^"\\]*\\n(\d+) bytes')
+    edge = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+    size: dict[str, int] = {}
+    calls: dict[str, set[str]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for src in sources:
+            obj = Path(d) / (src.stem + ".o")
+            subprocess.run(["arm-none-eabi-gcc", f"--specs={specs}", *cpu_flags, "-O2", "-std=c99",
+                            "-fcallgraph-info=su", f"-I{host.REPO / 'include'}", f"-I{host.REPO / 'src'}", "-c",
+                            str(src), "-o", str(obj)], check=True, capture_output=True, text=True)
+            text = obj.with_suffix(".ci").read_text()
+            size.update({t.split(":")[-1]: int(n) for t, n in node.findall(text)})
+            for a, b in edge.findall(text):
+                calls.setdefault(a.split(":")[-1], set()).add(b.split(":")[-1])
+
+    def depth(f: str, seen: tuple = ()) -> int:
+        if f in seen:
+            raise ValueError(f"recursion through {f}")
+        return size.get(f, 0) + max((depth(g, seen + (f,)) for g in calls.get(f, ())), default=0)
+
+    return {r: depth(r) for r in roots}
+
+
+def tokenizer(sentences: int | None = None) -> dict:
+    """The tokenizer's flash, RAM and speed (module docstring)."""
+    from ..data import corpus
+    from ..export import tokenizer_blob as tb
+    from ..targets.tokenizer_c import run_tok_runner, tok_runner
+    from ..text.vocab import bert_uncased_tokenizer
+    from ..text.wordpiece import WordPiece
+
+    tok = bert_uncased_tokenizer()
+    vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
+    split: dict = {}
+    blob = tb.vocab_blob(vocab, split=split)
+    texts = [e.text for e in corpus.load()["test"]][:sentences]
+    res, spent, init = run_tok_runner(tok_runner("cortex-m7"), blob, [(t.encode(), None, 128) for t in texts],
+                                      counts=True)
+    wp = WordPiece(vocab)
+    bad = sum(r[1] != wp.encode(t, 128) for r, t in zip(res, texts))
+    if bad:
+        raise host.RuntimeError_(f"tokenizer: {bad} of {len(texts)} sentences differ from wordpiece.py")
+    nbytes = sum(len(t.encode()) for t in texts)
+    stack = stack_usage([host.REPO / "src" / "mcubert_tokenize.c", host.REPO / "src" / "mcubert_init.c"],
+                        ["mcubert_tokenize", "mcubert_tokenize_pair", "mcubert_vocab_init"],
+                        ["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb"])
+    from ..targets import tokenizer_c
+
+    return {"sentences": len(texts), "bytes": nbytes, "insns": sum(spent), "insns_per_byte": sum(spent) / nbytes,
+            "mean": sum(spent) / len(texts), "max": max(spent), "init": init, "blob_bytes": len(blob),
+            "tables_bytes": tb.tables_flash_bytes(), "split": split,
+            "scratch": tokenizer_c._lib("release").mcubert_tokenize_buffer_size(), "stack": stack}
+
+
 def run(cfg: BenchConfig, out_json: Path | None = None) -> Results:
     res = Results()
     with tempfile.TemporaryDirectory() as d:
@@ -135,6 +202,7 @@ def run(cfg: BenchConfig, out_json: Path | None = None) -> Results:
             res.inference += inference(qm, name, L, cfg.seed)
     res.kernels = kernels()
     res.code_size = code_size()
+    res.tokenizer = tokenizer(cfg.tokenizer_sentences)
     if out_json:
         out_json.write_text(json.dumps(asdict(res), indent=1))
     return res
@@ -162,6 +230,23 @@ def tables(res: Results) -> str:
     lines += ["", "| build | runtime .text | runtime .rodata |", "|---|---:|---:|"]
     for c in res.code_size:
         lines.append(f"| {c['build']} -O2 | {c['text']:,} B | {c['rodata']:,} B |")
+    t = res.tokenizer
+    if t:
+        ref = max((r for r in res.inference if r["model"] == "bert-tiny" and r["config"] == "dsp-fine"),
+                  key=lambda r: r["L"])
+        st = t["stack"]
+        lines += ["", "| tokenizer (bert-base-uncased vocabulary, cortex-m7) | |", "|---|---:|",
+                  f"| vocabulary blob + Unicode tables | {t['blob_bytes']:,} + {t['tables_bytes']:,} = "
+                  f"{t['blob_bytes'] + t['tables_bytes']:,} B |",
+                  f"| scratch (mcubert_tokenize_buffer_size) | {t['scratch']:,} B |",
+                  f"| worst-case stack: tokenize / tokenize_pair / vocab_init | {st['mcubert_tokenize']} / "
+                  f"{st['mcubert_tokenize_pair']} / {st['mcubert_vocab_init']} B |",
+                  f"| instructions per input byte ({t['sentences']:,} Rotten Tomatoes test sentences) | "
+                  f"{t['insns_per_byte']:,.0f} |",
+                  f"| instructions per sentence, mean / max | {t['mean']:,.0f} / {t['max']:,} |",
+                  f"| share of one bert-tiny classification at L={ref['L']} (dsp-fine), mean / max | "
+                  f"{100 * t['mean'] / ref['insns']:.2f} % / {100 * t['max'] / ref['insns']:.2f} % |",
+                  f"| mcubert_vocab_init (CRC, decoding every entry) | {t['init']:,} |"]
     return "\n".join(lines)
 
 
