@@ -606,7 +606,7 @@ def cmd_bench(a) -> int:
         _out_file(a.json)
     if a.plot:
         _out_file(a.plot)
-    cfg = bench.BenchConfig(tiny_lengths=(32, 64), mini_lengths=(), tokenizer_sentences=200) if a.quick else bench.BenchConfig()
+    cfg = bench.BenchConfig(tiny_lengths=(32, 64, 128), mini_lengths=(), tokenizer_sentences=200) if a.quick else bench.BenchConfig()
     res = bench.run(cfg, Path(a.json) if a.json else None)
     print(bench.tables(res))
     if a.plot:
@@ -828,7 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
 
     s = cmd("bench", "instruction counts on the emulated Cortex-M7 (QEMU -icount)", cmd_bench)
-    s.add_argument("--quick", action="store_true", help="bert-tiny at L=32 and 64 only (smoke run)")
+    s.add_argument("--quick", action="store_true", help="bert-tiny at L=32, 64 and 128, 200 tokenizer sentences (smoke run)")
     s.add_argument("--json", help="write all counts here")
     s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
 

@@ -232,8 +232,9 @@ def tables(res: Results) -> str:
         lines.append(f"| {c['build']} -O2 | {c['text']:,} B | {c['rodata']:,} B |")
     t = res.tokenizer
     if t:
+        # the yardstick is L=128; a --quick run has shorter lengths only
         ref = max((r for r in res.inference if r["model"] == "bert-tiny" and r["config"] == "dsp-fine"),
-                  key=lambda r: r["L"])
+                  key=lambda r: (r["L"] == 128, r["L"]))
         st = t["stack"]
         lines += ["", "| tokenizer (bert-base-uncased vocabulary, cortex-m7) | |", "|---|---:|",
                   f"| vocabulary blob + Unicode tables | {t['blob_bytes']:,} + {t['tables_bytes']:,} = "
