@@ -495,7 +495,8 @@ def cmd_search(a) -> int:
               hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None)
     if a.cmd == "search":
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
-                                stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs))
+                                stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
+                                rank_floor=a.rank_floor))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))
@@ -860,6 +861,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "clusters of hidden 128)")
     s.add_argument("--stage1-epochs", type=POSITIVE, default=1, help="stage 1 (token-to-cluster) epochs")
     s.add_argument("--stage2-epochs", type=POSITIVE, default=1, help="stage 2 (rank gates) epochs")
+    s.add_argument("--rank-floor", type=NONNEG, help="stage 2 keeps every cluster at this rank or more "
+                                                     "(default: the smallest candidate rank)")
 
     s = cmd("baseline", "svd / fwsvd / adaptive / prune embedding (same budget and fine-tuning), or dense",
             cmd_search)

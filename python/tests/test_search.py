@@ -139,6 +139,14 @@ def test_trim_to_budget_drops_lowest_value_directions_then_fills():
     assert trim_to_budget(sizes2, [10, 10], sv2, vocab, hidden, budget) == [10, 9]
     with pytest.raises(ValueError, match="rank-0 cost"):
         trim_to_budget(sizes, [1, 1], sv, vocab, hidden, 100)
+    # floors: the budget is met without taking a cluster under its floor, even its cheapest one
+    tight = cost([16, 2])
+    free = trim_to_budget(sizes, [16, 16], sv, vocab, hidden, tight)
+    floored = trim_to_budget(sizes, [16, 16], sv, vocab, hidden, tight, floors=[0, 4])
+    assert free[1] < 4 <= floored[1] and floored[0] < 16 and cost(floored) <= tight
+    assert trim_to_budget(sizes, [0, 0], sv, vocab, hidden, tight, floors=[2, 2])[1] >= 2   # raised to the floor
+    with pytest.raises(ValueError, match=r"floor ranks \[4, 4\]"):
+        trim_to_budget(sizes, [16, 16], sv, vocab, hidden, cost([3, 3]), floors=[4, 4])
 
 
 def test_budget_penalty_soft_and_straight_through():
@@ -511,3 +519,27 @@ def test_sweep_cli_errors(student, tmp_path, capsys, args, msg):
     assert main(["sweep", "--student", str(student), "--out", str(tmp_path / "x"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and msg in err and "Traceback" not in err
+
+
+def test_stage2_keeps_every_cluster_at_its_floor(student, tmp_path):
+    """A strong budget term and fast soft ranks push stage 2's ranks down; with a floor of 1
+    no cluster ends below min(1, its stage-1 rank, its size)."""
+    m = search(SearchConfig(student=str(student), out=str(tmp_path / "f"), budget=13000, stage1_epochs=1,
+                            stage2_epochs=1, finetune_epochs=0, penalty=50.0, rank_lr=1.0, rank_floor=1, **FAST))
+    s2 = m["stage2"]
+    assert s2["floors"] and all(r >= f for r, f in zip(m["cluster_ranks"], s2["floors"]))
+    assert all(f == min(1, n) or f == 0 for f, n in zip(s2["floors"], m["cluster_sizes"]))
+    assert m["embedding_bytes"] <= 13000
+
+
+def test_gated_rank_embedding_floor():
+    """rho below a cluster's floor reads as the floor: its gates stay open, its hard rank is the floor."""
+    from mcubert.training.search import GatedRankEmbedding
+
+    cl = np.array([0] * 6 + [1] * 10)
+    us = [torch.randn(6, 4), torch.randn(10, 6)]
+    vs = [torch.randn(4, 8), torch.randn(6, 8)]
+    emb = GatedRankEmbedding(cl, us, vs, [0.2, 5.0], 1.0, (0.1, 0.1), 10, floors=[2, 1])
+    assert emb.hard_ranks() == [2, 5]
+    assert (emb.gates(0)[:2] > 0.5).all() and (emb.gates(0)[2:] < 0.5).all()
+    assert GatedRankEmbedding(cl, us, vs, [0.2, 5.0], 1.0, (0.1, 0.1), 10).hard_ranks() == [0, 5]

@@ -6,8 +6,9 @@
              softmax(alpha_t / tau), alpha initialised from token frequency;
              loss = KD + penalty * relu(bytes - budget) / budget, bytes from budget.py's exact
              costs (the argmax assignment's, with the soft assignment's gradient, by default)
-    stage 2  rank per cluster: soft-rank gates over each cluster's singular directions, same loss;
-             the final ranks meet the budget exactly (trim, then fill the slack)
+    stage 2  rank per cluster: soft-rank gates over each cluster's singular directions, same loss,
+             never below a floor (the smallest candidate rank); the final ranks meet the budget
+             exactly (trim down to the floors, then fill the slack)
     finetune the ClusteredLowRankEmbedding (per-cluster truncated SVD) with the whole student, KD
 
 Every stage trains through train.fit on the student's distillation set (train split + the
@@ -76,6 +77,8 @@ class SearchConfig(RunConfig):
     gate_temp_start: float = 0.5      # stage-2 gate temperature (in ranks), annealed geometrically
     gate_temp_end: float = 0.1
     rank_lr: float = 0.05             # effective Adam step of a cluster's soft rank (ranks per step)
+    rank_floor: int | None = None     # stage 2 keeps every cluster at this rank or more (capped at the
+                                      # cluster's size); None: the smallest candidate rank of stage 1
 
 
 def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
@@ -290,22 +293,25 @@ def fit_to_budget(assign: np.ndarray, counts: np.ndarray, margin: np.ndarray, ra
 
 
 def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], vocab: int, hidden: int,
-                   budget: int) -> list[int]:
+                   budget: int, floors: list[int] | None = None) -> list[int]:
     """Enforce the budget exactly on per-cluster ranks, by value sigma^2 per byte (size_c + hidden)
     of each cluster's next singular direction (svals[c], sorted):
 
-    1. drop directions, the lowest value first, while the exact bytes exceed the budget;
+    1. drop directions, the lowest value first, while the exact bytes exceed the budget, never
+       taking a cluster below its floor (floors[c], default 0);
     2. open directions (also past the given ranks, up to len(svals[c]) = min(size, hidden)), the
        highest value first, while they still fit: the slack a costly drop or the soft gates'
        rounding left.
     Returns the ranks."""
-    ranks = list(ranks)
+    floors = [0] * len(ranks) if floors is None else [min(f, len(v)) for f, v in zip(floors, svals)]
+    ranks = [max(r, f) for r, f in zip(ranks, floors)]
     cost = lambda rk: B.embedding_flash_bytes(sizes, rk, vocab, hidden)        # noqa: E731
     value = lambda c, i: float(svals[c][i]) ** 2 / (sizes[c] + hidden)          # noqa: E731
     while cost(ranks) > budget:
-        cands = [(value(c, ranks[c] - 1), c) for c in range(len(ranks)) if ranks[c] > 0]
+        cands = [(value(c, ranks[c] - 1), c) for c in range(len(ranks)) if ranks[c] > floors[c]]
         if not cands:
-            raise ValueError(f"budget {budget} B below the rank-0 cost of {len(ranks)} clusters")
+            what = "rank-0 cost" if not any(floors) else f"cost at the floor ranks {floors}"
+            raise ValueError(f"budget {budget} B below the {what} of {len(ranks)} clusters")
         ranks[min(cands)[1]] -= 1
     while True:
         fits = []
@@ -398,11 +404,13 @@ class SoftAssignEmbedding(nn.Module):
 class GatedRankEmbedding(nn.Module):
     """Stage 2: fixed clusters; cluster c's rows are U_c diag(g_c) V_c over its singular
     directions (sorted), with soft-rank gates g_ci = sigmoid((rho_c - i - 1/2) / T): rho_c is
-    a learnable rank, the gate of direction i is open (> 1/2) iff i < rho_c - 1/2."""
+    a learnable rank, the gate of direction i is open (> 1/2) iff i < rho_c - 1/2. rho_c never
+    goes below the cluster's floor: the paper's hard floor, so that rare tokens keep a vector."""
 
     def __init__(self, cluster_of: np.ndarray, us: list[torch.Tensor], vs: list[torch.Tensor], rho0: list[float],
-                 rank_scale: float, temp: tuple[float, float], total_steps: int):
+                 rank_scale: float, temp: tuple[float, float], total_steps: int, floors: list[int] | None = None):
         super().__init__()
+        self.floors = [0] * len(us) if floors is None else [int(f) for f in floors]
         cl = torch.as_tensor(np.asarray(cluster_of), dtype=torch.long)
         self.vocab_size, self.hidden_size = len(cl), vs[0].shape[1]
         self.sizes = torch.bincount(cl, minlength=len(us)).tolist()
@@ -424,7 +432,8 @@ class GatedRankEmbedding(nn.Module):
         return _anneal(*self.temp_range, int(self.step), self.total_steps)
 
     def soft_ranks(self) -> torch.Tensor:
-        return self.rho * self.rank_scale
+        """rho in ranks, never below the cluster's floor (the gates below it stay open)."""
+        return torch.maximum(self.rho * self.rank_scale, torch.tensor(self.floors, dtype=torch.float32))
 
     def gates(self, c: int) -> torch.Tensor:
         i = torch.arange(self.V[c].shape[0], dtype=torch.float32)
@@ -677,14 +686,17 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
         us.append(torch.cat([U1, u2[:, :m2]], 1))
         vs.append(torch.cat([V1, s2[:m2, None] * v2[:m2]], 0))
     total = _steps(cfg, dd, cfg.stage2_epochs)
+    floor = min(s1["candidate_ranks"]) if cfg.rank_floor is None else int(cfg.rank_floor)
+    floors = [min(floor, r, v.shape[0]) for r, v in zip(r1, vs)]   # never above where stage 1 left it
     emb = GatedRankEmbedding(cluster_of, us, vs, [float(x) for x in r1], cfg.rank_lr / cfg.lr,
-                             (cfg.gate_temp_start, cfg.gate_temp_end), total)
+                             (cfg.gate_temp_start, cfg.gate_temp_end), total, floors)
     model = _with_embedding(cfg, emb, s1["rest"])
     sizes = torch.tensor(emb.sizes, dtype=torch.float32)
     fixed = B.embedding_fixed_bytes(K, vocab, hidden)
     hd = dd.new_hidden()
     kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
-    log.info(f"stage 2: clusters {emb.sizes}, start ranks {r1}, max ranks {[v.shape[0] for v in vs]}, {total} steps")
+    log.info(f"stage 2: clusters {emb.sizes}, start ranks {r1}, floors {floors}, "
+             f"max ranks {[v.shape[0] for v in vs]}, {total} steps")
 
     def soft_bytes():
         return fixed + sum((sizes[c] + hidden) * emb.gates(c).sum() for c in range(K))
@@ -705,12 +717,12 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     gate_ranks = emb.hard_ranks()
     svals = [torch.linalg.svdvals(table[torch.as_tensor(np.nonzero(cluster_of == c)[0])].double()).numpy()
              for c in range(K)]          # min(size_c, hidden) values each
-    ranks = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget)
+    ranks = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget, floors)
     res = {
         "cluster_of": cluster_of, "ranks": ranks, "table": table.float(), "rest": _rest_state(model),
         "summary": {"dev_accuracy": m["dev_accuracy"],
                     "soft_ranks": [round(float(x), 2) for x in emb.soft_ranks().detach()],
-                    "gate_ranks": gate_ranks, "ranks": ranks,
+                    "gate_ranks": gate_ranks, "ranks": ranks, "floors": floors,
                     "directions_dropped": sum(max(0, g - r) for g, r in zip(gate_ranks, ranks)),
                     "directions_added": sum(max(0, r - g) for g, r in zip(gate_ranks, ranks)),
                     "expected_bytes_end": round(float(soft_bytes().detach())),
