@@ -47,6 +47,10 @@ def test_low_rank_positions_roundtrip(small_qm, lowrank_qm, tmp_path):
     assert blob == build_blob(qm, 0)
     assert struct.unpack_from("<I", blob, 24 + 4 * 11)[0] == 5
     assert struct.unpack_from("<I", build_blob(small_qm, 0), 24 + 4 * 11)[0] == 0
+    from mcubert.targets.info import describe
+
+    assert "max positions: 64, low rank (factors 5 wide: rank 4 + segment A)" in describe(back, path)
+    assert "max positions: 64\n" in describe(small_qm)
 
 
 @pytest.mark.parametrize("mutate,msg", [
