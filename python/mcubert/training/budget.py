@@ -13,7 +13,9 @@ size rounded up to ALIGN. The first six slots are the word embedding:
     emb_vt         int8 Vt_c (hidden x r_c), all clusters
     emb_rq         int32 requant (M, S) per hidden channel, per cluster (rank 0 included)
 
-Only the cluster sizes and ranks matter, never which tokens a cluster holds.
+Only the cluster sizes and ranks matter, never which tokens a cluster holds. The next two
+slots are the position table, dense or low rank (position_slot_sizes; the config's
+position_rank r is stored r + 1 columns wide).
 tests/test_search.py checks these formulas slot by slot against real blobs.
 """
 from __future__ import annotations
@@ -104,7 +106,8 @@ def rest_slot_sizes(hidden: int, layers: int, ffn: int, max_positions: int, num_
     """Unpadded sizes of every slot after the embedding's six, in blob order (pos_rank: the stored
     factor width of a low-rank position table, 0 = dense)."""
     h, f = hidden, ffn
-    g = [*position_slot_sizes(h, max_positions, pos_rank), _ln(h), *_linear(h, h), 256, *_linear(num_labels, h), 2 * h]  # last: segment
+    g = [*position_slot_sizes(h, max_positions, pos_rank), _ln(h), *_linear(h, h), 256, *_linear(num_labels, h),
+         2 * h]  # last: segment
     per_layer = {"ln1": _ln(h), "ln2": _ln(h), "softmax_lut": 2 * 256, "gelu_lut": 256, "scalars": 32}
     for n, (o, k) in {"q": (h, h), "k": (h, h), "v": (h, h), "o": (h, h), "f1": (f, h), "f2": (h, f)}.items():
         per_layer.update(zip((f"{n}.w", f"{n}.b", f"{n}.rq"), _linear(o, k)))
