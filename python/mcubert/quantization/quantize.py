@@ -112,9 +112,11 @@ def _positions(embeddings, s_e: float) -> dict[str, np.ndarray]:
     P = A @ B): one extra column folds t0 exactly, A' = [A | c] and B' = [B ; t0 / c] with
     c = max|A| (so the column costs A' no int8 range); "pos" is A' int8 [max_pos][r+1] per tensor,
     "pos.vt" is B'^T int8 [H][r+1] per channel and "pos.rq" per-channel (M[H], S[H])."""
+    from ..modeling.embedding import LowRankPositions
+
     t0 = _np(embeddings.token_type_embeddings.weight[0])
     pe = embeddings.position_embeddings
-    if not hasattr(pe, "A"):
+    if not isinstance(pe, LowRankPositions):
         pos = _np(pe.weight) + t0
         s_p = nx.scale_of(np.abs(pos).max(), nx.INT8_MAX)
         return {"pos": nx.quantize_tensor(pos, s_p), "pos.rq": np.array(_rq1(s_p / s_e), np.int32)}
