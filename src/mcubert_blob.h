@@ -6,6 +6,9 @@
  *   8  u32 total length     12 u32 CRC-32 (IEEE) of bytes [16, total length)
  *   16 u32 schedule hash    20 u32 slot count
  *   24 u32 config[12]       72 slot table: (u32 offset, u32 size) per slot
+ * config[CFG_POS_RANK] (version 3) is 0 for a dense position table, or k: SLOT_POS then holds
+ * A' int8 [max_pos][k] followed by B'^T int8 [hidden][k], and SLOT_POS_RQ per-channel
+ * mult[hidden], shift[hidden] instead of one (mult, shift) pair.
  * Slots are 16-aligned sections: MCUBERT_SLOT_GLOBAL_COUNT global ones, then
  * MCUBERT_SLOT_LAYER_COUNT per encoder layer.
  */
@@ -36,7 +39,7 @@ enum mcubert_cfg {
 	CFG_CLUSTER_BITS,
 	CFG_CKPT_BLOCK,
 	CFG_LOGIT_SCALE,
-	CFG_RESERVED,
+	CFG_POS_RANK,
 	CFG_COUNT
 };
 

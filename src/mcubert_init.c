@@ -208,8 +208,9 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 	case SLOT_EMB_U: return sum_nr;
 	case SLOT_EMB_VT: return sum_hr;
 	case SLOT_EMB_RQ: return 8 * H * K;
-	case SLOT_POS: return m->max_pos * H;
-	case SLOT_POS_RQ: return 8;
+	/* low rank: A' [max_pos][k] then B'^T [H][k], per-channel requantisation */
+	case SLOT_POS: return m->pos_rank ? (m->max_pos + H) * m->pos_rank : m->max_pos * H;
+	case SLOT_POS_RQ: return m->pos_rank ? 8 * H : 8;
 	case SLOT_EMB_LN: return 8 * H + 8;
 	case SLOT_POOL_W: return HH;
 	case SLOT_POOL_B: return 4 * H;
@@ -280,7 +281,9 @@ static int check_values(const struct mcubert_ctx *ctx, const struct mcubert_mode
 	if (err != MCUBERT_OK) {
 		return err;
 	}
-	if (!rq_ok(mcubert_slot(ctx, SLOT_POS_RQ), 1) || !ln_ok(mcubert_slot(ctx, SLOT_EMB_LN), H) ||
+	/* position requantisation: one pair (dense) or one per hidden channel (low rank) */
+	if (!rq_ok(mcubert_slot(ctx, SLOT_POS_RQ), m->pos_rank ? H : 1) ||
+	    !ln_ok(mcubert_slot(ctx, SLOT_EMB_LN), H) ||
 	    !bias_ok(mcubert_slot(ctx, SLOT_POOL_B), H) || !rq_ok(mcubert_slot(ctx, SLOT_POOL_RQ), H) ||
 	    !bias_ok(mcubert_slot(ctx, SLOT_CLS_B), m->labels) ||
 	    !rq_ok(mcubert_slot(ctx, SLOT_CLS_RQ), m->labels)) {
@@ -358,6 +361,7 @@ static int parse_header(struct mcubert_ctx *ctx, const struct mcubert_schedule *
 	m->clusters = mcubert_rd32(cfg + 4 * CFG_CLUSTERS);
 	m->cluster_bits = mcubert_rd32(cfg + 4 * CFG_CLUSTER_BITS);
 	m->logit_scale_bits = mcubert_rd32(cfg + 4 * CFG_LOGIT_SCALE);
+	m->pos_rank = mcubert_rd32(cfg + 4 * CFG_POS_RANK);
 	/* The schedule was bounds-checked; the blob must describe the same model. */
 	if (m->vocab != s->vocab_size || m->hidden != s->hidden || m->layers != s->layers ||
 	    m->heads != s->heads || m->ffn != s->ffn || m->max_pos != s->max_positions ||
@@ -370,8 +374,10 @@ static int parse_header(struct mcubert_ctx *ctx, const struct mcubert_schedule *
 		while (want_bits < 8 && m->clusters > (1u << want_bits)) {
 			want_bits = want_bits == 0 ? 1 : 2 * want_bits;
 		}
+		/* pos_rank <= hidden keeps the SLOT_POS size below 2^32 */
 		if (m->cluster_bits != want_bits ||
-		    mcubert_rd32(cfg + 4 * CFG_CKPT_BLOCK) != MCUBERT_CKPT_BLOCK) {
+		    mcubert_rd32(cfg + 4 * CFG_CKPT_BLOCK) != MCUBERT_CKPT_BLOCK ||
+		    m->pos_rank > m->hidden) {
 			return MCUBERT_ERR_CONFIG;
 		}
 	}

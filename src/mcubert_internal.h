@@ -45,6 +45,9 @@ static inline void mcubert_embedding_params(const struct mcubert_ctx *ctx,
 	p->pos_mult = pos_rq[0];
 	p->pos_shift = pos_rq[1];
 	p->segment = (const int16_t *)mcubert_slot(ctx, SLOT_SEGMENT);
+	p->pos_rank = (int32_t)ctx->model.pos_rank;
+	p->pos_vt = p->pos + ctx->model.max_pos * ctx->model.pos_rank;
+	p->pos_rq = pos_rq;
 }
 
 #endif /* MCUBERT_INTERNAL_H_ */

@@ -29,8 +29,9 @@ extern "C" {
 #endif
 
 #define MCUBERT_SCHEDULE_VERSION 2u
-/* 2: adds the segment-B embedding (sentence pairs); version-1 blobs are refused. */
-#define MCUBERT_BLOB_VERSION 2u
+/* 2: adds the segment-B embedding (sentence pairs); 3: the position table may be low rank
+ * (config word pos_rank). Blobs of other versions are refused. */
+#define MCUBERT_BLOB_VERSION 3u
 /* The arena and the blob must be aligned to this many bytes. */
 #define MCUBERT_ALIGN 16u
 
@@ -135,6 +136,7 @@ struct mcubert_model {
 	uint32_t clusters;
 	uint32_t cluster_bits;
 	uint32_t logit_scale_bits;
+	uint32_t pos_rank; /* 0: dense position table; k: factors A' [max_pos][k], B'^T [hidden][k] */
 };
 
 /*

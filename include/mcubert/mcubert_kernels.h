@@ -111,10 +111,13 @@ struct mcubert_embedding_params {
 	const int8_t *u;              /* per cluster [n_tokens][rank], concatenated */
 	const int8_t *vt;             /* per cluster [hidden][rank], concatenated */
 	const int32_t *rq;            /* per cluster mult[hidden], shift[hidden] */
-	const int8_t *pos;            /* [max_positions][hidden] */
-	int32_t pos_mult;
+	const int8_t *pos;            /* pos_rank 0: [max_positions][hidden]; k: A' [max_positions][k] */
+	int32_t pos_mult;             /* pos_rank 0: the table's one requantisation */
 	int32_t pos_shift;
 	const int16_t *segment;       /* [hidden] segment B minus segment A, on the output grid */
+	int32_t pos_rank;             /* 0: dense pos; k > 0: pos = A' . B'^T, k columns */
+	const int8_t *pos_vt;         /* pos_rank > 0: B'^T [hidden][k] */
+	const int32_t *pos_rq;        /* pos_rank > 0: mult[hidden], shift[hidden] */
 };
 
 #define MCUBERT_CKPT_BLOCK 64
@@ -123,9 +126,11 @@ struct mcubert_embedding_params {
 uint32_t mcubert_embedding_cluster(const struct mcubert_embedding_params *p, uint32_t token);
 
 /*
- * out[h] = sat16(word[h] + sat16(requant(pos[position][h]))), then for segment 1 (the second
- * sentence of a pair) out[h] = sat16(out[h] + segment[h]): the LayerNorm input. Segment A is
- * folded into pos, so segment 0 reads no segment table.
+ * out[h] = sat16(word[h] + pe[h]), then for segment 1 (the second sentence of a pair)
+ * out[h] = sat16(out[h] + segment[h]): the LayerNorm input. pe[h] is
+ * sat16(requant(pos[position][h], pos_mult, pos_shift)) for a dense table, or
+ * sat16(requant(sum_k A'[position][k] * B'^T[h][k], pos_rq mult[h], shift[h])) for a low-rank
+ * one. Segment A is folded into pos (a column of A'), so segment 0 reads no segment table.
  */
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
 			  uint32_t position, uint32_t segment, int16_t *out);

@@ -5,16 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mcubert.modeling.model import compress_positions
 from mcubert.modeling.newmodel import new_model
 from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
 
 
 def make_qm(tmp_path, *, layers=1, hidden=32, heads=2, ffn=64, vocab=300, max_pos=64, clusters=2,
-            ranks=(16, 0), labels=2, seed=0, calib=8, preset="bert-tiny"):
-    out = tmp_path / f"m{seed}_{layers}_{hidden}_{heads}"
+            ranks=(16, 0), labels=2, seed=0, calib=8, preset="bert-tiny", position_rank=0):
+    """position_rank > 0: the position table is replaced by its truncated SVD (compress_positions)."""
+    out = tmp_path / f"m{seed}_{layers}_{hidden}_{heads}_p{position_rank}"
     model = new_model(preset, clusters, list(ranks), seed, str(out), vocab_size=vocab, hidden_size=hidden,
                       num_attention_heads=heads, intermediate_size=ffn, max_position_embeddings=max_pos,
                       num_hidden_layers=layers, num_labels=labels)
+    if position_rank:
+        compress_positions(model, position_rank)
     samples = random_calibration_ids(vocab, CalibConfig(samples=calib, max_len=min(64, max_pos), seed=seed), max_pos)
     return model, quantize_model(model, samples)
 
@@ -24,6 +28,13 @@ def small_qm(tmp_path_factory):
     """One small model shared by the error, canary and API tests."""
     return make_qm(tmp_path_factory.mktemp("small"), layers=2, hidden=36, heads=3, ffn=48, vocab=400,
                    max_pos=64, clusters=3, ranks=(12, 0, 5), seed=7)[1]
+
+
+@pytest.fixture(scope="session")
+def lowrank_qm(tmp_path_factory):
+    """small_qm's shape with a rank-4 position table: factors 5 columns wide (segment A folded in)."""
+    return make_qm(tmp_path_factory.mktemp("lowrank"), layers=2, hidden=36, heads=3, ffn=48, vocab=400,
+                   max_pos=64, clusters=3, ranks=(12, 0, 5), seed=7, position_rank=4)[1]
 
 
 def lengths_for(L: int, rng: np.random.Generator, extra: int = 2) -> list[int]:

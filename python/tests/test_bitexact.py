@@ -23,18 +23,27 @@ SHAPES = [
     (2, 128, 2, 512, 4, (64, 32, 16, 0), 512),  # bert-tiny with a clustered embedding
     (1, 256, 4, 1024, 2, (64, 0), 128),         # bert-mini width
     (2, 64, 2, 96, 1, (0,), 2),                 # every word vector is zero
+    # low-rank position tables (an 8th field, the float rank r): factors r + 1 wide, so k = 5 and
+    # 11 (SIMD blocks of 4 plus a tail), 3 (no block at all) and 8 (no tail)
+    (2, 50, 2, 70, 3, (16, 0, 8), 128, 4),
+    (1, 33, 3, 40, 2, (0, 11), 64, 2),
+    (1, 32, 1, 64, 1, (32,), 63, 7),
+    (2, 128, 2, 512, 4, (64, 32, 16, 0), 512, 10),  # bert-tiny at 512 positions
 ]
 
 
 def _id(s):
-    return f"L{s[0]}-H{s[1]}-NH{s[2]}-F{s[3]}-K{s[4]}-T{s[6]}"
+    return f"L{s[0]}-H{s[1]}-NH{s[2]}-F{s[3]}-K{s[4]}-T{s[6]}" + (f"-P{s[7]}" if len(s) > 7 else "")
 
 
 @pytest.fixture(scope="module", params=SHAPES, ids=_id)
 def shaped(request, tmp_path_factory):
-    layers, hidden, heads, ffn, k, ranks, max_len = request.param
+    layers, hidden, heads, ffn, k, ranks, max_len = request.param[:7]
+    position_rank = request.param[7] if len(request.param) > 7 else 0
     _, qm = make_qm(tmp_path_factory.mktemp("shape"), layers=layers, hidden=hidden, heads=heads, ffn=ffn,
-                    clusters=k, ranks=ranks, vocab=600, max_pos=max(max_len, 64), seed=sum(request.param[:4]))
+                    clusters=k, ranks=ranks, vocab=600, max_pos=max(max_len, 64), seed=sum(request.param[:4]),
+                    position_rank=position_rank)
+    assert qm.pos_rank == (position_rank + 1 if position_rank else 0)
     return qm, max_len
 
 

@@ -53,6 +53,7 @@ def test_valid_model_initialises(good):
     ("magic", "MCUBERT_ERR_MAGIC"),
     ("version", "MCUBERT_ERR_VERSION"),
     ("version_1", "MCUBERT_ERR_VERSION"),     # a blob from before sentence pairs: refused, not misread
+    ("version_2", "MCUBERT_ERR_VERSION"),     # before pos_rank: its config word 11 was only reserved
     ("layout", "MCUBERT_ERR_VERSION"),
     ("flipped_byte", "MCUBERT_ERR_CRC"),
     ("flipped_weight", "MCUBERT_ERR_CRC"),
@@ -79,8 +80,8 @@ def test_bad_blob(good, case, code):
         blob = _patch(blob, 0, b"XCBB")
     elif case == "version":
         blob = _patch(blob, 4, struct.pack("<H", BLOB_VERSION + 1))
-    elif case == "version_1":
-        blob = _patch(blob, 4, struct.pack("<H", 1))
+    elif case in ("version_1", "version_2"):
+        blob = _patch(blob, 4, struct.pack("<H", int(case[-1])))
     elif case == "layout":
         blob = _patch(blob, 6, struct.pack("<H", 7))
     elif case == "flipped_byte":
@@ -122,6 +123,66 @@ def test_bad_blob(good, case, code):
     # a failed init leaves a context that classify refuses
     assert rt.classify([1, 2])[0] == E["MCUBERT_ERR_ARG"]
     assert rt.guards_intact()
+
+
+@pytest.fixture(scope="module")
+def lowrank(lowrank_qm):
+    p = plan(Dims.of(lowrank_qm), L)
+    return lowrank_qm, p, build_blob(lowrank_qm, p.hash)
+
+
+POS_RANK_WORD = 24 + 4 * 11         # config word 11: the position factors' width k (0 = dense)
+
+
+@pytest.mark.parametrize("case,code", [
+    ("valid", "MCUBERT_OK"),
+    ("rank_word_up", "MCUBERT_ERR_LAYOUT"),        # pos and pos_rq slots no longer fit k + 1
+    ("rank_word_down", "MCUBERT_ERR_LAYOUT"),
+    ("rank_word_zero", "MCUBERT_ERR_LAYOUT"),      # read as dense: the slots have the wrong sizes
+    ("pos_slot_short", "MCUBERT_ERR_LAYOUT"),
+    ("pos_rq_slot_short", "MCUBERT_ERR_LAYOUT"),
+    ("rank_above_hidden", "MCUBERT_ERR_CONFIG"),
+    ("huge_rank", "MCUBERT_ERR_CONFIG"),           # (max_pos + H) * k would wrap 32 bits
+    ("bad_shift_last_channel", "MCUBERT_ERR_CONFIG"),
+    ("zero_shift", "MCUBERT_ERR_CONFIG"),
+    ("negative_mult", "MCUBERT_ERR_CONFIG"),
+])
+def test_bad_low_rank_positions(lowrank, case, code):
+    """A low-rank position table: config word 11 (k), the pos slot (A' then B'^T) and the
+    per-channel pos_rq are checked against each other and the bounds."""
+    qm, p, blob = lowrank
+    H, k = qm.hidden, qm.pos_rank
+    assert k == 5 and struct.unpack_from("<I", blob, POS_RANK_WORD)[0] == k
+    i_pos, i_rq = GLOBAL_SLOTS.index("pos"), GLOBAL_SLOTS.index("pos_rq")
+    assert _slot(blob, i_pos)[1] == (qm.max_positions + H) * k and _slot(blob, i_rq)[1] == 8 * H
+    rq_off = _slot(blob, i_rq)[0]
+    word = {"rank_word_up": k + 1, "rank_word_down": k - 1, "rank_word_zero": 0, "rank_above_hidden": H + 1,
+            "huge_rank": 0x80000000}.get(case)
+    if word is not None:
+        blob = fix_crc(_patch(blob, POS_RANK_WORD, struct.pack("<I", word)))
+    elif case in ("pos_slot_short", "pos_rq_slot_short"):
+        i = i_pos if case == "pos_slot_short" else i_rq
+        off, size = _slot(blob, i)
+        blob = fix_crc(_patch(blob, HEADER_SIZE + 8 * i, struct.pack("<II", off, size - 1)))
+    elif case == "bad_shift_last_channel":
+        blob = fix_crc(_patch(blob, rq_off + 4 * (2 * H - 1), struct.pack("<i", 63)))
+    elif case == "zero_shift":
+        blob = fix_crc(_patch(blob, rq_off + 4 * (H + H // 2), struct.pack("<i", 0)))
+    elif case == "negative_mult":
+        blob = fix_crc(_patch(blob, rq_off + 4 * (H // 2), struct.pack("<i", -1)))
+    rt = host.Runtime(p, blob)
+    assert rt.status == E[code]
+    if code != "MCUBERT_OK":
+        assert rt.classify([1, 2])[0] == E["MCUBERT_ERR_ARG"]
+    assert rt.guards_intact()
+
+
+def test_dense_blob_with_a_rank_word_is_refused(good):
+    """A dense blob whose config word 11 claims factors: the slot sizes give it away."""
+    _, p, blob = good
+    assert struct.unpack_from("<I", blob, POS_RANK_WORD)[0] == 0
+    for k in (1, 4):
+        assert _init(p, fix_crc(_patch(blob, POS_RANK_WORD, struct.pack("<I", k)))) == E["MCUBERT_ERR_LAYOUT"]
 
 
 @pytest.mark.parametrize("field,value", [

@@ -58,9 +58,11 @@ def fuzz_binary():
     return host.build("fuzz") / "mcubert_fuzz"
 
 
-@pytest.fixture(scope="module")
-def seed_model(tmp_path_factory):
+@pytest.fixture(scope="module", params=[0, 4], ids=["dense_pos", "low_rank_pos"])
+def seed_model(request, tmp_path_factory):
+    """The seed blob: a dense position table, or a rank-4 one (config word 11 = 5, pos = A' + B'^T)."""
     from mcubert.export.generate import generate_from
+    from mcubert.modeling.model import compress_positions
     from mcubert.modeling.newmodel import new_model
     from mcubert.quantization.quantize import CalibConfig, quantize_model, random_calibration_ids
 
@@ -68,6 +70,8 @@ def seed_model(tmp_path_factory):
     model = new_model("bert-tiny", 2, [16, 0], 3, str(d / "model"), vocab_size=300, hidden_size=32,
                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
                       num_hidden_layers=1)
+    if request.param:
+        compress_positions(model, request.param)
     qm = quantize_model(model, random_calibration_ids(300, CalibConfig(samples=8, max_len=32), 64))
     p, blob = generate_from(qm, 32)
     # Same model, other schedules (the target rewrites the blob's hash for them): every

@@ -187,3 +187,65 @@ def test_presets_and_the_cli_choices():
     c = make_config("bert-micro")
     assert (c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size) == (1, 64, 2, 128)
     assert c.hidden_size % c.num_attention_heads == 0
+
+
+# ---------------------------------------------------------------- low-rank position table
+
+def test_compress_positions_is_a_truncated_svd():
+    from mcubert.modeling.embedding import LowRankPositions
+    from mcubert.modeling.model import compress_positions
+
+    torch.manual_seed(3)
+    model = McuBertForSequenceClassification(small_config(max_position_embeddings=40)).eval()
+    dense = model.bert.embeddings.position_embeddings.weight.detach().clone()
+    s = torch.linalg.svdvals(dense.double())
+    errs = []
+    for r in (1, 4, 16, 31):
+        m = McuBertForSequenceClassification(small_config(max_position_embeddings=40)).eval()
+        m.load_state_dict(model.state_dict())
+        compress_positions(m, r)
+        pe = m.bert.embeddings.position_embeddings
+        assert isinstance(pe, LowRankPositions) and m.config.position_rank == r
+        assert pe.A.shape == (40, r) and pe.B.shape == (r, 32)
+        with torch.no_grad():
+            # Eckart-Young: the error is the norm of the discarded singular values
+            err = float((pe.weight - dense).norm())
+            assert abs(err - float(s[r:].norm())) < 1e-4, r
+            # the forward reads A[ids] @ B, the rows .weight gives
+            assert torch.allclose(pe(torch.tensor([[0, 5, 39]]))[0], pe.weight[[0, 5, 39]], atol=1e-6)
+        errs.append(err)
+    assert errs == sorted(errs, reverse=True)
+    with pytest.raises(ValueError, match="position rank"):
+        compress_positions(m, 32)                           # rank + 1 columns must fit hidden
+    with pytest.raises(ValueError, match="position rank"):
+        compress_positions(m, 0)
+
+
+def test_position_rank_config_and_init():
+    with pytest.raises(ValueError, match="position_rank"):
+        small_config(position_rank=32)
+    with pytest.raises(ValueError, match="position_rank"):
+        small_config(position_rank=-1)
+    assert small_config().position_rank == 0
+    torch.manual_seed(0)
+    m = McuBertForSequenceClassification(small_config(position_rank=5))
+    pe = m.bert.embeddings.position_embeddings
+    # LowRankPositions' own init (A ~ N(0, 1)), not the generic BERT init, which would make A ~ N(0, 0.02)
+    assert 0.8 < float(pe.A.detach().std()) < 1.2
+    assert 0.01 < float(pe.weight.detach().std()) < 0.03
+
+
+def test_low_rank_positions_save_load_roundtrip(tmp_path):
+    from mcubert.modeling.model import compress_positions
+
+    torch.manual_seed(4)
+    m = McuBertForSequenceClassification(small_config(max_position_embeddings=24)).eval()
+    compress_positions(m, 6)
+    m.save_pretrained(tmp_path)
+    back = McuBertForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert back.config.position_rank == 6
+    a, b = m.bert.embeddings.position_embeddings, back.bert.embeddings.position_embeddings
+    assert torch.equal(a.A, b.A) and torch.equal(a.B, b.B)
+    x = batch()
+    x["input_ids"] = x["input_ids"][:, :11]
+    assert torch.equal(m(**x).logits, back(**x).logits)

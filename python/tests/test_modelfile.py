@@ -26,6 +26,33 @@ def test_roundtrip(small_qm, tmp_path):
     assert struct.unpack_from("<I", raw, len(raw) - 4)[0] == zlib.crc32(raw[:-4])
 
 
+def test_low_rank_positions_roundtrip(small_qm, lowrank_qm, tmp_path):
+    """The factor width is the shape of "pos.vt": a saved and loaded model keeps it, and its blob
+    (config word 11, the pos and pos_rq slots) is byte for byte the original's."""
+    assert small_qm.pos_rank == 0 and "pos.vt" not in small_qm.tensors
+    assert small_qm.tensors["pos"].shape == (64, 36) and small_qm.tensors["pos.rq"].shape == (2,)
+    qm = lowrank_qm
+    assert qm.pos_rank == 5
+    assert qm.tensors["pos"].shape == (64, 5) and qm.tensors["pos.vt"].shape == (36, 5)
+    assert qm.tensors["pos.rq"].shape == (2, 36) and qm.tensors["pos.rq"].dtype == np.int32
+    # the folded column: every position carries segment A at the full int8 scale
+    assert (qm.tensors["pos"][:, -1] == 127).all()
+    path = tmp_path / "p.mcubert"
+    modelfile.save(qm, path)
+    back = modelfile.load(path)
+    assert back.pos_rank == 5 and back.config == qm.config
+    for k, v in qm.tensors.items():
+        assert back.tensors[k].dtype == v.dtype and np.array_equal(back.tensors[k], v), k
+    blob = build_blob(back, 0)
+    assert blob == build_blob(qm, 0)
+    assert struct.unpack_from("<I", blob, 24 + 4 * 11)[0] == 5
+    assert struct.unpack_from("<I", build_blob(small_qm, 0), 24 + 4 * 11)[0] == 0
+    from mcubert.targets.info import describe
+
+    assert "max positions: 64, low rank (factors 5 wide: rank 4 + segment A)" in describe(back, path)
+    assert "max positions: 64\n" in describe(small_qm)
+
+
 @pytest.mark.parametrize("mutate,msg", [
     (lambda r: r[:-1], "CRC"),
     (lambda r: b"NOTMCUB\0" + r[8:], "magic"),

@@ -29,7 +29,7 @@ VARIANTS = {"release": ["-O2"],
 
 # (make_qm arguments, max_seq_len): odd hidden and head_dim, K and O not multiples of 4 / 2,
 # 1, 2, 3 and 5 clusters (map widths 0, 1, 2 and 4 bits) with rank-0 clusters, 1-3 layers,
-# max_seq_len equal to and below max_positions.
+# max_seq_len equal to and below max_positions, dense and low-rank position tables.
 SHAPES = {
     "h33x3": (dict(layers=1, hidden=33, heads=3, ffn=38, vocab=301, max_pos=24, clusters=3, ranks=(8, 0, 4),
                    labels=3, seed=1), 24),
@@ -39,6 +39,11 @@ SHAPES = {
                    ranks=(6, 0, 3, 1, 2), labels=5, seed=3), 20),
     "h20x1": (dict(layers=1, hidden=20, heads=1, ffn=27, vocab=130, max_pos=16, clusters=1, ranks=(7,),
                    labels=1, seed=4), 16),
+    # low-rank position tables: factors k = rank + 1 = 5 (odd hidden) and 3 columns wide
+    "h33x3p4": (dict(layers=1, hidden=33, heads=3, ffn=38, vocab=301, max_pos=24, clusters=3, ranks=(8, 0, 4),
+                     labels=3, seed=5, position_rank=4), 24),
+    "h20x1p2": (dict(layers=2, hidden=20, heads=1, ffn=27, vocab=130, max_pos=16, clusters=1, ranks=(7,),
+                     labels=2, seed=6, position_rank=2), 12),
 }
 
 

@@ -81,3 +81,29 @@ def test_int8_tracks_float(tmp_path, preset_hidden):
     samples = [rng.integers(0, qm.vocab_size, int(n)) for n in rng.integers(2, 64, 16)]
     agr = reference.agreement(qm, model, samples)
     assert agr["mean_rel_logit_err"] < 0.25, agr
+
+
+@pytest.mark.parametrize("rank", [3, 12])
+def test_low_rank_positions_track_float(tmp_path, rank):
+    """compress_positions -> quantize: the integer position term A' . B'^T (segment A folded into
+    a column) is the float P + T[0] on the embedding-sum grid to a few int8 steps, and the int8
+    logits follow the float model's as closely as a dense table's do."""
+    from conftest import make_qm
+    from mcubert.int8.reference import _add_positions
+
+    dense_model, dense_qm = make_qm(tmp_path, layers=2, hidden=32, heads=2, ffn=64, calib=32, max_pos=96)
+    model, qm = make_qm(tmp_path, layers=2, hidden=32, heads=2, ffn=64, calib=32, max_pos=96, position_rank=rank)
+    assert qm.pos_rank == rank + 1 and model.config.position_rank == rank
+    emb = model.bert.embeddings
+    with torch.no_grad():
+        want = (emb.position_embeddings.weight + emb.token_type_embeddings.weight[0]).double().numpy()
+    s_e = qm.scales["emb.sum"]
+    got = _add_positions(qm, np.zeros((96, 32), np.int16)).astype(np.float64) * s_e
+    # error: A' and B'^T each within half an int8 step of their scales, over k products
+    assert np.abs(got - want).max() < 0.03 * np.abs(want).max(), np.abs(got - want).max()
+    rng = np.random.default_rng(4)
+    samples = [rng.integers(0, qm.vocab_size, int(n)) for n in rng.integers(2, 96, 16)]
+    low = reference.agreement(qm, model, samples)
+    dense = reference.agreement(dense_qm, dense_model, samples)
+    assert low["mean_rel_logit_err"] < max(2 * dense["mean_rel_logit_err"], 0.05), (low, dense)
+    assert low["label_agreement"] >= 0.8, low

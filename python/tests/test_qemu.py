@@ -27,7 +27,7 @@ if _MISSING and not os.environ.get("MCUBERT_REQUIRE_QEMU"):
     pytest.skip(f"no {', '.join(_MISSING)} (bash scripts/setup.sh installs them)", allow_module_level=True)
 
 CORES = ["cortex-m7", "cortex-m3"]
-# (layers, hidden, heads, ffn, clusters, ranks, max_len): fewer and smaller than
+# (layers, hidden, heads, ffn, clusters, ranks, max_len[, position rank]): fewer and smaller than
 # test_bitexact.py, but with the odd widths SIMD kernels need tail code for.
 SHAPES = [
     (2, 50, 2, 70, 3, (16, 0, 8), 128),         # head dim 25
@@ -35,19 +35,27 @@ SHAPES = [
     (2, 36, 4, 64, 4, (20, 10, 0, 4), 32),      # head dim 9
     (2, 100, 4, 200, 2, (40, 0), 63),
     (2, 128, 2, 512, 4, (64, 32, 16, 0), 512),  # bert-tiny with a clustered embedding
+    # low-rank position tables (8th field: the float rank r, factors k = r + 1 wide): the SIMD
+    # embedding kernel's blocks of 4 with a tail (k 5, 11), none at all (k 3), no tail (k 8)
+    (2, 50, 2, 70, 3, (16, 0, 8), 128, 4),
+    (3, 33, 3, 40, 2, (0, 11), 64, 2),
+    (2, 36, 4, 64, 4, (20, 10, 0, 4), 32, 7),
+    (2, 128, 2, 512, 4, (64, 32, 16, 0), 128, 10),
 ]
 TILINGS = ({"q_tile": 1, "ffn_tile": 1, "per_head": 0}, {"q_tile": 3, "ffn_tile": 5, "per_head": 1})
 
 
 def _id(s):
-    return f"L{s[0]}-H{s[1]}-NH{s[2]}-F{s[3]}-T{s[6]}"
+    return f"L{s[0]}-H{s[1]}-NH{s[2]}-F{s[3]}-T{s[6]}" + (f"-P{s[7]}" if len(s) > 7 else "")
 
 
 @pytest.fixture(scope="module", params=SHAPES, ids=_id)
 def shaped(request, tmp_path_factory):
-    layers, hidden, heads, ffn, k, ranks, max_len = request.param
+    layers, hidden, heads, ffn, k, ranks, max_len = request.param[:7]
+    position_rank = request.param[7] if len(request.param) > 7 else 0
     _, qm = make_qm(tmp_path_factory.mktemp("qshape"), layers=layers, hidden=hidden, heads=heads, ffn=ffn,
-                    clusters=k, ranks=ranks, vocab=500, max_pos=max(max_len, 64), seed=sum(request.param[:4]))
+                    clusters=k, ranks=ranks, vocab=500, max_pos=max(max_len, 64), seed=sum(request.param[:4]),
+                    position_rank=position_rank)
     rng = np.random.default_rng(5)
     inputs = [rng.integers(0, qm.vocab_size, size=n).astype(np.uint16) for n in lengths_for(max_len, rng, 1)]
     return qm, max_len, inputs

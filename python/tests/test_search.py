@@ -61,6 +61,36 @@ def test_flash_bytes_match_real_blobs(tmp_path, ranks, contiguous):
     assert B.rest_flash_bytes(model) == blob - B.embedding_flash_bytes(emb.sizes, emb.ranks, vocab, hidden)
 
 
+@pytest.mark.parametrize("position_rank,max_pos", [(1, 17), (4, 17), (6, 37), (11, 512)])
+def test_flash_bytes_match_real_blobs_low_rank_positions(tmp_path, position_rank, max_pos):
+    """A low-rank position table: pos holds A' and B'^T (k = rank + 1 columns each), pos_rq
+    a per-channel (M, S); the cost model predicts the blob from a config, a model, a checkpoint
+    directory or the QuantModel, to the byte."""
+    from mcubert.modeling.model import compress_positions
+
+    vocab, hidden, ranks = 301, 12, [12, 0]
+    model = new_model("bert-tiny", 2, ranks, 3, str(tmp_path / "m"), vocab_size=vocab, hidden_size=hidden,
+                      num_attention_heads=2, intermediate_size=22, max_position_embeddings=max_pos,
+                      num_hidden_layers=2, num_labels=3)
+    dense_bytes = B.model_flash_bytes(model)
+    compress_positions(model, position_rank)
+    model.save_pretrained(tmp_path / "m")
+    qm = quantize_model(model, random_calibration_ids(vocab, CalibConfig(samples=2, max_len=8), max_pos))
+    k = position_rank + 1
+    assert qm.pos_rank == k
+    slots = [len(s) for s in _slots(qm)]
+    assert slots[6:8] == [(max_pos + hidden) * k, 8 * hidden] == B.position_slot_sizes(hidden, max_pos, k)
+    assert slots[6:] == B.rest_slot_sizes(hidden, 2, 22, max_pos, 3, k)
+    blob = len(build_blob(qm, 0))
+    assert blob == B.model_flash_bytes(model) == B.model_flash_bytes(qm) == B.model_flash_bytes(tmp_path / "m")
+    assert blob == B.model_flash_bytes(model.config)
+    emb = B.embedding_flash_bytes(model.get_input_embeddings().sizes, ranks, vocab, hidden)
+    assert B.rest_flash_bytes(model) == blob - emb
+    # what the factors save (or cost) against the dense table, padding included
+    pad = lambda n: n + (-n) % ALIGN        # noqa: E731
+    assert dense_bytes - blob == pad(max_pos * hidden) + pad(8) - pad((max_pos + hidden) * k) - pad(8 * hidden)
+
+
 def test_blob_size_differences_are_embedding_differences(tmp_path):
     """Two blobs differing only in the embedding differ in size by the embedding bytes' difference."""
     sizes = {}

@@ -5,6 +5,7 @@
  * position embedding (segment A folded in), plus the segment-B row for the second sentence
  * of a pair. Rows come from the checkpoint table (tokens of c before t's block
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
+ * The position table is dense, or low rank (A' . B'^T, segment A folded into a column of A').
  * SIMD path: the rank-r dot products two output channels at a time.
  */
 #include "mcubert/mcubert_kernels.h"
@@ -20,6 +21,53 @@ uint32_t mcubert_embedding_cluster(const struct mcubert_embedding_params *p, uin
 	const uint32_t at = token * bits;
 
 	return (p->cluster_map[at >> 3] >> (at & 7u)) & ((1u << bits) - 1u);
+}
+
+/*
+ * out[h] = sat16(out[h] + sat16(requant(A'[position] . B'^T[h], mult[h], shift[h]))): a rank-k
+ * position table costs (max_positions + hidden) * k bytes instead of max_positions * hidden.
+ */
+static void add_low_rank_position(const struct mcubert_embedding_params *p, uint32_t position,
+				  int16_t *out)
+{
+	const int32_t hidden = p->hidden, k = p->pos_rank;
+	const int8_t *a = p->pos + position * (uint32_t)k;
+	const int32_t *mult = p->pos_rq;
+	const int32_t *shift = mult + hidden;
+	int32_t h = 0;
+
+#if MCUBERT_DSP
+	/* two channels per step, as the word vector above */
+	const int32_t k4 = k >> 2;
+
+	for (; h + 2 <= hidden; h += 2) {
+		const int8_t *b0 = p->pos_vt + h * k;
+		int32_t acc[2] = {0, 0};
+
+		mcubert_dot_1x2_s8(a, b0, k, k4, acc);
+		for (int32_t j = k4 * 4; j < k; j++) {
+			acc[0] += a[j] * b0[j];
+			acc[1] += a[j] * b0[k + j];
+		}
+		for (int32_t t = 0; t < 2; t++) {
+			const int32_t pe = mcubert_sat16_32(
+				mcubert_requant_s32(acc[t], mult[h + t], shift[h + t]));
+
+			out[h + t] = mcubert_sat16_32((int32_t)out[h + t] + pe);
+		}
+	}
+#endif
+	for (; h < hidden; h++) {
+		const int8_t *b = p->pos_vt + h * k;
+		int32_t acc = 0;
+
+		for (int32_t j = 0; j < k; j++) {
+			acc += (int32_t)a[j] * (int32_t)b[j];
+		}
+		const int32_t pe = mcubert_sat16_32(mcubert_requant_s32(acc, mult[h], shift[h]));
+
+		out[h] = mcubert_sat16_32((int32_t)out[h] + pe);
+	}
 }
 
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
@@ -44,10 +92,9 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	const int8_t *vt = p->vt + vt_off;
 	const int32_t *mult = p->rq + 2 * c * (uint32_t)hidden;
 	const int32_t *shift = mult + hidden;
-	const int8_t *pos = p->pos + position * (uint32_t)hidden;
-
 	int32_t h = 0;
 
+	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
 	/* two hidden channels per step: the U row is unpacked once for both V^T rows */
 	const int32_t n4 = rank >> 2;
@@ -61,12 +108,8 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 			acc[0] += u[k] * v0[k];
 			acc[1] += u[k] * v0[rank + k];
 		}
-		for (int32_t t = 0; t < 2; t++) {
-			const int32_t word = mcubert_sat16_32(mcubert_requant_s32(acc[t], mult[h + t], shift[h + t]));
-			const int32_t pe = mcubert_sat16_32(mcubert_requant_s32(pos[h + t], p->pos_mult, p->pos_shift));
-
-			out[h + t] = mcubert_sat16_32(word + pe);
-		}
+		out[h] = mcubert_sat16_32(mcubert_requant_s32(acc[0], mult[h], shift[h]));
+		out[h + 1] = mcubert_sat16_32(mcubert_requant_s32(acc[1], mult[h + 1], shift[h + 1]));
 	}
 #else
 	/* portable C: one channel at a time (the loop below) */
@@ -82,9 +125,19 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 			}
 			word = mcubert_sat16_32(mcubert_requant_s32(acc, mult[h], shift[h]));
 		}
-		int32_t pe = mcubert_sat16_32(mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
+		out[h] = (int16_t)word;
+	}
+	if (p->pos_rank > 0) {
+		add_low_rank_position(p, position, out);
+	} else {
+		const int8_t *pos = p->pos + position * (uint32_t)hidden;
 
-		out[h] = mcubert_sat16_32(word + pe);
+		for (h = 0; h < hidden; h++) {
+			const int32_t pe = mcubert_sat16_32(
+				mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
+
+			out[h] = mcubert_sat16_32((int32_t)out[h] + pe);
+		}
 	}
 	if (segment != 0) {
 		for (h = 0; h < hidden; h++) {

@@ -142,7 +142,7 @@ static void bench_embedding(int32_t tokens)
 {
 	const struct mcubert_embedding_params p = {
 		EMB_VOCAB, HID, 1, 0, emb_info, (const uint8_t *)emb_info, emb_ckpt, emb_u, emb_vt,
-		emb_rq, emb_pos, 1 << 30, 31, NULL}; /* segment A only */
+		emb_rq, emb_pos, 1 << 30, 31, NULL, 0, NULL, NULL}; /* segment A, dense positions */
 	int16_t *out = (int16_t *)y_buf;
 	char shape[64];
 

@@ -330,6 +330,36 @@ static void op_word_embedding(const uint8_t *blob, const uint16_t *ids, size_t n
 	}
 }
 
+/*
+ * Position term pe[t][h] on the grid s_e: dense, sat16(requant(P[t][h])) with one (M, S); low
+ * rank k (config word CFG_POS_RANK), sat16(requant(sum_j A'[t][j] * B'^T[h][j], M[h], S[h]))
+ * with A' [max_pos][k] and B'^T [H][k] one after the other in SLOT_POS.
+ */
+static void op_positions(const uint8_t *blob, size_t n, int H, int16_t *pe)
+{
+	const uint32_t k = cfg(blob, CFG_POS_RANK), max_pos = cfg(blob, CFG_MAX_POS);
+	const int8_t *P = (const int8_t *)slot(blob, SLOT_POS);
+	const uint8_t *rq = slot(blob, SLOT_POS_RQ);
+
+	if (k == 0) {
+		op_requant_s16(P, n * (size_t)H, rd_i32(rq, 0), rd_i32(rq, 1), pe);
+		return;
+	}
+	const int8_t *Bt = P + (size_t)max_pos * k;
+
+	for (size_t t = 0; t < n; t++) {
+		for (int h = 0; h < H; h++) {
+			int32_t acc = 0;
+
+			for (uint32_t j = 0; j < k; j++) {
+				acc += (int32_t)P[t * k + j] * (int32_t)Bt[(size_t)h * k + j];
+			}
+			pe[t * (size_t)H + (size_t)h] =
+				sat16(requant(acc, rd_i32(rq, (size_t)h), rd_i32(rq, (size_t)H + (size_t)h)));
+		}
+	}
+}
+
 /* score[hd][i][j] = sat16(requant(q_i . k_j over head hd's columns)). */
 static void op_scores(const int8_t *q, const int8_t *k, size_t n, int H, int NH, int32_t mult,
 		      int32_t shift, int16_t *scores)
@@ -492,12 +522,10 @@ int mcubert_naive_classify(const struct mcubert_schedule *s, const uint8_t *blob
 	b.pooled = (int8_t *)(w + off[NB_POOLED]);
 
 	const size_t n = n_tokens, nH = n * (size_t)H;
-	const uint8_t *pos_rq = slot(blob, SLOT_POS_RQ);
 
 	/* embeddings: word (a16) + position (b16) on the grid s_e, then LayerNorm */
 	op_word_embedding(blob, ids, n, H, b.a16);
-	op_requant_s16((const int8_t *)slot(blob, SLOT_POS), nH, rd_i32(pos_rq, 0), rd_i32(pos_rq, 1),
-		       b.b16);
+	op_positions(blob, n, H, b.b16);
 	op_add_s16(b.a16, b.b16, nH, b.r16);
 	/* segment B: the blob's segment row added to every token from n_first on */
 	for (size_t t = n_first; t < n; t++) {

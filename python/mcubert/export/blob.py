@@ -6,8 +6,12 @@ Header (little-endian, 72 bytes, then the slot table):
     8  u32 total length          12 u32 CRC-32 of bytes [16, total length)
     16 u32 schedule hash         20 u32 slot count
     24 u32 config[12]: vocab, hidden, layers, heads, ffn, max_positions, labels,
-       clusters, cluster_bits, ckpt_block, logit scale (float32 bits), reserved
+       clusters, cluster_bits, ckpt_block, logit scale (float32 bits), pos_rank
     72 slot table: (u32 offset, u32 size) per slot; every offset is 16-aligned.
+
+pos_rank 0: slot "pos" is the dense int8 [max_positions][H] table and "pos_rq" one (M, S) pair.
+pos_rank k: "pos" is A' int8 [max_positions][k] followed by B'^T int8 [H][k], and "pos_rq"
+per-channel M[H] then S[H] (QuantModel.pos_rank; docs/numerics.md).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 from ..int8.qmodel import LAYER_TENSORS, QuantModel
 
 MAGIC = b"MCBB"
-BLOB_VERSION = 2       # 2: the segment-B slot (sentence pairs)
+BLOB_VERSION = 3       # 2: the segment-B slot (sentence pairs); 3: pos_rank (low-rank positions)
 LAYOUT_ROW_MAJOR = 0
 LAYOUT_OC2_K4 = 1  # the layout every kernel variant reads (interleave_oc2_k4)
 HEADER_SIZE = 72
@@ -97,7 +101,7 @@ def _slots(qm: QuantModel) -> list[bytes]:
         b"".join(s8(t[f"emb.U.{c}"]) for c in range(K)),
         b"".join(s8(t[f"emb.Vt.{c}"]) for c in range(K)),
         b"".join(i32(t[f"emb.rq.{c}"]) for c in range(K)),
-        s8(t["pos"]), i32(t["pos.rq"]), i32(t["emb.ln"]),
+        s8(t["pos"]) + (s8(t["pos.vt"]) if qm.pos_rank else b""), i32(t["pos.rq"]), i32(t["emb.ln"]),
         s8(interleave_oc2_k4(t["pool.w"])), i32(t["pool.b"]), i32(t["pool.rq"]), s8(t["tanh_lut"]),
         s8(interleave_oc2_k4(t["cls.w"])), i32(t["cls.b"]), i32(t["cls.rq"]),
         np.ascontiguousarray(qm.segment, "<i2").tobytes(),
@@ -125,7 +129,7 @@ def build_blob(qm: QuantModel, schedule_hash: int) -> bytes:
     total = pos + len(data)
     logit_bits = struct.unpack("<I", struct.pack("<f", float(qm.scales.get("logit", 1.0))))[0]
     cfg = [qm.vocab_size, qm.hidden, qm.layers, qm.heads, qm.ffn, qm.max_positions, qm.num_labels, K,
-           cluster_bits(K), CKPT_BLOCK, logit_bits, 0]
+           cluster_bits(K), CKPT_BLOCK, logit_bits, qm.pos_rank]
     head = bytearray(MAGIC + struct.pack("<HHIII I", BLOB_VERSION, LAYOUT_OC2_K4, total, 0,
                                          schedule_hash, len(slots)))
     head += struct.pack("<12I", *cfg)

@@ -72,6 +72,13 @@ class QuantModel:
         return [int(x) for x in self.config["cluster_ranks"]]
 
     @property
+    def pos_rank(self) -> int:
+        """Columns k of the low-rank position factors ("pos" [max_pos][k], "pos.vt" [H][k]; the
+        float rank + 1, segment A folded in), or 0 for a dense "pos" [max_pos][H]."""
+        vt = self.tensors.get("pos.vt")
+        return 0 if vt is None else int(vt.shape[1])
+
+    @property
     def labels(self) -> list[str]:
         id2label = self.config.get("id2label") or {}
         return [str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(self.num_labels)]

@@ -49,9 +49,22 @@ def split_input(x) -> tuple[np.ndarray, int]:
     return ids, len(ids)
 
 
+def _add_positions(qm: QuantModel, a: np.ndarray) -> np.ndarray:
+    """sat16(a + pe) with pe = sat16(requant(P[p])) (dense, one (M, S)) or, for a low-rank table,
+    pe = sat16(requant(A'[p] . B'^T[h], M[h], S[h])) per hidden channel h."""
+    t = qm.tensors
+    n = a.shape[0]
+    if qm.pos_rank == 0:
+        pm, ps = (int(v) for v in t["pos.rq"])
+        return nx.residual_add(a, t["pos"][:n], pm, ps)
+    rq = t["pos.rq"]
+    pe = nx.requant_s16(nx.linear(t["pos"][:n], t["pos.vt"], None, None), rq[0], rq[1])
+    return nx.sat(a.astype(np.int32) + pe.astype(np.int32), nx.INT16_MIN, nx.INT16_MAX).astype(np.int16)
+
+
 def embed(qm: QuantModel, ids: np.ndarray, n_first: int | None = None) -> np.ndarray:
-    """Clustered low-rank word embedding + position embedding (segment A folded in), plus the
-    segment-B row for tokens from n_first on, then LayerNorm -> int8 [n, H]."""
+    """Clustered low-rank word embedding + position embedding (dense or low rank, segment A folded
+    in), plus the segment-B row for tokens from n_first on, then LayerNorm -> int8 [n, H]."""
     t = qm.tensors
     H = qm.hidden
     cl = t["emb.cluster_of"].astype(np.int64)
@@ -64,8 +77,7 @@ def embed(qm: QuantModel, ids: np.ndarray, n_first: int | None = None) -> np.nda
             acc = nx.linear(u[r][None], t[f"emb.Vt.{c}"], None, None)[0]
             rq = t[f"emb.rq.{c}"]
             a[j] = nx.requant_s16(acc, rq[0], rq[1])
-    pm, ps = (int(v) for v in t["pos.rq"])
-    r16 = nx.residual_add(a, t["pos"][: len(ids)], pm, ps)
+    r16 = _add_positions(qm, a)
     if n_first is not None and n_first < len(ids):
         r16[n_first:] = nx.sat(r16[n_first:].astype(np.int32) + qm.segment.astype(np.int32),
                                nx.INT16_MIN, nx.INT16_MAX)

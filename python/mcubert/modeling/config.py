@@ -21,6 +21,9 @@ class McuBertConfig(BertConfig):
     # Trained on sentence pairs ([CLS] a [SEP] b [SEP]): without token_type_ids, forward() gives
     # segment B to the tokens after the first [SEP] (segment_ids), as the device does from n_first.
     text_pair: bool = False
+    # Rank r of a low-rank position table P = A @ B (A: max_positions x r, B: r x hidden); 0 = dense.
+    # The int8 model stores r + 1 columns (segment A folded in), which the runtime bounds by hidden.
+    position_rank: int = 0
 
     def __post_init__(self, **kwargs):
         if self.cluster_sizes is None:
@@ -32,6 +35,7 @@ class McuBertConfig(BertConfig):
         self.cluster_ranks = [int(r) for r in self.cluster_ranks]
         super().__post_init__(**kwargs)
         self.validate_clusters()
+        self.validate_position_rank()
 
     @property
     def num_clusters(self) -> int:
@@ -49,6 +53,13 @@ class McuBertConfig(BertConfig):
         for c, (n, r) in enumerate(zip(sizes, ranks)):
             if not 0 <= r <= self.hidden_size:
                 raise ValueError(f"cluster {c} (size {n}): rank {r} not in [0, hidden_size {self.hidden_size}]")
+
+
+    def validate_position_rank(self):
+        r = self.position_rank
+        if not 0 <= r < self.hidden_size:
+            raise ValueError(f"position_rank {r} not in [0, hidden_size {self.hidden_size}): the int8 factors "
+                             f"are r + 1 wide (segment A folded in) and the runtime takes at most hidden_size")
 
 
 # Lets AutoConfig.from_pretrained read our config.json.

@@ -112,3 +112,51 @@ class ClusteredLowRankEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.vocab_size}, {self.hidden_size}, sizes={self.sizes}, ranks={self.ranks}"
+
+
+class LowRankPositions(nn.Module):
+    """Position table P = A @ B (A: max_positions x r, B: r x hidden), in place of BertEmbeddings'
+    nn.Embedding: forward(position_ids) = A[position_ids] @ B."""
+
+    def __init__(self, max_positions: int, rank: int, hidden_size: int, init_std=0.02):
+        super().__init__()
+        if not 1 <= rank <= hidden_size:
+            raise ValueError(f"position rank {rank} not in [1, hidden_size {hidden_size}]")
+        self.max_positions, self.rank, self.hidden_size = max_positions, rank, hidden_size
+        self.A = nn.Parameter(torch.empty(max_positions, rank))
+        self.B = nn.Parameter(torch.empty(rank, hidden_size))
+        # entries of A @ B with std init_std, like nn.Embedding init (nn.init: skipped on load)
+        nn.init.normal_(self.A, std=1.0)
+        nn.init.normal_(self.B, std=init_std / rank**0.5)
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.max_positions
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.hidden_size
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The (max_positions x hidden) table (code that reads .position_embeddings.weight)."""
+        return self.A @ self.B
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return self.A[position_ids] @ self.B
+
+    @classmethod
+    @torch.no_grad()
+    def from_dense(cls, weight: torch.Tensor, rank: int):
+        """Truncated SVD of a dense table: A = U_r * S_r, B = V_r^T."""
+        n, hidden = weight.shape
+        if not 1 <= rank <= min(n, hidden):
+            raise ValueError(f"position rank {rank} not in [1, min(max_positions {n}, hidden_size {hidden})]")
+        u, s, vt = torch.linalg.svd(weight.double(), full_matrices=False)
+        m = cls(n, rank, hidden).to(device=weight.device, dtype=weight.dtype)
+        m.A.copy_(u[:, :rank] * s[:rank])
+        m.B.copy_(vt[:rank])
+        return m
+
+    def extra_repr(self) -> str:
+        return f"{self.max_positions}, {self.hidden_size}, rank={self.rank}"

@@ -7,7 +7,7 @@ from transformers import AutoModelForSequenceClassification, BertModel, BertPreT
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .config import McuBertConfig
-from .embedding import ClusteredLowRankEmbedding, clusters_from_sizes
+from .embedding import ClusteredLowRankEmbedding, LowRankPositions, clusters_from_sizes
 
 SEP_ID = 102        # [SEP] in the bert-base-uncased vocabulary, when a config names none
 
@@ -36,6 +36,10 @@ class McuBertForSequenceClassification(BertPreTrainedModel):
             config.cluster_ranks,
             init_std=config.initializer_range,
         )
+        if config.position_rank:
+            self.bert.embeddings.position_embeddings = LowRankPositions(
+                config.max_position_embeddings, config.position_rank, config.hidden_size,
+                init_std=config.initializer_range)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
@@ -43,9 +47,10 @@ class McuBertForSequenceClassification(BertPreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
-        # The clustered embedding initialises itself in __init__ (BertModel's post_init runs before it
-        # exists, and the generic init does not know it); everything else gets the usual BERT init.
-        if isinstance(module, ClusteredLowRankEmbedding):
+        # The clustered embedding and the low-rank positions initialise themselves in __init__ (BertModel's
+        # post_init runs before they exist, and the generic init does not know them); everything else gets
+        # the usual BERT init.
+        if isinstance(module, (ClusteredLowRankEmbedding, LowRankPositions)):
             return
         super()._init_weights(module)
 
@@ -100,6 +105,21 @@ def compress_embedding(model: McuBertForSequenceClassification, cluster_of, rank
     # Config sizes/ranks describe the parameter shapes; the buffers carry the assignment itself.
     model.config.cluster_sizes = list(new.sizes)
     model.config.cluster_ranks = list(new.ranks)
+    return model
+
+
+@torch.no_grad()
+def compress_positions(model: McuBertForSequenceClassification, rank: int):
+    """Replace the position table by its rank-`rank` truncated SVD (LowRankPositions); sets
+    config.position_rank. The int8 model then stores rank + 1 columns (segment A folded in)."""
+    emb = model.bert.embeddings
+    old = emb.position_embeddings
+    if not 0 < rank < model.config.hidden_size:
+        raise ValueError(f"position rank {rank} not in [1, hidden_size {model.config.hidden_size})")
+    new = LowRankPositions.from_dense(old.weight.detach(), rank)
+    new.train(old.training)
+    emb.position_embeddings = new
+    model.config.position_rank = int(rank)
     return model
 
 

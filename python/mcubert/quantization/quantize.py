@@ -105,6 +105,30 @@ def _rq1(real: float) -> list[int]:
     return list(nx.quantize_multiplier(real))
 
 
+def _positions(embeddings, s_e: float) -> dict[str, np.ndarray]:
+    """The position table with segment A (token type 0) folded in, on the embedding-sum grid s_e.
+
+    Dense: "pos" int8 [max_pos][H] with one (M, S) pair "pos.rq". Low rank (LowRankPositions,
+    P = A @ B): one extra column folds t0 exactly, A' = [A | c] and B' = [B ; t0 / c] with
+    c = max|A| (so the column costs A' no int8 range); "pos" is A' int8 [max_pos][r+1] per tensor,
+    "pos.vt" is B'^T int8 [H][r+1] per channel and "pos.rq" per-channel (M[H], S[H])."""
+    from ..modeling.embedding import LowRankPositions
+
+    t0 = _np(embeddings.token_type_embeddings.weight[0])
+    pe = embeddings.position_embeddings
+    if not isinstance(pe, LowRankPositions):
+        pos = _np(pe.weight) + t0
+        s_p = nx.scale_of(np.abs(pos).max(), nx.INT8_MAX)
+        return {"pos": nx.quantize_tensor(pos, s_p), "pos.rq": np.array(_rq1(s_p / s_e), np.int32)}
+    a, b = _np(pe.A), _np(pe.B)
+    c = float(np.abs(a).max()) or 1.0
+    a1 = np.hstack([a, np.full((a.shape[0], 1), c)])
+    b1 = np.vstack([b, t0[None] / c])
+    s_a = nx.scale_of(c, nx.INT8_MAX)
+    vt, s_b = nx.quantize_weight_per_channel(b1.T)
+    return {"pos": nx.quantize_tensor(a1, s_a), "pos.vt": vt, "pos.rq": nx.quantize_multipliers(s_a * s_b / s_e)}
+
+
 def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = None) -> QuantModel:
     """Integer model from a float model and calibration token-id sequences."""
     cfg = model.config
@@ -140,10 +164,7 @@ def quantize_model(model, samples: list[np.ndarray], vocab: list[str] | None = N
         t[f"emb.U.{c}"] = nx.quantize_tensor(u, s_u)
         t[f"emb.Vt.{c}"] = vt
         t[f"emb.rq.{c}"] = nx.quantize_multipliers(s_u * s_v / s_e)
-    pos = _np(bert.embeddings.position_embeddings.weight) + _np(bert.embeddings.token_type_embeddings.weight[0])
-    s_p = nx.scale_of(np.abs(pos).max(), nx.INT8_MAX)
-    t["pos"] = nx.quantize_tensor(pos, s_p)
-    t["pos.rq"] = np.array(_rq1(s_p / s_e), np.int32)
+    t.update(_positions(bert.embeddings, s_e))
     t["emb.ln"] = _ln(bert.embeddings.LayerNorm, s_e, s_h)
     # segment B: its difference to segment A (folded into pos), added on the sum's int16 grid
     types = _np(bert.embeddings.token_type_embeddings.weight)

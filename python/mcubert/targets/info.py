@@ -29,7 +29,8 @@ def describe(qm: QuantModel, path: str | Path | None = None) -> str:
         f"preset: {preset or 'custom'} ({qm.layers} layers, hidden {qm.hidden}, {qm.heads} heads of "
         f"{qm.head_dim}, FFN {qm.ffn})",
         f"vocabulary: {qm.vocab_size:,} tokens" + ("" if qm.vocab else " (no token strings: pass ids)"),
-        f"max positions: {qm.max_positions}",
+        f"max positions: {qm.max_positions}" + (
+            f", low rank (factors {qm.pos_rank} wide: rank {qm.pos_rank - 1} + segment A)" if qm.pos_rank else ""),
         f"labels ({qm.num_labels}): {', '.join(qm.labels)}",
         "input: sentence pairs ([CLS] a [SEP] b [SEP], mcubert_classify_pair)" if qm.is_pair else
         "input: one sentence ([CLS] text [SEP], mcubert_classify)",

@@ -362,18 +362,22 @@ def _residual_add(h: Header, rng, i: int, c) -> None:
 
 # ---------------------------------------------------------------- embedding
 
-# (vocab, hidden, ranks per cluster, max positions, tokens to look up)
+# (vocab, hidden, ranks per cluster, max positions, tokens to look up[, low-rank position width k])
 EMBEDDING_CASES = [
     (70, 8, (6,), 8, 5),                       # one cluster: no map (0 bits)
     (150, 9, (5, 0), 12, 8),                   # 1-bit map, a rank-0 cluster, odd hidden
     (200, 16, (8, 3, 12), 16, 10),             # 2-bit map, rank tails
     (140, 7, (4, 1, 0, 9, 2), 6, 9),           # 4-bit map
     (300, 12, tuple(range(1, 18)), 10, 12),    # 8-bit map, 17 clusters
+    (90, 9, (5, 0), 12, 8, 3),                 # low-rank positions: k < 4 (no SIMD block), odd hidden
+    (120, 16, (8,), 20, 10, 8),                # k a multiple of 4
+    (100, 13, (0, 6), 9, 9, 7),                # k = 4 + tail, odd hidden, a rank-0 cluster
 ]
 
 
 def _embedding(h: Header, rng, i: int, c) -> None:
-    V, H, ranks, max_pos, n_tok = c
+    V, H, ranks, max_pos, n_tok = c[:5]
+    pos_k = c[5] if len(c) > 5 else 0
     K = len(ranks)
     cl = rng.integers(0, K, size=V).astype(np.uint8)
     cl[:K] = np.arange(K)                      # no empty cluster
@@ -383,8 +387,13 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     rq = []
     for r in ranks:
         rq.append(np.concatenate([_mults(rng, H), _shifts(rng, H, math.sqrt(max(r, 1)) * 74.0 * 74.0, 5000.0, 2)]))
-    pos = _rand_s8(rng, (max_pos, H))
-    pm, ps = int(_mults(rng, 1)[0]), int(rng.integers(25, 31))
+    if pos_k:       # A' [max_pos][k] and B'^T [H][k], per-channel (M, S); pm, ps unused
+        pos = np.concatenate([_rand_s8(rng, (max_pos, pos_k)).ravel(), _rand_s8(rng, (H, pos_k)).ravel()])
+        pos_rq = np.concatenate([_mults(rng, H), _shifts(rng, H, math.sqrt(pos_k) * 74.0 * 74.0, 5000.0, 2)])
+        pm, ps = 0, 0
+    else:
+        pos = _rand_s8(rng, (max_pos, H))
+        pm, ps = int(_mults(rng, 1)[0]), int(rng.integers(25, 31))
     # first and last token, a token at a checkpoint block boundary, the rest random
     toks = np.concatenate([[0, V - 1, min(CKPT_BLOCK, V - 1)], rng.integers(0, V, size=n_tok - 3)]).astype(np.uint16)
     positions = rng.integers(0, max_pos, size=n_tok).astype(np.uint16)
@@ -403,7 +412,12 @@ def _embedding(h: Header, rng, i: int, c) -> None:
         if ranks[k]:
             acc = nx.linear(us[k][row_of[t]][None], vts[k], None, None)
             word = nx.requant_s16(acc, rq[k][:H], rq[k][H:])
-        out[j] = nx.residual_add(word, pos[q][None], pm, ps)[0]   # as reference.embed
+        if pos_k:                               # as reference._add_positions
+            a_row, bt = pos[q * pos_k:(q + 1) * pos_k], pos[max_pos * pos_k:].reshape(H, pos_k)
+            pe = nx.requant_s16(nx.linear(a_row[None], bt, None, None), pos_rq[:H], pos_rq[H:])
+            out[j] = nx.sat(word.astype(np.int32) + pe, nx.INT16_MIN, nx.INT16_MAX)[0]
+        else:
+            out[j] = nx.residual_add(word, pos[q][None], pm, ps)[0]   # as reference.embed
         if segments[j]:
             out[j] = nx.sat(out[j].astype(np.int32) + seg, nx.INT16_MIN, nx.INT16_MAX)
     bits = cluster_bits(K)
@@ -415,6 +429,8 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     h.array(f"{p}_vt", np.concatenate([v.ravel() for v in vts]), np.int8)
     h.array(f"{p}_rq", np.concatenate(rq), np.int32)
     h.array(f"{p}_pos", pos, np.int8)
+    if pos_k:
+        h.array(f"{p}_posrq", pos_rq, np.int32)
     h.array(f"{p}_cl", cl, np.uint8)
     h.array(f"{p}_tok", toks, np.uint16)
     h.array(f"{p}_at", positions, np.uint16)
@@ -422,9 +438,11 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     h.array(f"{p}_segrow", seg, np.int16)
     h.array(f"{p}_y", out, np.int16)
     h.out(out.nbytes)
-    h.case("embedding", f"\t{{\"embedding V={V} H={H} K={K}\", "
+    low = (f"{pos_k}, {p}_pos + {max_pos * pos_k}, {p}_posrq" if pos_k else "0, NULL, NULL")
+    h.case("embedding", f"\t{{\"embedding V={V} H={H} K={K} pos_rank={pos_k}\", "
                         f"{{{V}, {H}, {K}, {bits}, {p}_info, {p}_map, {p}_ckpt, {p}_u, {p}_vt, {p}_rq, "
-                        f"{p}_pos, {pm}, {ps}, {p}_segrow}}, {p}_cl, {n_tok}, {p}_tok, {p}_at, {p}_seg, {p}_y}}")
+                        f"{p}_pos, {pm}, {ps}, {p}_segrow, {low}}}, {p}_cl, {n_tok}, {p}_tok, {p}_at, "
+                        f"{p}_seg, {p}_y}}")
 
 
 _BUILDERS = {"linear": (_linear, LINEAR_CASES), "attn_qk": (_attn_qk, QK_CASES),

@@ -13,7 +13,9 @@ size rounded up to ALIGN. The first six slots are the word embedding:
     emb_vt         int8 Vt_c (hidden x r_c), all clusters
     emb_rq         int32 requant (M, S) per hidden channel, per cluster (rank 0 included)
 
-Only the cluster sizes and ranks matter, never which tokens a cluster holds.
+Only the cluster sizes and ranks matter, never which tokens a cluster holds. The next two
+slots are the position table, dense or low rank (position_slot_sizes; the config's
+position_rank r is stored r + 1 columns wide).
 tests/test_search.py checks these formulas slot by slot against real blobs.
 """
 from __future__ import annotations
@@ -84,10 +86,28 @@ def _linear(o: int, k: int) -> list[int]:
     return [_weight(o, k), 4 * o, 8 * o]      # w, bias int32, rq (M, S) int32 per channel
 
 
-def rest_slot_sizes(hidden: int, layers: int, ffn: int, max_positions: int, num_labels: int) -> list[int]:
-    """Unpadded sizes of every slot after the embedding's six, in blob order."""
+def position_slot_sizes(hidden: int, max_positions: int, pos_rank: int = 0) -> list[int]:
+    """Unpadded sizes of the "pos" and "pos_rq" slots: dense [max_positions][H] and one (M, S), or
+    for pos_rank k (the stored factor width, float rank + 1) A' [max_positions][k] + B'^T [H][k]
+    and per-channel (M, S)."""
+    if pos_rank:
+        return [(max_positions + hidden) * pos_rank, 8 * hidden]
+    return [max_positions * hidden, 8]
+
+
+def pos_rank_of(position_rank: int) -> int:
+    """Stored factor width of a float position rank r (McuBertConfig.position_rank): r + 1 with
+    segment A folded in as a column, 0 for a dense table."""
+    return int(position_rank) + 1 if position_rank else 0
+
+
+def rest_slot_sizes(hidden: int, layers: int, ffn: int, max_positions: int, num_labels: int,
+                    pos_rank: int = 0) -> list[int]:
+    """Unpadded sizes of every slot after the embedding's six, in blob order (pos_rank: the stored
+    factor width of a low-rank position table, 0 = dense)."""
     h, f = hidden, ffn
-    g = [max_positions * h, 8, _ln(h), *_linear(h, h), 256, *_linear(num_labels, h), 2 * h]  # last: segment
+    g = [*position_slot_sizes(h, max_positions, pos_rank), _ln(h), *_linear(h, h), 256, *_linear(num_labels, h),
+         2 * h]  # last: segment
     per_layer = {"ln1": _ln(h), "ln2": _ln(h), "softmax_lut": 2 * 256, "gelu_lut": 256, "scalars": 32}
     for n, (o, k) in {"q": (h, h), "k": (h, h), "v": (h, h), "o": (h, h), "f1": (f, h), "f2": (h, f)}.items():
         per_layer.update(zip((f"{n}.w", f"{n}.b", f"{n}.rq"), _linear(o, k)))
@@ -101,13 +121,15 @@ def _dims(model) -> dict:
 
         model = McuBertConfig.from_pretrained(str(model))
     cfg = getattr(model, "config", model)
-    if isinstance(cfg, dict):            # QuantModel.config
+    if isinstance(cfg, dict):            # QuantModel.config; the position factors' width is in its tensors
         return dict(vocab=cfg["vocab_size"], hidden=cfg["hidden_size"], layers=cfg["num_layers"],
                     ffn=cfg["ffn_size"], max_positions=cfg["max_positions"], labels=cfg["num_labels"],
-                    sizes=cfg["cluster_sizes"], ranks=cfg["cluster_ranks"])
+                    sizes=cfg["cluster_sizes"], ranks=cfg["cluster_ranks"],
+                    pos_rank=int(getattr(model, "pos_rank", 0)))
     return dict(vocab=cfg.vocab_size, hidden=cfg.hidden_size, layers=cfg.num_hidden_layers,
                 ffn=cfg.intermediate_size, max_positions=cfg.max_position_embeddings, labels=cfg.num_labels,
-                sizes=cfg.cluster_sizes, ranks=cfg.cluster_ranks)
+                sizes=cfg.cluster_sizes, ranks=cfg.cluster_ranks,
+                pos_rank=pos_rank_of(getattr(cfg, "position_rank", 0)))
 
 
 def _blob_bytes(slot_sizes: list[int]) -> int:
@@ -123,7 +145,7 @@ def model_flash_bytes(model, cluster_sizes=None, ranks=None) -> int:
     sizes = d["sizes"] if cluster_sizes is None else cluster_sizes
     rk = d["ranks"] if ranks is None else ranks
     slots = embedding_slot_sizes(sizes, rk, d["vocab"], d["hidden"]) + rest_slot_sizes(
-        d["hidden"], d["layers"], d["ffn"], d["max_positions"], d["labels"])
+        d["hidden"], d["layers"], d["ffn"], d["max_positions"], d["labels"], d["pos_rank"])
     assert len(slots) == len(GLOBAL_SLOTS) + d["layers"] * len(LAYER_TENSORS)
     return _blob_bytes(slots)
 
