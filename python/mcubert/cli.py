@@ -492,7 +492,8 @@ def cmd_search(a) -> int:
         torch.set_num_threads(a.threads)
     kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
               finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
-              hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None)
+              hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None,
+              position_rank=a.position_rank)
     if a.cmd == "search":
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
@@ -527,7 +528,7 @@ def cmd_pipeline(a) -> int:
     cfg = pipeline.PipelineConfig.smoke(a.out, **kw) if a.smoke else pipeline.PipelineConfig(out=a.out, **kw)
     if a.baselines is not None:
         cfg.baselines = a.baselines
-    for k in ("budget", "stage_limit", "relation_weight", "limit"):
+    for k in ("budget", "stage_limit", "relation_weight", "limit", "position_rank"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     r = pipeline.run(cfg)
@@ -573,7 +574,7 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit"):
+              "limit", "position_rank"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -852,6 +853,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's)")
         s.add_argument("--hidden-weight", type=NONNEG_FLOAT,
                        help="hidden-state loss weight (default: the student's; 0 turns it off)")
+        s.add_argument("--position-rank", type=POSITIVE,
+                       help="position table as a rank-R factorisation, counted in the budget (default: dense)")
         s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
 
     s = cmd("search", "two-stage MCU-aware embedding search under a flash budget", cmd_search)
@@ -893,6 +896,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoke", action="store_true", help="a few hundred sentences (CI)")
     s.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's)")
     s.add_argument("--plot", help="also write the plot here (e.g. docs/img/pareto_rotten-tomatoes.png)")
+    s.add_argument("--position-rank", type=POSITIVE,
+                   help="every method: position table as a rank-R factorisation (default: dense)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     s.add_argument("--out", default="runs/rt", help="output directory, one subdirectory per stage")
@@ -914,6 +919,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=POSITIVE, help="every stage uses the first N rows of each split (large data)")
     s.add_argument("--relation-weight", type=NONNEG_FLOAT,
                    help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
+    s.add_argument("--position-rank", type=POSITIVE,
+                   help="search and baselines: position table as a rank-R factorisation (default: dense)")
     return ap
 
 

@@ -573,3 +573,22 @@ def test_gated_rank_embedding_floor():
     assert emb.hard_ranks() == [2, 5]
     assert (emb.gates(0)[:2] > 0.5).all() and (emb.gates(0)[2:] < 0.5).all()
     assert GatedRankEmbedding(cl, us, vs, [0.2, 5.0], 1.0, (0.1, 0.1), 10).hard_ranks() == [0, 5]
+
+
+def test_position_rank_is_trained_and_counted(student, tmp_path):
+    """--position-rank: the baseline fine-tunes a rank-3 position table, the budget's rest of the
+    model shrinks by exactly the saved bytes, and the int8 blob has the predicted size."""
+    common = ["--student", str(student), "--budget", str(BASE_BUDGET), "--limit", "32", "--batch-size", "16",
+              "--finetune-epochs", "1", "--threads", "1"]
+    assert main(["baseline", "svd", "--out", str(tmp_path / "d"), *common]) == 0
+    assert main(["baseline", "svd", "--out", str(tmp_path / "r"), *common, "--position-rank", "3"]) == 0
+    dense = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    low = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    model = McuBertForSequenceClassification.from_pretrained(tmp_path / "r")
+    assert model.config.position_rank == 3 and model.bert.embeddings.position_embeddings.A.shape == (64, 3)
+    # 64 x 16 int8 and one (M, S) against 64 x 4 + 16 x 4 int8 and 16 (M, S) pairs, 16-aligned
+    assert dense["rest_bytes"] - low["rest_bytes"] == dense["model_bytes"] - low["model_bytes"] == \
+        (1024 + 16) - (320 + 128)
+    assert main(["quantize", str(tmp_path / "r"), "--out", str(tmp_path / "r.mcubert"), "--samples", "4"]) == 0
+    qm = modelfile.load(tmp_path / "r.mcubert")
+    assert qm.pos_rank == 4 and len(build_blob(qm, 0)) == low["model_bytes"]

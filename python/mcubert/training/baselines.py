@@ -65,7 +65,7 @@ def fisher_rows(cfg: RunConfig, dense: torch.Tensor, dd, sentences: int = FISHER
     y = np.concatenate([tr_y, np.full(len(dd.extra_ids), -1, np.int64)])
     rng = np.random.default_rng(cfg.seed)
     pick = np.sort(rng.choice(len(ids), size=min(sentences, len(ids)), replace=False))
-    model = load_student(cfg.student)
+    model = load_student(cfg.student, cfg.position_rank)
     emb = torch.nn.Embedding.from_pretrained(dense.clone().float(), freeze=False)
     model.set_input_embeddings(emb)
     model.eval()
@@ -143,7 +143,7 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
         if m.get("config") == json.loads(json.dumps({"kind": kind, **asdict(cfg)})):
             return m
     log.info(f"baseline {kind} config {json.dumps(asdict(cfg))}")
-    model = load_student(cfg.student)
+    model = load_student(cfg.student, cfg.position_rank)
     vocab, hidden = model.config.vocab_size, model.config.hidden_size
     info = resolve_budget(cfg, model)
     if kind == "dense":

@@ -37,6 +37,7 @@ class PipelineConfig:
     seed: int = 0
     data: str = "rotten-tomatoes"   # rotten-tomatoes, a cached dataset NAME, or a FILE (imported and cached)
     data_options: dict = field(default_factory=dict)   # a FILE's columns, split files, seed (datasets.build)
+    position_rank: int | None = None  # search and baselines: position table at this rank (None: dense)
 
     @classmethod
     def smoke(cls, out: str, **kw) -> "PipelineConfig":
@@ -76,7 +77,7 @@ def stage_args(cfg: PipelineConfig, student: Path, resume: bool) -> dict:
     return dict(student=str(student), board=cfg.board, reserve=cfg.reserve, budget=cfg.budget,
                 finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
                 limit=min((n for n in (cfg.stage_limit, cfg.limit) if n), default=None), seed=cfg.seed,
-                resume=resume)
+                position_rank=cfg.position_rank, resume=resume)
 
 
 def prepare_data(cfg: PipelineConfig) -> str:

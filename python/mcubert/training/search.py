@@ -56,6 +56,7 @@ class RunConfig:
     kd_temperature: float = 2.0
     kd_alpha: float = 0.5             # weight of the hard-label loss
     hidden_weight: float | None = None  # hidden-state loss weight; None: the student's own (0 if it had none)
+    position_rank: int | None = None  # position table as a rank-r factorisation (None: dense), in the budget
     resume: bool = False
 
 
@@ -465,10 +466,15 @@ def _log(out: Path) -> logging.Logger:
     return _logger(out, "search", str(out.resolve()))
 
 
-def load_student(student: str | Path):
-    from ..modeling.model import McuBertForSequenceClassification
+def load_student(student: str | Path, position_rank: int | None = None):
+    """The dense student; with position_rank, its position table as a rank-r truncated SVD
+    (modeling.compress_positions), which every later stage then trains and counts."""
+    from ..modeling.model import McuBertForSequenceClassification, compress_positions
 
-    return McuBertForSequenceClassification.from_pretrained(str(student))
+    model = McuBertForSequenceClassification.from_pretrained(str(student))
+    if position_rank and not getattr(model.config, "position_rank", 0):
+        compress_positions(model, int(position_rank))
+    return model
 
 
 def resolve_budget(cfg: RunConfig, model) -> dict:
@@ -501,7 +507,7 @@ def _rest_state(model) -> dict:
 
 def _with_embedding(cfg: RunConfig, emb: nn.Module, rest: dict | None):
     """The student with `emb` as word embedding and (when given) the other weights from `rest`."""
-    model = load_student(cfg.student)
+    model = load_student(cfg.student, cfg.position_rank)
     model.set_input_embeddings(emb)
     if rest is not None:
         missing, unexpected = model.load_state_dict(rest, strict=False)
@@ -588,7 +594,7 @@ def summary(m: dict) -> str:
 
 def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop_after):
     dirs = out / "stage1"
-    student = load_student(cfg.student)
+    student = load_student(cfg.student, cfg.position_rank)
     vocab, hidden = student.config.vocab_size, student.config.hidden_size
     dense = student.get_input_embeddings().dense().detach()
     ranks = sorted(cfg.ranks) if cfg.ranks else ladder_ranks(cfg.clusters, hidden)
@@ -749,7 +755,7 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
             log.info("resume: already finished")
             return m
     log.info(f"search config {json.dumps(asdict(cfg))}")
-    student = load_student(cfg.student)
+    student = load_student(cfg.student, cfg.position_rank)
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
     del student

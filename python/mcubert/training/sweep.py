@@ -48,6 +48,7 @@ class SweepConfig:
     stage1_epochs: int = 1
     stage2_epochs: int = 1
     calib_samples: int = 256
+    position_rank: int | None = None  # every method: the position table at this rank (None: dense)
     limit: int | None = None          # smoke runs: every stage and the evaluation on N rows
     smoke: bool = False               # teacher and student: the pipeline's smoke recipe
 
@@ -92,7 +93,8 @@ def run_point(cfg: SweepConfig, student: Path, method: str, budget: int, seed: i
     d.mkdir(parents=True, exist_ok=True)
     limit = min((n for n in (cfg.stage_limit, cfg.limit) if n), default=None)
     rc = dict(student=str(student), out=str(d), board=cfg.board, budget=budget,
-              finetune_epochs=cfg.finetune_epochs, limit=limit, seed=seed, resume=True)
+              finetune_epochs=cfg.finetune_epochs, limit=limit, seed=seed, position_rank=cfg.position_rank,
+              resume=True)
     row = {"method": method, "budget": budget, "seed": seed}
     t0 = time.time()
     try:
@@ -224,7 +226,7 @@ def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
     if f.is_file():
         old = json.loads(f.read_text())
         fixed = ("data", "data_options", "preset", "board", "stage_limit", "finetune_epochs", "stage1_epochs",
-                 "stage2_epochs", "calib_samples", "limit", "smoke")
+                 "stage2_epochs", "calib_samples", "position_rank", "limit", "smoke")
         diff = [k for k in fixed if old.get(k) != mine.get(k)]
         if diff:
             raise ValueError(f"{out} holds a sweep with another {diff[0]} ({old.get(diff[0])!r}); "

@@ -578,7 +578,8 @@ def train_student(cfg: TrainConfig, teacher_dir: str, dc: DistillConfig | None =
     if rel:                 # later stages (search, baselines) rebuild the same loss from here
         np.savez(cache / "relation.npz", w=rel.w, b=rel.b, layer=rel.layer, heads=rel.heads)
     torch.manual_seed(cfg.seed)
-    student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 128),
+    # 512 positions (the teacher's): the device can then take texts up to 512 tokens
+    student = new_student(teacher, dc.preset, max_positions=max(cfg.max_len, 512),
                           **(dict(context=tp.context, counts=tp.counts) if dc.init == "context" else {}))
     del teacher
     hd = (HiddenDistill(student.config.hidden_size, tp, layers, dc.hidden_weight, relation=rel)
