@@ -82,6 +82,14 @@ def test_pipeline_smoke(tmp_path, capsys):
         {k: v for k, v in s["seconds"].items() if k != "quantize+eval"}
     assert s["seconds"]["teacher"] > 1
     assert budget.DEFAULT_RESERVE > 0
+    # reproducible: the same command in another directory gives the same bytes, every model
+    # file (two threads: train.deterministic)
+    out2 = tmp_path / "rt2"
+    assert main(["pipeline", "--smoke", "--out", str(out2)]) == 0
+    files = sorted(p.name for p in out.glob("*.mcubert"))
+    assert len(files) == 5 and files == sorted(p.name for p in out2.glob("*.mcubert"))
+    for name in files:
+        assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
 
 
 def test_stage_args_budget_and_limits(tmp_path):
