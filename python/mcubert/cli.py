@@ -872,12 +872,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("kind", choices=["svd", "fwsvd", "adaptive", "prune", "dense"], help="compression method")
     budget_args(s)
 
+    def run_args(s, out: str, out_help: str):
+        """What a whole run (pipeline, sweep) is of: its directory, dataset and student shape."""
+        s.add_argument("--out", default=out, help=out_help)
+        s.add_argument("--data", default="rotten-tomatoes",
+                       help="dataset: rotten-tomatoes, a cached NAME, or a FILE (CSV, TSV, JSON Lines) to import")
+        data_file_args(s)
+        s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
+
     s = cmd("sweep", "accuracy against flash: every method at several budgets and seeds, resumable", cmd_sweep)
-    s.add_argument("--out", default="runs/sweep-rt", help="output directory (teacher, student, points/, sweep.*)")
-    s.add_argument("--data", default="rotten-tomatoes",
-                   help="dataset: rotten-tomatoes, a cached NAME, or a FILE (CSV, TSV, JSON Lines) to import")
-    data_file_args(s)
-    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
+    run_args(s, "runs/sweep-rt", "output directory (teacher, student, points/, sweep.*)")
     s.add_argument("--board", default="nucleo_f746zg", help="board profile (budgets are explicit)")
     s.add_argument("--teacher", help="reuse this teacher directory")
     s.add_argument("--student", type=_existing_dir, help="reuse this dense student (a pipeline's student-<preset>)")
@@ -900,11 +904,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every method: position table as a rank-R factorisation (default: dense)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
-    s.add_argument("--out", default="runs/rt", help="output directory, one subdirectory per stage")
-    s.add_argument("--data", default="rotten-tomatoes",
-                   help="dataset: rotten-tomatoes, a cached NAME, or a FILE (CSV, TSV, JSON Lines) to import")
-    data_file_args(s)
-    s.add_argument("--preset", default="bert-tiny", choices=PRESET_NAMES, help="student shape")
+    run_args(s, "runs/rt", "output directory, one subdirectory per stage")
     s.add_argument("--board", default="nucleo_f746zg", help="board profile giving the flash budget")
     s.add_argument("--teacher", help="reuse this `mcubert train teacher` directory")
     s.add_argument("--teacher-init", metavar="HF_DIR",
