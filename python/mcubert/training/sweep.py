@@ -236,15 +236,13 @@ def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
         student = Path(cfg.student)
         if not (student / "distill_set.npz").is_file():
             raise ValueError(f"--student {student}: no distill_set.npz (give a pipeline's student directory)")
-        data = None
     else:
         pc = (PipelineConfig.smoke(str(out), baselines=[]) if cfg.smoke else PipelineConfig(out=str(out)))
         for k in ("preset", "board", "teacher", "data", "data_options"):
             setattr(pc, k, getattr(cfg, k))
         if cfg.limit:
             pc.limit = cfg.limit
-        data = prepare_data(pc)
-        _, student, _, _, _ = teacher_and_student(pc, data)
+        _, student, _, _, _ = teacher_and_student(pc, prepare_data(pc))
     todo = [(s, b, m) for s in cfg.seeds for b in cfg.budgets for m in cfg.methods]
     points, t0 = [], time.time()
     for i, (seed, budget, method) in enumerate(todo):
