@@ -66,6 +66,24 @@ NONNEG_FLOAT = _float_in(0.0)
 POSITIVE_FLOAT = _float_in(1e-12)
 
 
+def _fraction(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"{v:g} is outside (0, 1]")
+    return v
+
+
+def _position_rank(s: str):
+    """--position-rank: a rank R >= 1, or `search` (the search chooses it under the budget)."""
+    return "search" if s == "search" else POSITIVE(s)
+
+
+_position_rank.__name__ = "a rank or 'search'"
+
+
 def _ranks(s: str) -> list[int]:
     try:
         ranks = [int(x) for x in s.split(",") if x.strip()]
@@ -391,15 +409,20 @@ def cmd_eval(a) -> int:
         _out_file(a.json)
     data = _data_spec(a.data) if a.data else None
     if Path(a.model).is_dir():
+        if a.longest is not None:
+            raise CliError("--longest needs a .mcubert model (it selects by the model's own tokenization)")
         r = evaluate_float(a.model, a.split, a.limit, a.max_seq_len or 64, data=data)
         print(f"model: {a.model} ({r['architecture']}, {r['params']} parameters)")
         print(f"data: {r['data']}, split {r['split']} ({r['n']} sentences)")
         print(f"accuracy (float): {r['accuracy_float']:.4f}")
         ok = True
     else:
-        r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule, data=data)
+        r = evaluate_quantized(a.model, a.split, a.limit, a.max_seq_len, a.schedule, data=data,
+                               longest_fraction=a.longest)
         print(f"model: {a.model} ({r['blob_bytes']} bytes of weights and index tables)")
-        print(f"data: {r['data']}, split {r['split']} ({r['n']} sentences)")
+        print(f"data: {r['data']}, split {r['split']} ({r['n']} sentences)"
+              + (f", the longest {a.longest:g} of it: {r['min_full_tokens']} tokens or more, read to "
+                 f"{r['max_seq_len']}" if a.longest is not None else ""))
         print(f"accuracy (reference): {r['accuracy_reference']:.4f}")
         print(f"accuracy (host C runtime): {r['accuracy_c']:.4f}")
         for m in [m for m in r["predictions"] if not m["identical"]][:5]:
@@ -490,14 +513,17 @@ def cmd_search(a) -> int:
     _out_dir(a.out)
     if a.threads:
         torch.set_num_threads(a.threads)
+    searched = a.position_rank == "search"
+    if searched and a.cmd != "search":
+        raise CliError("--position-rank search: only the search chooses the rank; give a baseline a number")
     kw = dict(student=a.student, out=a.out, board=a.board, reserve=a.reserve, budget=a.budget,
               finetune_epochs=a.finetune_epochs, batch_size=a.batch_size, lr=a.lr, limit=a.limit, seed=a.seed,
               hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None,
-              position_rank=a.position_rank)
+              position_rank=None if searched else a.position_rank)
     if a.cmd == "search":
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
-                                rank_floor=a.rank_floor))
+                                rank_floor=a.rank_floor, search_positions=searched))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))
@@ -782,6 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-seq-len", type=SEQ_LEN, help="tokens per sentence (default: the model's "
                                                        "max_positions; 64 for a checkpoint)")
     s.add_argument("--schedule", default="fine", choices=SCHEDULES, help="runtime schedule")
+    s.add_argument("--longest", type=_fraction, metavar="FRACTION",
+                   help="only this fraction of the split, its longest examples by untruncated token count "
+                        "(e.g. 0.1; the same examples at any --max-seq-len)")
     s.add_argument("--json", help="write the results, with per-sentence predictions, here")
 
     s = cmd("data", "import a labelled CSV, TSV or JSON Lines file as a dataset (checked, split, cached), or "
@@ -853,8 +882,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's)")
         s.add_argument("--hidden-weight", type=NONNEG_FLOAT,
                        help="hidden-state loss weight (default: the student's; 0 turns it off)")
-        s.add_argument("--position-rank", type=POSITIVE,
-                       help="position table as a rank-R factorisation, counted in the budget (default: dense)")
+        s.add_argument("--position-rank", type=_position_rank,
+                       help="position table as a rank-R factorisation, counted in the budget, or `search` "
+                            "(the search chooses R under the same budget; default: dense)")
         s.add_argument("--resume", action="store_true", help="continue from the last finished stage/epoch")
 
     s = cmd("search", "two-stage MCU-aware embedding search under a flash budget", cmd_search)
@@ -919,8 +949,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=POSITIVE, help="every stage uses the first N rows of each split (large data)")
     s.add_argument("--relation-weight", type=NONNEG_FLOAT,
                    help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
-    s.add_argument("--position-rank", type=POSITIVE,
-                   help="search and baselines: position table as a rank-R factorisation (default: dense)")
+    s.add_argument("--position-rank", type=_position_rank,
+                   help="search and baselines: position table as a rank-R factorisation, or `search` (the "
+                        "search chooses R; the baselines then use its R; default: dense)")
     return ap
 
 

@@ -171,3 +171,31 @@ def test_eval_float_checkpoint(small, capsys, tmp_path):
     assert r["architecture"] == "BertForSequenceClassification" and r["n"] == 10
     assert r["params"] == sum(p.numel() for p in bert.parameters())
     assert f"accuracy (float): {r['accuracy_float']:.4f}" in capsys.readouterr().out
+
+
+def test_eval_longest_fraction(small, capsys, tmp_path):
+    """--longest 0.1: the tenth of the split with the most tokens (counted untruncated with the
+    model's vocabulary), the same sentences at any --max-seq-len, each read to that length."""
+    m = small / "m.mcubert"
+    qm = modelfile.load(m)
+    tok = tokenizer_from_vocab(qm.vocab, 1 << 30)
+    texts = [e.text for e in corpus.load()["test"][:200]]
+    counts = [len(encode(tok, t, 1 << 30)) for t in texts]
+    want = sorted(sorted(range(200), key=lambda i: (-counts[i], i))[:20])
+    runs = {}
+    for L in (16, 48):
+        assert main(["eval", str(m), "--limit", "200", "--longest", "0.1", "--max-seq-len", str(L),
+                     "--json", str(tmp_path / f"{L}.json")]) == 0
+        out = capsys.readouterr().out
+        assert f"(20 sentences), the longest 0.1 of it: {min(counts[i] for i in want)} tokens or more" in out
+        r = json.loads((tmp_path / f"{L}.json").read_text())
+        assert [p["index"] for p in r["predictions"]] == want
+        assert all(p["n_tokens"] == min(L, counts[i]) for p, i in zip(r["predictions"], want))
+        runs[L] = r
+    assert runs[16]["identical"] == runs[48]["identical"] == 20
+    assert [p["reference"] for p in runs[16]["predictions"]] != [p["reference"] for p in runs[48]["predictions"]]
+    for bad in ("0", "1.5", "x"):
+        assert main(["eval", str(m), "--longest", bad]) == 2
+        assert capsys.readouterr().err.startswith("error: ")
+    assert main(["eval", str(small / "ckpt"), "--longest", "0.1"]) == 2
+    assert "--longest needs a .mcubert model" in capsys.readouterr().err

@@ -592,3 +592,63 @@ def test_position_rank_is_trained_and_counted(student, tmp_path):
     assert main(["quantize", str(tmp_path / "r"), "--out", str(tmp_path / "r.mcubert"), "--samples", "4"]) == 0
     qm = modelfile.load(tmp_path / "r.mcubert")
     assert qm.pos_rank == 4 and len(build_blob(qm, 0)) == low["model_bytes"]
+
+
+def test_trim_to_budget_with_the_position_table():
+    """The position table is one more block: sigma^2 per (positions + hidden) byte against the
+    clusters', its exact slot bytes in the budget, never under rank 1."""
+    sizes, hidden, vocab, n_pos = [100, 900], 16, 1000, 64
+    sv = [np.linspace(10, 1, 16), np.linspace(2, 0.1, 16)]
+    cost = lambda rk, p: B.embedding_flash_bytes(sizes, rk, vocab, hidden) + \
+        B.position_flash_bytes(hidden, n_pos, p + 1)                                       # noqa: E731
+    joint = cost([16, 8], 5)          # start 5 position directions (400 B) over
+    strong = trim_to_budget(sizes, [16, 8], sv, vocab, hidden, joint, positions=(np.full(10, 100.0), 10, n_pos))
+    weak = trim_to_budget(sizes, [16, 8], sv, vocab, hidden, joint, positions=(np.full(10, 1e-3), 10, n_pos))
+    assert strong == ([16, 7], 10)    # a strong table keeps its directions; a cluster direction goes
+    assert weak == ([16, 8], 5)       # a weak one gives up its own
+    for ranks, p in (strong, weak):
+        assert cost(ranks, p) <= joint
+    # the floor: 1, however weak, and the slack of a costly drop is filled again
+    floor = trim_to_budget(sizes, [16, 8], sv, vocab, hidden, cost([16, 8], 1),
+                           positions=(np.full(10, 1e-3), 10, n_pos))
+    assert floor == ([16, 8], 1)
+    assert trim_to_budget(sizes, [16, 8], sv, vocab, hidden, joint) == [16, 8]     # no positions: ranks only
+    with pytest.raises(ValueError, match="and the position table"):
+        trim_to_budget(sizes, [1, 1], sv, vocab, hidden, 100, positions=(np.ones(10), 5, n_pos))
+
+
+def test_search_chooses_the_position_rank(student, tmp_path):
+    """--position-rank search: stage 2 gates the position table's directions, the chosen rank is
+    trained and stored, and word embedding + positions stay within the budget plus the dense
+    table's bytes; the int8 blob has the predicted size."""
+    from mcubert.int8.modelfile import load
+
+    out = tmp_path / "s"
+    assert main(["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET),
+                 "--limit", "32", "--batch-size", "16", "--finetune-epochs", "1", "--threads", "1",
+                 "--position-rank", "search"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    model = McuBertForSequenceClassification.from_pretrained(out)
+    r = model.config.position_rank
+    assert r == m["position_rank"] == m["stage2"]["position_rank"]
+    assert 1 <= r <= B.max_position_rank(HIDDEN, 64) == 10
+    assert model.bert.embeddings.position_embeddings.A.shape == (64, r)
+    pos = B.position_flash_bytes(HIDDEN, 64, r + 1)
+    assert m["embedding_bytes"] + pos <= BUDGET + B.position_flash_bytes(HIDDEN, 64)
+    assert m["budget"] == BUDGET + B.position_flash_bytes(HIDDEN, 64) - pos
+    assert "position table 64 x 16 gated" in (out / "search.log").read_text()
+    assert main(["quantize", str(out), "--out", str(tmp_path / "s.mcubert"), "--samples", "4"]) == 0
+    qm = load(tmp_path / "s.mcubert")
+    assert qm.pos_rank == r + 1 and len(build_blob(qm, 0)) == m["model_bytes"] == B.model_flash_bytes(model)
+
+
+def test_position_rank_search_is_for_the_search_only(student, tmp_path, capsys):
+    assert main(["baseline", "svd", "--student", str(student), "--out", str(tmp_path / "b"),
+                 "--position-rank", "search"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --position-rank search: only the search")
+    assert main(["search", "--student", str(student), "--out", str(tmp_path / "b"),
+                 "--position-rank", "sideways"]) == 2
+    assert "sideways" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="chooses the position rank itself"):
+        search(SearchConfig(student=str(student), out=str(tmp_path / "c"), budget=BUDGET, position_rank=3,
+                            search_positions=True, limit=8))

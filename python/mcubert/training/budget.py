@@ -95,6 +95,22 @@ def position_slot_sizes(hidden: int, max_positions: int, pos_rank: int = 0) -> l
     return [max_positions * hidden, 8]
 
 
+def position_flash_bytes(hidden: int, max_positions: int, pos_rank: int = 0) -> int:
+    """Blob bytes of the two position slots (each padded to 16: neither is the blob's last slot);
+    pos_rank is the stored factor width (float rank + 1), 0 for a dense table."""
+    return sum(_align(s) for s in position_slot_sizes(hidden, max_positions, pos_rank))
+
+
+def max_position_rank(hidden: int, max_positions: int) -> int:
+    """The largest float position rank whose factors cost less flash than the dense table
+    (and below hidden, as compress_positions requires); 0 when none is cheaper."""
+    dense = position_flash_bytes(hidden, max_positions)
+    r = min(hidden - 1, max_positions)
+    while r > 0 and position_flash_bytes(hidden, max_positions, r + 1) >= dense:
+        r -= 1
+    return r
+
+
 def pos_rank_of(position_rank: int) -> int:
     """Stored factor width of a float position rank r (McuBertConfig.position_rank): r + 1 with
     segment A folded in as a column, 0 for a dense table."""

@@ -55,13 +55,24 @@ def _examples(split: str, limit: int | None, data: str | None, labels: list[str]
     return xs[:limit] if limit is not None else xs
 
 
+def longest(examples: list, n_tokens: list[int], fraction: float) -> tuple[list, list[int]]:
+    """The ceil(fraction * n) examples with the most tokens (untruncated; ties: the earlier one),
+    in split order, and their indices in `examples`."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"longest fraction {fraction:g} is outside (0, 1]")
+    k = -(-len(examples) * fraction // 1)
+    keep = sorted(sorted(range(len(examples)), key=lambda i: (-n_tokens[i], i))[:int(k)])
+    return [examples[i] for i in keep], keep
+
+
 def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None,
                        max_seq_len: int | None = None, schedule: str = "fine", target: str = "host",
-                       data: str | None = None) -> dict:
+                       data: str | None = None, longest_fraction: float | None = None) -> dict:
     """Accuracy of the integer reference and the C runtime on one split of `data` (default: the
     dataset the model file says it was trained on), and how many sentences got identical logits
-    from both. Raises ValueError if the model file has no vocabulary (the sentences could not be
-    tokenized as on the device)."""
+    from both. longest_fraction: only that fraction of the split, its longest examples by
+    untruncated token count (the same examples at every max_seq_len). Raises ValueError if the
+    model file has no vocabulary (the sentences could not be tokenized as on the device)."""
     from ..text.vocab import encode_example, tokenizer_from_vocab
 
     qm = path_or_qm if isinstance(path_or_qm, QuantModel) else modelfile.load(path_or_qm)
@@ -76,6 +87,12 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
     examples = _examples(split, limit, data, qm.labels)
     check_pair(qm.is_pair, examples, data, "the model file")
     tok = tokenizer_from_vocab(qm.vocab, L)
+    full_tokens, picked = None, None
+    if longest_fraction is not None:
+        full = tokenizer_from_vocab(qm.vocab, 1 << 30)
+        counts = [len(encode_example(full, e.text, e.text_pair, 1 << 30)[0]) for e in examples]
+        examples, picked = longest(examples, counts, longest_fraction)
+        full_tokens = [counts[i] for i in picked]
     inputs = [reference.as_input(*encode_example(tok, e.text, e.text_pair, L)) for e in examples]
     labels = np.array([e.label for e in examples], np.int64)
 
@@ -93,7 +110,7 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
         identical += same
         ok_ref += p_ref == labels[i]
         ok_c += p_c == labels[i]
-        sentences.append({"index": i, "text": examples[i].text, "text_pair": examples[i].text_pair,
+        sentences.append({"index": picked[i] if picked else i, "text": examples[i].text, "text_pair": examples[i].text_pair,
                           "label": int(labels[i]), "n_tokens": len(ids), "n_first": n_first,
                           "reference": want.tolist(), "runtime": got.tolist(),
                           "status": host.ERRORS.get(statuses[i], str(statuses[i])),
@@ -104,7 +121,8 @@ def evaluate_quantized(path_or_qm, split: str = "test", limit: int | None = None
             "target": target,
             "accuracy_reference": ok_ref / n if n else nan, "accuracy_c": ok_c / n if n else nan,
             "identical": int(identical), "blob_bytes": len(blob), "params": quantized_params(qm),
-            "labels": qm.labels, "predictions": sentences}
+            "labels": qm.labels, "longest_fraction": longest_fraction,
+            "min_full_tokens": min(full_tokens) if full_tokens else None, "predictions": sentences}
 
 
 def check_pair(model_pair: bool, examples, data, what: str) -> None:

@@ -37,7 +37,8 @@ class PipelineConfig:
     seed: int = 0
     data: str = "rotten-tomatoes"   # rotten-tomatoes, a cached dataset NAME, or a FILE (imported and cached)
     data_options: dict = field(default_factory=dict)   # a FILE's columns, split files, seed (datasets.build)
-    position_rank: int | None = None  # search and baselines: position table at this rank (None: dense)
+    position_rank: int | str | None = None  # search and baselines: position table at this rank (None: dense;
+                                            # "search": the search chooses it, the baselines take its rank)
 
     @classmethod
     def smoke(cls, out: str, **kw) -> "PipelineConfig":
@@ -77,7 +78,7 @@ def stage_args(cfg: PipelineConfig, student: Path, resume: bool) -> dict:
     return dict(student=str(student), board=cfg.board, reserve=cfg.reserve, budget=cfg.budget,
                 finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
                 limit=min((n for n in (cfg.stage_limit, cfg.limit) if n), default=None), seed=cfg.seed,
-                position_rank=cfg.position_rank, resume=resume)
+                position_rank=None if cfg.position_rank == "search" else cfg.position_rank, resume=resume)
 
 
 def prepare_data(cfg: PipelineConfig) -> str:
@@ -156,9 +157,12 @@ def run(cfg: PipelineConfig, resume: bool = True) -> dict:
     else:
         _say(f"search: two-stage embedding search under the {cfg.board} flash budget -> {searched}")
         search(SearchConfig(out=str(searched), stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
-                            **common))
+                            search_positions=cfg.position_rank == "search", **common))
     rows["mcubert"] = _done(searched)
     times["search"] = time.time() - t0
+    if cfg.position_rank == "search":
+        # the baselines compress the word embedding alone: the same position table cost as the search's
+        common["position_rank"] = rows["mcubert"].get("position_rank")
 
     for kind in cfg.baselines:
         t0 = time.time()

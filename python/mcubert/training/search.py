@@ -80,6 +80,8 @@ class SearchConfig(RunConfig):
     rank_lr: float = 0.05             # effective Adam step of a cluster's soft rank (ranks per step)
     rank_floor: int | None = None     # stage 2 keeps every cluster at this rank or more (capped at the
                                       # cluster's size); None: the smallest candidate rank of stage 1
+    search_positions: bool = False    # stage 2 also gates the (dense) position table's singular
+                                      # directions: the position rank is chosen under the same budget
 
 
 def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
@@ -294,7 +296,7 @@ def fit_to_budget(assign: np.ndarray, counts: np.ndarray, margin: np.ndarray, ra
 
 
 def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], vocab: int, hidden: int,
-                   budget: int, floors: list[int] | None = None) -> list[int]:
+                   budget: int, floors: list[int] | None = None, positions: tuple | None = None):
     """Enforce the budget exactly on per-cluster ranks, by value sigma^2 per byte (size_c + hidden)
     of each cluster's next singular direction (svals[c], sorted):
 
@@ -303,16 +305,29 @@ def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], 
     2. open directions (also past the given ranks, up to len(svals[c]) = min(size, hidden)), the
        highest value first, while they still fit: the slack a costly drop or the soft gates'
        rounding left.
-    Returns the ranks."""
+    Returns the ranks. With positions = (svals, rank, max_positions), the low-rank position table
+    is one more block (sigma^2 per max_positions + hidden bytes, floor 1, its exact slot bytes in
+    the budget), and the result is (ranks, position rank)."""
     floors = [0] * len(ranks) if floors is None else [min(f, len(v)) for f, v in zip(floors, svals)]
+    svals, K = list(svals), len(ranks)
+    unit = [n + hidden for n in sizes]
+    if positions is not None:
+        p_sv, p_rank, n_pos = positions
+        svals, floors, unit = svals + [p_sv], floors + [min(1, len(p_sv))], unit + [n_pos + hidden]
+        ranks = list(ranks) + [p_rank]
     ranks = [max(r, f) for r, f in zip(ranks, floors)]
-    cost = lambda rk: B.embedding_flash_bytes(sizes, rk, vocab, hidden)        # noqa: E731
-    value = lambda c, i: float(svals[c][i]) ** 2 / (sizes[c] + hidden)          # noqa: E731
+
+    def cost(rk):
+        c = B.embedding_flash_bytes(sizes, rk[:K], vocab, hidden)
+        return c + (B.position_flash_bytes(hidden, n_pos, rk[K] + 1) if positions is not None else 0)
+
+    value = lambda c, i: float(svals[c][i]) ** 2 / unit[c]                     # noqa: E731
     while cost(ranks) > budget:
         cands = [(value(c, ranks[c] - 1), c) for c in range(len(ranks)) if ranks[c] > floors[c]]
         if not cands:
             what = "rank-0 cost" if not any(floors) else f"cost at the floor ranks {floors}"
-            raise ValueError(f"budget {budget} B below the {what} of {len(ranks)} clusters")
+            raise ValueError(f"budget {budget} B below the {what} of {K} clusters"
+                             + (" and the position table" if positions is not None else ""))
         ranks[min(cands)[1]] -= 1
     while True:
         fits = []
@@ -324,7 +339,7 @@ def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], 
         if not fits:
             break
         ranks[max(fits)[1]] += 1
-    return ranks
+    return (ranks[:K], ranks[K]) if positions is not None else ranks
 
 
 # ---------------------------------------------------------------- searchable embeddings
@@ -459,6 +474,38 @@ class GatedRankEmbedding(nn.Module):
         return self(torch.arange(self.vocab_size))
 
 
+class GatedPositions(nn.Module):
+    """Stage 2 with search_positions: the position table as U diag(g) V over its first `m`
+    singular directions, gated like a cluster (g_i = sigmoid((rho - i - 1/2) / T), rho >= 1, on
+    the word embedding's temperature schedule, `temp_of`), in place of BertEmbeddings' table."""
+
+    def __init__(self, table: torch.Tensor, m: int, rho0: float, rank_scale: float, temp_of):
+        super().__init__()
+        u, s, vt = torch.linalg.svd(table.double(), full_matrices=False)
+        self.U = nn.Parameter(u[:, :m].float().contiguous())
+        self.V = nn.Parameter((s[:m, None] * vt[:m]).float().contiguous())
+        self.rank_scale = float(rank_scale)
+        self.rho = nn.Parameter(torch.tensor(float(rho0)) / self.rank_scale)
+        self.temp_of = temp_of
+
+    def soft_rank(self) -> torch.Tensor:
+        return torch.clamp(self.rho * self.rank_scale, min=1.0)
+
+    def gates(self) -> torch.Tensor:
+        i = torch.arange(self.V.shape[0], dtype=torch.float32)
+        return torch.sigmoid((self.soft_rank() - i - 0.5) / self.temp_of())
+
+    def hard_rank(self) -> int:
+        return int(((self.soft_rank().detach() - torch.arange(self.V.shape[0]) - 0.5) > 0).sum())
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return (self.U * self.gates()) @ self.V
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        return (self.U[position_ids] * self.gates()) @ self.V
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -501,18 +548,30 @@ def _steps(cfg: RunConfig, dd: DistillData, epochs: int) -> int:
     return -(-(dd.train_sentences + len(dd.extra_ids)) // cfg.batch_size) * epochs
 
 
+WORD, POS = "bert.embeddings.word_embeddings.", "bert.embeddings.position_embeddings."
+
+
 def _rest_state(model) -> dict:
-    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("bert.embeddings.word_embeddings.")}
+    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith(WORD)}
 
 
-def _with_embedding(cfg: RunConfig, emb: nn.Module, rest: dict | None):
-    """The student with `emb` as word embedding and (when given) the other weights from `rest`."""
+def _with_embedding(cfg: RunConfig, emb: nn.Module, rest: dict | None, positions: tuple | None = None):
+    """The student with `emb` as word embedding and (when given) the other weights from `rest`;
+    positions = (table, rank): the searched position table as its rank-`rank` factorisation."""
+    from ..modeling.model import compress_positions
+
     model = load_student(cfg.student, cfg.position_rank)
     model.set_input_embeddings(emb)
     if rest is not None:
-        missing, unexpected = model.load_state_dict(rest, strict=False)
-        if unexpected or any(not k.startswith("bert.embeddings.word_embeddings.") for k in missing):
+        skip = (WORD, POS) if positions is not None else (WORD,)
+        missing, unexpected = model.load_state_dict({k: v for k, v in rest.items() if not k.startswith(skip)},
+                                                    strict=False)
+        if unexpected or any(not k.startswith(skip) for k in missing):
             raise ValueError(f"state mismatch: missing {missing}, unexpected {unexpected}")
+    if positions is not None:
+        with torch.no_grad():
+            model.bert.embeddings.position_embeddings.weight.copy_(positions[0])
+        compress_positions(model, int(positions[1]))
     return model
 
 
@@ -670,6 +729,28 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     return res
 
 
+def _gate_positions(cfg: SearchConfig, model, emb: GatedRankEmbedding, s1: dict, budget: int, hidden: int, log):
+    """search_positions: put gates on the stage-1 position table (installed in `model`). The
+    budget becomes word embedding + positions, with the dense table's bytes; the position rank
+    starts at the largest that keeps stage 1's bytes (as the clusters start at theirs)."""
+    table = s1["rest"].get(POS + "weight")
+    if table is None:
+        raise ValueError("searching the position rank needs a dense position table (no --position-rank R)")
+    n_pos = table.shape[0]
+    m = B.max_position_rank(hidden, n_pos)
+    if m < 1:
+        raise ValueError(f"no position rank is cheaper than the dense {n_pos} x {hidden} table")
+    dense = B.position_flash_bytes(hidden, n_pos)
+    joint = budget + dense
+    left = joint - B.embedding_flash_bytes(emb.sizes, emb.hard_ranks(), emb.vocab_size, hidden)
+    rho0 = max([r for r in range(1, m + 1) if B.position_flash_bytes(hidden, n_pos, r + 1) <= left], default=1)
+    pos = GatedPositions(table, m, float(rho0), cfg.rank_lr / cfg.lr, lambda: emb.temp)
+    model.bert.embeddings.position_embeddings = pos
+    log.info(f"stage 2: position table {n_pos} x {hidden} gated, start rank {rho0} of {m}; "
+             f"budget {budget} B + dense positions {dense} B = {joint} B")
+    return pos, joint
+
+
 def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop_after, s1: dict):
     dirs = out / "stage2"
     cluster_of, r1 = s1["cluster_of"], s1["ranks"]
@@ -699,18 +780,29 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     model = _with_embedding(cfg, emb, s1["rest"])
     sizes = torch.tensor(emb.sizes, dtype=torch.float32)
     fixed = B.embedding_fixed_bytes(K, vocab, hidden)
+    pos = None
+    if cfg.search_positions:
+        pos, budget = _gate_positions(cfg, model, emb, s1, budget, hidden, log)
     hd = dd.new_hidden()
     kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha, hd)
     log.info(f"stage 2: clusters {emb.sizes}, start ranks {r1}, floors {floors}, "
              f"max ranks {[v.shape[0] for v in vs]}, {total} steps")
 
+    def pos_bytes(rank):
+        # factor width rank + 1 (segment A folded in) and the per-channel (M, S) slot
+        n = pos.U.shape[0]
+        return (n + hidden) * (rank + 1) + B.position_flash_bytes(hidden, n, 1) - (n + hidden)
+
     def soft_bytes():
-        return fixed + sum((sizes[c] + hidden) * emb.gates(c).sum() for c in range(K))
+        b = fixed + sum((sizes[c] + hidden) * emb.gates(c).sum() for c in range(K))
+        return b + pos_bytes(pos.gates().sum()) if pos is not None else b
 
     def loss(mdl, x, m, y, idx):
         if mdl.training:
             emb.step += 1
         hard = fixed + sum((sizes[c] + hidden) * r for c, r in enumerate(emb.hard_ranks()))
+        if pos is not None:
+            hard += B.position_flash_bytes(hidden, pos.U.shape[0], pos.hard_rank() + 1)
         return kd(mdl, x, m, y, idx) + budget_penalty(soft_bytes(), hard, budget, cfg.penalty, cfg.cost)
 
     t0 = time.time()
@@ -723,9 +815,24 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     gate_ranks = emb.hard_ranks()
     svals = [torch.linalg.svdvals(table[torch.as_tensor(np.nonzero(cluster_of == c)[0])].double()).numpy()
              for c in range(K)]          # min(size_c, hidden) values each
-    ranks = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget, floors)
+    extra = {}
+    if pos is None:
+        ranks = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget, floors)
+    else:
+        with torch.no_grad():
+            ptab = pos.weight.detach().float()
+        n_pos = ptab.shape[0]
+        ranks, prank = trim_to_budget(emb.sizes, gate_ranks, svals, vocab, hidden, budget, floors,
+                                      positions=(torch.linalg.svdvals(ptab.double()).numpy()[:pos.V.shape[0]],
+                                                 pos.hard_rank(), n_pos))
+        pbytes = B.position_flash_bytes(hidden, n_pos, prank + 1)
+        extra = {"positions": (ptab, prank)}
+        pos_summary = {"position_rank": prank, "position_gate_rank": pos.hard_rank(),
+                       "position_soft_rank": round(float(pos.soft_rank().detach()), 2), "position_bytes": pbytes,
+                       "position_dense_bytes": B.position_flash_bytes(hidden, n_pos),
+                       "embedding_budget": budget - pbytes}
     res = {
-        "cluster_of": cluster_of, "ranks": ranks, "table": table.float(), "rest": _rest_state(model),
+        "cluster_of": cluster_of, "ranks": ranks, "table": table.float(), "rest": _rest_state(model), **extra,
         "summary": {"dev_accuracy": m["dev_accuracy"],
                     "soft_ranks": [round(float(x), 2) for x in emb.soft_ranks().detach()],
                     "gate_ranks": gate_ranks, "ranks": ranks, "floors": floors,
@@ -735,6 +842,8 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
                     "bytes": B.embedding_flash_bytes(emb.sizes, ranks, vocab, hidden),
                     "seconds": round(time.time() - t0, 1)},
     }
+    if pos is not None:
+        res["summary"].update(pos_summary)
     log.info(f"stage 2 done: {json.dumps(res['summary'])}")
     torch.save(res, dirs / "result.pt")
     return res
@@ -755,6 +864,8 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
             log.info("resume: already finished")
             return m
     log.info(f"search config {json.dumps(asdict(cfg))}")
+    if cfg.search_positions and cfg.position_rank:
+        raise ValueError("the search chooses the position rank itself: give no --position-rank R with it")
     student = load_student(cfg.student, cfg.position_rank)
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
@@ -780,7 +891,11 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         if name == "stage1":
             s1 = res
     s2 = res
-    model = _with_embedding(cfg, nn.Identity(), s2["rest"])
+    model = _with_embedding(cfg, nn.Identity(), s2["rest"], s2.get("positions"))
+    if "positions" in s2:
+        # the word embedding gets what the position table left of both budgets
+        info = {**info, "budget": s2["summary"]["embedding_budget"], "rest_bytes": B.rest_flash_bytes(model),
+                "position_rank": s2["summary"]["position_rank"], "positions_searched": True}
     t0 = time.time()
     m = finetune_and_save(cfg, model, s2["table"], s2["cluster_of"], s2["ranks"], dd, info, log, stop_after)
     if m is None:
