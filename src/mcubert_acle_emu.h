@@ -115,6 +115,7 @@ MCUBERT_EMU_FN int32_t mcubert_emu_wrap32_q(int64_t v, const char *op)
 		abort();
 #endif
 	}
+	(void)op;
 	return (int32_t)(uint32_t)(uint64_t)v;
 }
 
