@@ -50,9 +50,9 @@ def _cc() -> str:
     return cc
 
 
-# The SIMD kernels on the host (CMakeLists.txt's MCUBERT_HOST_DSP): an accumulation that
-# would set Q aborts.
-HOST_DSP = ["-DMCUBERT_HOST_DSP", "-DMCUBERT_ACLE_EMU_TRAP_Q"]
+# The SIMD kernels on the host, as CMakeLists.txt's MCUBERT_HOST_DSP builds them: an
+# accumulation that would set Q aborts; clang would flag the portable helpers left unused.
+HOST_DSP = ["-DMCUBERT_HOST_DSP", "-DMCUBERT_ACLE_EMU_TRAP_Q", "-Wno-unused-function"]
 
 
 def _build_host(tmp_path, gen_dir: str, sanitize: bool = True, dsp: bool = False):
