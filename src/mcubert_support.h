@@ -17,8 +17,17 @@
 #define MCUBERT_INLINE static inline
 #endif
 
-/* The SIMD path: cores with the DSP extension, unless MCUBERT_PORTABLE forces plain C. */
-#if defined(__ARM_FEATURE_DSP) && (__ARM_FEATURE_DSP == 1) && !defined(MCUBERT_PORTABLE)
+/*
+ * The SIMD path: cores with the DSP extension, unless MCUBERT_PORTABLE forces plain C.
+ * MCUBERT_HOST_DSP compiles it on a workstation through an emulation of the intrinsics
+ * (mcubert_acle_emu.h), so the sanitizers and the fuzzer reach it too.
+ */
+#if defined(MCUBERT_PORTABLE)
+#define MCUBERT_DSP 0
+#elif defined(MCUBERT_HOST_DSP)
+#define MCUBERT_DSP 1
+#include "mcubert_acle_emu.h"
+#elif defined(__ARM_FEATURE_DSP) && (__ARM_FEATURE_DSP == 1)
 #define MCUBERT_DSP 1
 #include <arm_acle.h>
 #else
@@ -105,6 +114,18 @@ MCUBERT_INLINE uint32_t mcubert_rd4(const void *p)
 }
 
 /* Bytes 1 and 3 sign-extended to two int16 lanes; GCC's ACLE has no rotated form. */
+#if defined(MCUBERT_HOST_DSP)
+/* SXTB16 Rd, Rm, ROR #8 is SXTB16 of ROR(Rm, 8) (Arm ARM); the same for UXTB16. */
+MCUBERT_INLINE int32_t mcubert_sxtb16_ror8(uint32_t x)
+{
+	return __sxtb16((int32_t)__ror(x, 8));
+}
+
+MCUBERT_INLINE int32_t mcubert_uxtb16_ror8(uint32_t x)
+{
+	return (int32_t)__uxtb16(__ror(x, 8));
+}
+#else
 MCUBERT_INLINE int32_t mcubert_sxtb16_ror8(uint32_t x)
 {
 	int32_t r;
@@ -120,6 +141,7 @@ MCUBERT_INLINE int32_t mcubert_uxtb16_ror8(uint32_t x)
 	__asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
 	return r;
 }
+#endif
 
 /* One block of two rows: lanes (0, 2) and (1, 3) of each word. */
 MCUBERT_INLINE void mcubert_unpack_words(uint32_t x, uint32_t y, int32_t *out, int is_unsigned)

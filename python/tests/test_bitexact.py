@@ -59,22 +59,50 @@ def test_bit_exact(shaped, mode):
     assert r.ok, r.mismatches[:2]
 
 
-def test_bit_exact_forced_tilings(shaped):
-    """Every tiling choice the planner could make gives the same bits."""
+@pytest.mark.parametrize("variant", ["release", "dsp-sanitize"])
+def test_bit_exact_forced_tilings(shaped, variant):
+    """Every tiling choice the planner could make gives the same bits (portable kernels, and
+    the SIMD kernels under ASan + UBSan: tiles change the kernels' row and channel ranges)."""
     qm, L = shaped
     inputs = _inputs(qm, L, 2)[:4]
     for kw in ({"q_tile": 1, "ffn_tile": 1, "per_head": 0}, {"q_tile": 3, "ffn_tile": 5, "per_head": 1},
                {"q_tile": 64, "ffn_tile": 64, "per_head": 0}):
-        r = verify(qm, L, 0, inputs=inputs, **kw)
+        r = verify(qm, L, 0, inputs=inputs, variant=variant, **kw)
         assert r.ok, (kw, r.mismatches[:1])
 
 
-def test_sanitized_runtime(shaped):
+# ASan + UBSan builds: the portable kernels, and the SIMD kernels through the emulated
+# intrinsics (src/mcubert_acle_emu.h; an accumulation that would set Q aborts too).
+SANITIZED = ["sanitize", "dsp-sanitize"]
+
+
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_sanitized_runtime(shaped, variant):
     """The same comparison with the runtime built with ASan + UBSan (any report aborts the runner)."""
     qm, L = shaped
     for mode in ("fine", "layerwise"):
-        r = verify(qm, L, 0, mode=mode, variant="sanitize", inputs=_inputs(qm, L, 3)[:4])
+        r = verify(qm, L, 0, mode=mode, variant=variant, inputs=_inputs(qm, L, 3)[:4])
         assert r.ok, r.mismatches[:1]
+
+
+def test_host_simd_build_runs_simd_kernels():
+    """The host SIMD variants really compile the MCUBERT_DSP path (and the plain ones do not)."""
+    import ctypes
+
+    from mcubert.targets import host
+
+    for variant, want in (("release", b"portable"), ("dsp", b"dsp")):
+        lib = host.load_library(variant)
+        lib.mcubert_kernel_variant.restype = ctypes.c_char_p
+        assert lib.mcubert_kernel_variant() == want, variant
+
+
+@pytest.mark.parametrize("mode", ["fine", "layerwise"])
+def test_bit_exact_host_simd(shaped, mode):
+    """The SIMD kernels on the host (emulated intrinsics, no sanitizer): every length."""
+    qm, L = shaped
+    r = verify(qm, L, 0, mode=mode, variant="dsp", inputs=_inputs(qm, L, 1))
+    assert r.ok, r.mismatches[:2]
 
 
 @pytest.mark.parametrize("mode", ["fine", "layerwise"])
@@ -105,13 +133,14 @@ def test_bit_exact_pairs_forced_tilings(shaped):
         assert r.ok, (kw, r.mismatches[:1])
 
 
-def test_sanitized_runtime_pairs(shaped):
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_sanitized_runtime_pairs(shaped, variant):
     """Sentence pairs through the ASan + UBSan build: the segment add stays in its rows."""
     qm, L = shaped
     pm = pair_model(qm)
     inputs = _short_and_full(pair_inputs(pm, L, np.random.default_rng(13), 0), L)
     for mode in ("fine", "layerwise"):
-        r = verify(pm, L, 0, mode=mode, variant="sanitize", inputs=inputs)
+        r = verify(pm, L, 0, mode=mode, variant=variant, inputs=inputs)
         assert r.ok, r.mismatches[:1]
 
 

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Smoke run of the libFuzzer target (tests/fuzz/fuzz_mcubert.c) over a small real model.
+"""Smoke run of the libFuzzer target (tests/fuzz/fuzz_mcubert.c) over a small real model, in
+two builds: the portable kernels, and the SIMD kernels through the emulated ACLE intrinsics
+(src/mcubert_acle_emu.h, where an accumulation that would set Q aborts).
 
 MCUBERT_FUZZ_SECONDS sets the fuzzing time (default 30); a longer run is the same command.
 """
@@ -51,11 +53,21 @@ def _pair_seeds(tokens: bytes) -> dict[str, bytes]:
     return seeds
 
 
-@pytest.fixture(scope="module")
-def fuzz_binary():
+KERNELS = {"fuzz": "portable", "dsp-fuzz": "dsp"}
+
+
+@pytest.fixture(scope="module", params=list(KERNELS), ids=["portable", "simd"])
+def fuzz_binary(request):
     if shutil.which("clang") is None:
         pytest.skip("clang is not installed (the libFuzzer target needs it)")
-    return host.build("fuzz") / "mcubert_fuzz"
+    return host.build(request.param) / "mcubert_fuzz"
+
+
+def _kernels(stderr: str) -> str:
+    """The kernel path the target reports at start-up."""
+    m = re.search(r"fuzz_mcubert: kernels (\w+),", stderr)
+    assert m, stderr[-3000:]
+    return m.group(1)
 
 
 @pytest.fixture(scope="module", params=[0, 4], ids=["dense_pos", "low_rank_pos"])
@@ -101,6 +113,7 @@ def test_fuzz_smoke(fuzz_binary, seed_model, tmp_path):
     m = re.search(r"stat::number_of_executed_units:\s*(\d+)", r.stderr)
     assert m, r.stderr[-3000:]
     assert int(m.group(1)) > MIN_RUNS, f"only {m.group(1)} executions in {FUZZ_SECONDS} s"
+    assert _kernels(r.stderr) == KERNELS[fuzz_binary.parent.name.removeprefix("host-")]
 
 
 def test_fuzz_pair_seeds(fuzz_binary, seed_model, tmp_path):

@@ -3,13 +3,17 @@
 
 python -m mcubert.tools.golden writes the header; tests/kernels/host/golden_host.c runs the same
 checks as the ztest suite (tests/kernels/common/golden_check.c) against the runtime's
-kernels: on the host (with ASan/UBSan) and, when the cross tools are there, on emulated
-Cortex-M7 (SIMD kernels) and Cortex-M3 (portable kernels). A header with one corrupted
-expected value must make the harness fail, kernel by kernel.
+kernels: on the host (with ASan/UBSan; portable kernels, and SIMD kernels through the
+emulated intrinsics of src/mcubert_acle_emu.h) and, when the cross tools are there, on
+emulated Cortex-M7 (SIMD kernels) and Cortex-M3 (portable kernels). A header with one
+corrupted expected value must make the harness fail, kernel by kernel. The host SIMD build
+and the Cortex-M7 under QEMU must print the same hash of every output: QEMU judges the
+emulation.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,10 +50,16 @@ def _cc() -> str:
     return cc
 
 
-def _build_host(tmp_path, gen_dir: str, sanitize: bool = True):
-    exe = tmp_path / "golden_host"
+# The SIMD kernels on the host, as CMakeLists.txt's MCUBERT_HOST_DSP builds them: an
+# accumulation that would set Q aborts; clang would flag the portable helpers left unused.
+HOST_DSP = ["-DMCUBERT_HOST_DSP", "-DMCUBERT_ACLE_EMU_TRAP_Q", "-Wno-unused-function"]
+
+
+def _build_host(tmp_path, gen_dir: str, sanitize: bool = True, dsp: bool = False):
+    exe = tmp_path / ("golden_host_dsp" if dsp else "golden_host")
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"] if sanitize else []
-    subprocess.run([_cc(), *WARN, "-O1", *san, f"-I{REPO / 'include'}", f"-I{KDIR / 'common'}", f"-I{gen_dir}",
+    subprocess.run([_cc(), *WARN, "-O1", *san, *(HOST_DSP if dsp else []), f"-I{REPO / 'include'}",
+                    f"-I{KDIR / 'common'}", f"-I{gen_dir}",
                     *map(str, HARNESS), *runtime_sources(), "-o", str(exe)], check=True)
     return [str(exe)]
 
@@ -92,17 +102,27 @@ def test_generator_is_deterministic():
     assert golden.generate(7) != golden.generate(8)
 
 
+def _outputs(out: str) -> str:
+    """The harness's kernel path and hash of every compared output."""
+    m = re.search(r"golden: kernels (\w+), (\d+) outputs, fnv1a64 ([0-9a-f]{16})", out)
+    assert m, out
+    return m.group(0)
+
+
+@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "simd"])
 @pytest.mark.parametrize("seed", [None, "3"])
-def test_host_passes(tmp_path, seed):
+def test_host_passes(tmp_path, seed, dsp):
     gen = _header(tmp_path, *(["--seed", seed] if seed else []))
-    rc, out = _run(_build_host(tmp_path, gen))
+    rc, out = _run(_build_host(tmp_path, gen, dsp=dsp))
     assert rc == 0 and "golden: PASS" in out, out
+    assert f"golden: kernels {'dsp' if dsp else 'portable'}," in _outputs(out)
 
 
+@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "simd"])
 @pytest.mark.parametrize("kernel", golden.KERNELS)
-def test_host_detects_corruption(tmp_path, kernel):
+def test_host_detects_corruption(tmp_path, kernel, dsp):
     gen = _header(tmp_path, "--corrupt", kernel)
-    rc, out = _run(_build_host(tmp_path, gen, sanitize=False))
+    rc, out = _run(_build_host(tmp_path, gen, sanitize=False, dsp=dsp))
     # softmax and lut are checked twice (separate and in-place output): both must fail
     n = 2 if kernel in ("softmax", "lut") else 1
     assert rc == 1 and f"golden: FAIL ({n} failing checks)" in out, out
@@ -121,3 +141,20 @@ def test_emulated_simd_core_detects_corruption(tmp_path):
     gen = _header(tmp_path, "--corrupt", "linear")
     rc, out = _run(_build_cross(tmp_path, gen, "cortex-m7"))
     assert rc == 1 and "FAIL linear_s8" in out, out
+
+
+@pytest.mark.slow
+def test_host_simd_matches_emulated_m7(tmp_path):
+    """One set of golden vectors through the SIMD kernels twice: on the host through the
+    emulated intrinsics (ASan + UBSan) and on QEMU's Cortex-M7 (the instructions). Both pass
+    and print the same hash of every output; the portable host build agrees too."""
+    gen = _header(tmp_path, "--seed", "5")
+    runs = {"host-simd": _build_host(tmp_path, gen, dsp=True), "cortex-m7": _build_cross(tmp_path, gen, "cortex-m7"),
+            "host-portable": _build_host(tmp_path, gen)}
+    got = {}
+    for name, argv in runs.items():
+        rc, out = _run(argv)
+        assert rc == 0 and "golden: PASS" in out, (name, out)
+        got[name] = _outputs(out)
+    assert got["host-simd"] == got["cortex-m7"], got
+    assert got["host-portable"] == got["host-simd"].replace("kernels dsp", "kernels portable"), got

@@ -207,6 +207,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	seed_blob = aligned_copy(raw, len);
 	seed_blob_len = len;
 	free(raw);
+	/* which kernel path this build fuzzes (the SIMD one on the host: MCUBERT_HOST_DSP) */
+	fprintf(stderr, "fuzz_mcubert: kernels %s, %zu schedules\n", mcubert_kernel_variant(), n_scheds);
 	return 0;
 }
 

@@ -31,6 +31,11 @@ _TOOLCHAIN = f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'cmake' / 'arm-none-eabi.cmake'}"
 VARIANTS = {"release": ["-DCMAKE_BUILD_TYPE=Release"],
             "sanitize": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_SANITIZE=ON"],
             "fuzz": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_FUZZ=ON", "-DCMAKE_C_COMPILER=clang"],
+            # the SIMD kernels on the host, through emulated intrinsics (src/mcubert_acle_emu.h)
+            "dsp": ["-DCMAKE_BUILD_TYPE=Release", "-DMCUBERT_HOST_DSP=ON"],
+            "dsp-sanitize": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_SANITIZE=ON", "-DMCUBERT_HOST_DSP=ON"],
+            "dsp-fuzz": ["-DCMAKE_BUILD_TYPE=Debug", "-DMCUBERT_FUZZ=ON", "-DCMAKE_C_COMPILER=clang",
+                         "-DMCUBERT_HOST_DSP=ON"],
             "cortex-m7": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DCMAKE_BUILD_TYPE=Release"],
             "cortex-m3": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m3", "-DCMAKE_BUILD_TYPE=Release"],
             "cortex-m7-portable": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DMCUBERT_PORTABLE=ON",

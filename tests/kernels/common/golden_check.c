@@ -28,6 +28,7 @@
 	} while (0)
 #define GOLDEN_ASSERT_MEM(a, b, n, name)                                                           \
 	do {                                                                                       \
+		golden_output(name, a, n);                                                         \
 		const int at_ = golden_first_diff(a, b, n);                                        \
 		if (at_ >= 0) {                                                                    \
 			golden_failed(name, "output differs from the reference", at_);             \

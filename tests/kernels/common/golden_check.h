@@ -27,6 +27,8 @@ int golden_first_diff(const void *a, const void *b, size_t n);
 #ifndef __ZEPHYR__
 /* The host harness's failure report (host/golden_host.c). */
 void golden_failed(const char *name, const char *what, int at);
+/* Every output the harness compares, before the comparison (host/golden_host.c hashes them). */
+void golden_output(const char *name, const void *out, size_t n);
 #endif
 
 #endif /* MCUBERT_GOLDEN_CHECK_H_ */
