@@ -10,7 +10,7 @@ import pytest
 from mcubert.targets import host
 from mcubert.int8 import reference
 from mcubert.export.blob import BLOB_VERSION, GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
-from mcubert.export.planner import Dims, fnv1a, plan
+from mcubert.export.planner import BUFFERS, Dims, fnv1a, plan
 
 E = host.ERR
 L = 24
@@ -206,7 +206,7 @@ def test_schedule_errors(good):
     tampered[12] += 1                               # q_tile edited, hash not updated
     assert _init(tampered, blob) == E["MCUBERT_ERR_SCHEDULE"]
     small_buf = list(w)
-    small_buf[16 + 3 + 14] = 16                     # buf_size[K] below what the runtime needs
+    small_buf[16 + len(BUFFERS) + 3] = 16           # buf_size[K] below what the runtime needs
     assert _init(_rehash(small_buf), blob) == E["MCUBERT_ERR_SCHEDULE"]
     outside = list(w)
     outside[16 + 3] = w[15]                         # buf_offset[K] at the arena end
