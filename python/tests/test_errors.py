@@ -216,6 +216,19 @@ def test_schedule_errors(good):
     assert _init(_rehash(version), blob) == E["MCUBERT_ERR_VERSION"]
 
 
+@pytest.mark.parametrize("kw", [{"per_head": 0}, {"per_head": 1}, {"mode": "layerwise"}])
+def test_buffer_sizes_are_what_the_runtime_needs(small_qm, kw):
+    """Every size the planner gives is exactly mcubert_init()'s requirement: one byte less is
+    refused (the blob is rebuilt for the edited schedule, so only the size check can fire)."""
+    p = plan(Dims.of(small_qm), L, **kw)
+    assert _init(p, build_blob(small_qm, p.hash)) == E["MCUBERT_OK"]
+    for name in p.buffers:
+        w = p.words()
+        w[16 + len(BUFFERS) + BUFFERS.index(name)] -= 1
+        w = _rehash(w)
+        assert _init(w, build_blob(small_qm, w[1])) == E["MCUBERT_ERR_SCHEDULE"], name
+
+
 def test_arena_and_alignment(good):
     _, p, blob = good
     assert _init(p, blob, arena_len=p.arena_size - 1) == E["MCUBERT_ERR_ARENA"]
