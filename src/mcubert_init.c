@@ -69,9 +69,9 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 	const uint64_t dh = H / NH;
 
 	memset(req, 0, sizeof(uint64_t) * MCUBERT_BUF_COUNT);
-	/* planner.scratch_words(): two unpacked rows of the longest reduction */
-	const uint64_t kh = MCUBERT_KP(H), kf = MCUBERT_KP(F), kl = MCUBERT_KP(L);
-	const uint64_t khl = kh > kl ? kh : kl;
+	/* planner.*scratch_words(): two unpacked rows of the longest reduction (bounded: 32 bits) */
+	const uint32_t kh = MCUBERT_KP(s->hidden), kf = MCUBERT_KP(s->ffn);
+	const uint32_t kl = MCUBERT_KP(s->max_seq_len), khl = kh > kl ? kh : kl;
 
 	req[MCUBERT_BUF_HIDDEN] = L * H;
 	req[MCUBERT_BUF_POOLED] = H;
