@@ -5,9 +5,11 @@
  *
  * fine: per layer, K and V for all tokens, then attention per query tile (all heads, or
  * one head at a time when the planner chose per_head), the out-projection, residual and
- * LayerNorm written back in place into HIDDEN; the FFN per token tile likewise. The L x L
- * scores and the L x FFN intermediate never exist. The last layer computes Q, attention
- * and FFN for the [CLS] row only.
+ * LayerNorm written back in place into HIDDEN: a tile reads only its own old rows (Q and
+ * the residual), and K and V were made from the old state first. Then the FFN per token
+ * tile likewise, its buffers and scratch (FFN_SCRATCH) in the memory K and V held. The
+ * L x L scores and the L x FFN intermediate never exist. The last layer computes Q,
+ * attention and FFN for the [CLS] row only.
  *
  * layerwise: every op produces a full tensor (the TFLM-like baseline). Both schedules
  * compute every output element with the same integer ops, so their logits are identical.
@@ -56,13 +58,17 @@ static void *buf(const struct mcubert_ctx *ctx, enum mcubert_buf b)
 	return ctx->arena + ctx->sched->buf_offset[b];
 }
 
+static struct mcubert_kernel_ctx scratch_of(const struct mcubert_ctx *ctx, enum mcubert_buf b)
+{
+	struct mcubert_kernel_ctx k = {buf(ctx, b), (int32_t)ctx->sched->buf_size[b]};
+
+	return k;
+}
+
 /* The kernels' scratch; mcubert_init() checked it holds every *_buffer_size(). */
 static struct mcubert_kernel_ctx kctx(const struct mcubert_ctx *ctx)
 {
-	struct mcubert_kernel_ctx k = {buf(ctx, MCUBERT_BUF_SCRATCH),
-				       (int32_t)ctx->sched->buf_size[MCUBERT_BUF_SCRATCH]};
-
-	return k;
+	return scratch_of(ctx, MCUBERT_BUF_SCRATCH);
 }
 
 static const int32_t *scalars(const struct mcubert_ctx *ctx, uint32_t l)
@@ -169,7 +175,8 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 
 static void ffn_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t nf)
 {
-	const struct mcubert_kernel_ctx kc = kctx(ctx);
+	/* the FFN's reductions run to F: their scratch lives where K and V were */
+	const struct mcubert_kernel_ctx kc = scratch_of(ctx, MCUBERT_BUF_FFN_SCRATCH);
 	const int32_t H = (int32_t)ctx->model.hidden, F = (int32_t)ctx->model.ffn;
 	const int32_t tf = (int32_t)ctx->sched->ffn_tile;
 	const int8_t *gelu = (const int8_t *)mcubert_lslot(ctx, l, LS_GELU_LUT);

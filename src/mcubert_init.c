@@ -69,17 +69,18 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 	const uint64_t dh = H / NH;
 
 	memset(req, 0, sizeof(uint64_t) * MCUBERT_BUF_COUNT);
+	/* planner.*scratch_words(): two unpacked rows of the longest reduction (bounded: 32 bits) */
+	const uint32_t kh = MCUBERT_KP(s->hidden), kf = MCUBERT_KP(s->ffn);
+	const uint32_t kl = MCUBERT_KP(s->max_seq_len), khl = kh > kl ? kh : kl;
+
 	req[MCUBERT_BUF_HIDDEN] = L * H;
 	req[MCUBERT_BUF_POOLED] = H;
-	{
-		/* planner.scratch_words(): two unpacked rows of the longest reduction */
-		const uint64_t kmax = MCUBERT_KP(H > F ? H : F), kl = MCUBERT_KP(L);
-
-		req[MCUBERT_BUF_SCRATCH] = 4 * (kmax > kl ? kmax : kl);
-	}
 	if (s->mode == MCUBERT_MODE_FINE) {
 		const uint64_t tq = s->q_tile, tf = s->ffn_tile, kv = s->per_head ? dh : H;
 
+		/* attention (in_dim H, L keys) and head; the FFN (in_dim H, F) has its own */
+		req[MCUBERT_BUF_SCRATCH] = 4 * khl;
+		req[MCUBERT_BUF_FFN_SCRATCH] = 4 * (kh > kf ? kh : kf);
 		req[MCUBERT_BUF_ROW16] = 2 * H;
 		req[MCUBERT_BUF_Q] = tq * kv;
 		req[MCUBERT_BUF_K] = L * kv;
@@ -90,6 +91,7 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 		req[MCUBERT_BUF_INTER] = tf * F;
 		req[MCUBERT_BUF_RES2] = 2 * tf * H;
 	} else {
+		req[MCUBERT_BUF_SCRATCH] = 4 * (khl > kf ? khl : kf);
 		req[MCUBERT_BUF_ROW16] = 2 * L * H;
 		req[MCUBERT_BUF_Q] = L * H;
 		req[MCUBERT_BUF_K] = L * H;

@@ -28,7 +28,8 @@
 extern "C" {
 #endif
 
-#define MCUBERT_SCHEDULE_VERSION 2u
+/* 3: adds MCUBERT_BUF_FFN_SCRATCH, the fine schedule's FFN-phase kernel scratch. */
+#define MCUBERT_SCHEDULE_VERSION 3u
 /* 2: adds the segment-B embedding (sentence pairs); 3: the position table may be low rank
  * (config word pos_rank). Blobs of other versions are refused. */
 #define MCUBERT_BLOB_VERSION 3u
@@ -88,6 +89,8 @@ enum mcubert_buf {
 	MCUBERT_BUF_RES2,
 	MCUBERT_BUF_POOLED,
 	MCUBERT_BUF_SCRATCH, /* kernel scratch (SIMD operand unpacking), see *_buffer_size() */
+	/* fine: the FFN phase's kernel scratch (reductions up to ffn), in K and V's dead memory */
+	MCUBERT_BUF_FFN_SCRATCH,
 	MCUBERT_BUF_COUNT
 };
 

@@ -630,6 +630,12 @@ def cmd_import(a) -> int:
 def cmd_bench(a) -> int:
     from .tools import bench
 
+    if a.cost_table:
+        out = _out_file(a.cost_table)
+        rows = bench.cost_rows()
+        bench.write_cost_table(rows, out)
+        print(f"wrote {out}: {len(rows)} kernel shapes, model fit within {bench.cost_fit_error(out):.1%}")
+        return 0
     if a.json:
         _out_file(a.json)
     if a.plot:
@@ -862,6 +868,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="bert-tiny at L=32, 64 and 128, 200 tokenizer sentences (smoke run)")
     s.add_argument("--json", help="write all counts here")
     s.add_argument("--plot", help="write the instructions-per-MAC plot here (needs matplotlib)")
+    s.add_argument("--cost-table", metavar="PATH",
+                   help="only measure the planner's kernel cost table and write it here (the shipped one is "
+                        "python/mcubert/export/kernel_costs.py)")
 
     # ---- embedding search and its baselines (training/search.py, training/baselines.py)
     def budget_args(s):

@@ -66,3 +66,11 @@ def test_tokenizer_bench_and_stack_reader(tmp_path):
     text = bench.tables(res)
     assert "| scratch (mcubert_tokenize_buffer_size) | 656 B |" in text and "at L=64" in text
     assert f"{100 * t['max'] / (10 * t['max']):.2f} %" in text          # the max is 10 % of that inference
+
+
+def test_cost_table_is_fresh():
+    """The planner's cost table (export/kernel_costs.py) is what the kernels cost today: counts
+    are deterministic, so a kernel change shows here until the table is measured again."""
+    from mcubert.export import kernel_costs
+    assert bench.cost_rows() == [tuple(r) for r in kernel_costs.ROWS], \
+        f"kernel costs changed: run `{kernel_costs.COMMAND}`"

@@ -10,7 +10,7 @@ import pytest
 from mcubert.targets import host
 from mcubert.int8 import reference
 from mcubert.export.blob import BLOB_VERSION, GLOBAL_SLOTS, HEADER_SIZE, build_blob, fix_crc
-from mcubert.export.planner import Dims, fnv1a, plan
+from mcubert.export.planner import BUFFERS, Dims, fnv1a, plan
 
 E = host.ERR
 L = 24
@@ -206,7 +206,7 @@ def test_schedule_errors(good):
     tampered[12] += 1                               # q_tile edited, hash not updated
     assert _init(tampered, blob) == E["MCUBERT_ERR_SCHEDULE"]
     small_buf = list(w)
-    small_buf[16 + 3 + 14] = 16                     # buf_size[K] below what the runtime needs
+    small_buf[16 + len(BUFFERS) + 3] = 16           # buf_size[K] below what the runtime needs
     assert _init(_rehash(small_buf), blob) == E["MCUBERT_ERR_SCHEDULE"]
     outside = list(w)
     outside[16 + 3] = w[15]                         # buf_offset[K] at the arena end
@@ -214,6 +214,19 @@ def test_schedule_errors(good):
     version = list(w)
     version[0] = 99
     assert _init(_rehash(version), blob) == E["MCUBERT_ERR_VERSION"]
+
+
+@pytest.mark.parametrize("kw", [{"per_head": 0}, {"per_head": 1}, {"mode": "layerwise"}])
+def test_buffer_sizes_are_what_the_runtime_needs(small_qm, kw):
+    """Every size the planner gives is exactly mcubert_init()'s requirement: one byte less is
+    refused (the blob is rebuilt for the edited schedule, so only the size check can fire)."""
+    p = plan(Dims.of(small_qm), L, **kw)
+    assert _init(p, build_blob(small_qm, p.hash)) == E["MCUBERT_OK"]
+    for name in p.buffers:
+        w = p.words()
+        w[16 + len(BUFFERS) + BUFFERS.index(name)] -= 1
+        w = _rehash(w)
+        assert _init(w, build_blob(small_qm, w[1])) == E["MCUBERT_ERR_SCHEDULE"], name
 
 
 def test_arena_and_alignment(good):

@@ -158,7 +158,7 @@ def _wrapping_layerwise_model(d):
               struct.pack("<256H", *[1] * 256), bytes(256), i32(*[1, 1] * 4)]
     size = {"HIDDEN": L * H, "ROW16": 2 * L * H, "Q": L * H, "K": L * H, "V": L * H, "SCORES": 0, "PROBS": 0,
             "CTX": L * H, "RES": 2 * L * H, "HIDDEN2": L * H, "INTER": L * F, "INTER2": L * F, "RES2": 2 * L * H,
-            "POOLED": H, "SCRATCH": 4 * L}
+            "POOLED": H, "SCRATCH": 4 * L, "FFN_SCRATCH": 0}
     # every buffer at offset 0: an 8 MiB arena
     w = [SCHEDULE_VERSION, 0, 1, V, H, 1, NH, F, P, C, 1, L, 0, 0, 0, max(size.values())] + [0] * len(BUFFERS)
     w += [size[b] for b in BUFFERS]

@@ -11,8 +11,11 @@ placed buffer whose live intervals intersect its own. `check_overlap` re-verifie
 
 fine      : the MCUBERT schedule. K/V for all tokens, then attention per query tile
             (per head, or all heads at once), out-projection + residual + LayerNorm written
-            back in place into HIDDEN; the FFN per token tile likewise. The last layer
-            computes Q, attention and FFN for the [CLS] row only.
+            back in place into HIDDEN; the FFN per token tile likewise, in the memory K and
+            V held (its scratch, FFN_SCRATCH, too). The last layer computes Q, attention and
+            FFN for the [CLS] row only. Steps are the ops inside a tile loop, so a tile's
+            Q, scores and context share memory with its out-projection's RES.
+            Tiles and per-head are chosen by a cost model (costmodel.py), see plan().
 layerwise : full tensors per op, as TFLM keeps them; the memory baseline.
 """
 from __future__ import annotations
@@ -21,14 +24,15 @@ import struct
 from dataclasses import dataclass, field
 
 from ..int8 import bounds
+from . import costmodel, kernel_costs
 
-SCHEDULE_VERSION = 2
+SCHEDULE_VERSION = 3
 ALIGN = 16
 BUFFERS = ("HIDDEN", "ROW16", "Q", "K", "V", "SCORES", "PROBS", "CTX", "RES",
-           "HIDDEN2", "INTER", "INTER2", "RES2", "POOLED", "SCRATCH")
+           "HIDDEN2", "INTER", "INTER2", "RES2", "POOLED", "SCRATCH", "FFN_SCRATCH")
 MODES = ("fine", "layerwise")
-TILE_CHOICES = (32, 16, 8, 4, 2, 1)
-DEFAULT_Q_TILE = 8
+# A plan may cost this much more (modelled instructions) than the cheapest to save arena.
+INSN_SLACK = 0.01
 
 
 @dataclass
@@ -79,6 +83,9 @@ class Plan:
     buffers: dict[str, Buffer]
     steps: list[str]
     arena_size: int
+    insns: int = 0                                        # costmodel.encoder_insns()
+    candidates: list = field(default_factory=list)        # fine: every plan the choice considered
+    cheapest_insns: int = 0
 
     def words(self) -> list[int]:
         """The C `struct mcubert_schedule` as uint32 words (hash at index 1)."""
@@ -98,16 +105,43 @@ class Plan:
     def to_bytes(self) -> bytes:
         return struct.pack(f"<{len(self.words())}I", *self.words())
 
+    def _cost_lines(self) -> list[str]:
+        """The cost model's figures: this plan, the layer-wise one, and the best candidate of
+        each (per_head, q_tile) pair: arena first, then modelled instructions."""
+        lw = costmodel.encoder_insns(self.dims, self.max_seq_len, "layerwise", 0, 0, 0)
+        out = [f"cost model (encoder, {self.max_seq_len} tokens, emulated Cortex-M7 SIMD, from "
+               f"`{kernel_costs.COMMAND}`):",
+               f"  chosen: {self.insns:,} insns ({self.insns / lw - 1:+.2%} vs layerwise {lw:,})"]
+        if not self.candidates:
+            return out
+        out.append(f"  choice: smallest arena within {INSN_SLACK:.0%} of the cheapest candidate "
+                   f"({self.cheapest_insns:,} insns), then fewest insns; candidates:")
+        out.append(f"  {'per_head':>8} {'q_tile':>6} {'ffn_tile':>8} {'arena':>8} {'insns':>12} {'vs cheapest':>11}")
+        seen, shown = set(), 0
+        for c in self.candidates:
+            if (c.per_head, c.q_tile) in seen:
+                continue
+            seen.add((c.per_head, c.q_tile))
+            mark = "  <- chosen" if c is self else ""
+            if shown < 8 or mark:
+                out.append(f"  {c.per_head:>8} {c.q_tile:>6} {c.ffn_tile:>8} {c.arena_size:>8} {c.insns:>12,} "
+                           f"{c.insns / self.cheapest_insns - 1:>+11.2%}{mark}")
+                shown += 1
+        out.append(f"  ({len(self.candidates)} candidates; the {shown} smallest shown)")
+        return out
+
     def describe(self) -> str:
         d = self.dims
         lines = [f"schedule: {self.mode}  max_seq_len: {self.max_seq_len}  hidden: {d.hidden}  layers: {d.layers}"
                  f"  heads: {d.heads}  ffn: {d.ffn}",
-                 f"q_tile: {self.q_tile}  ffn_tile: {self.ffn_tile}  per_head: {self.per_head}",
-                 f"{'buffer':<8} {'type':<4} {'shape':<14} {'bytes':>8} {'offset':>8}  lifetime (steps)"]
+                 f"q_tile: {self.q_tile}  ffn_tile: {self.ffn_tile}  per_head: {self.per_head}"]
+        lines += self._cost_lines()
+        lines += [
+                 f"{'buffer':<11} {'type':<4} {'shape':<14} {'bytes':>8} {'offset':>8}  lifetime (steps)"]
         for b in sorted(self.buffers.values(), key=lambda b: (b.offset, b.name)):
             life = ", ".join(self.steps[a] if a == z else f"{self.steps[a]}..{self.steps[z]}" for a, z in b.intervals)
             shape = "x".join(str(s) for s in b.shape)
-            lines.append(f"{b.name:<8} {b.dtype:<4} {shape:<14} {b.size:>8} {b.offset:>8}  {life}")
+            lines.append(f"{b.name:<11} {b.dtype:<4} {shape:<14} {b.size:>8} {b.offset:>8}  {life}")
         lines.append(f"peak_arena_bytes: {self.arena_size}")
         return "\n".join(lines)
 
@@ -174,28 +208,65 @@ def check_overlap(plan: Plan) -> list[tuple[str, str]]:
     return bad
 
 
+def _kp(n: int) -> int:
+    return -(-n // 4) * 4
+
+
 def scratch_words(d: Dims, L: int) -> int:
-    """int32 words of kernel scratch: two unpacked operand rows of the longest reduction
-    (in_dim of any linear, or the keys of P.V); the SIMD kernels' *_buffer_size() maximum.
-    Every plan reserves it, so one schedule serves SIMD and portable builds alike."""
-    kp = lambda n: -(-n // 4) * 4   # noqa: E731
-    return max(kp(max(d.hidden, d.ffn)), kp(L))  # 2 rows x Kp int16 = Kp words
+    """int32 words of kernel scratch for every kernel call: two unpacked operand rows of the
+    longest reduction (in_dim of any linear, or the keys of P.V); the SIMD kernels'
+    *_buffer_size() maximum. The layer-wise plan reserves it; every plan reserves what the
+    SIMD build needs, so one schedule serves SIMD and portable builds alike."""
+    return max(_kp(max(d.hidden, d.ffn)), _kp(L))  # 2 rows x Kp int16 = Kp words
+
+
+def attn_scratch_words(d: Dims, L: int) -> int:
+    """fine: scratch of the attention phase and the head (reductions over H, dh or L keys)."""
+    return max(_kp(d.hidden), _kp(L))
+
+
+def ffn_scratch_words(d: Dims) -> int:
+    """fine: scratch of the FFN phase (reductions over H and F); K and V are dead then."""
+    return max(_kp(d.hidden), _kp(d.ffn))
 
 
 def _fine(d: Dims, L: int, tq: int, tf: int, per_head: int):
+    """One layer is three loops; each is modelled by one iteration, and a buffer the next
+    iteration still reads (K, V, a per-head CTX) is used again at the loop's last step.
+      attention: K and V (all heads, or head h), then per query tile Q, scores and context;
+                 all heads: the out-projection, residual and LayerNorm of the tile follow,
+                 written in place into its HIDDEN rows (K and V were made from the old ones);
+                 per head: the context of every tile collects in CTX [L][H], and an
+                 out-projection loop over tiles follows once the last head is done.
+      ffn      : per token tile, INTER, RES2 and their scratch, in memory K and V no longer need.
+    """
     H, F, dh = d.hidden, d.ffn, d.head_dim
     kv = dh if per_head else H
     shapes = {"HIDDEN": ("s8", (L, H)), "ROW16": ("s16", (H,)), "Q": ("s8", (tq, kv)),
               "K": ("s8", (L, kv)), "V": ("s8", (L, kv)), "SCORES": ("s16", (tq, L)),
               "CTX": ("s8", ((L if per_head else tq), H)), "RES": ("s16", (tq, H)),
               "INTER": ("s8", (tf, F)), "RES2": ("s16", (tf, H)), "POOLED": ("s8", (H,)),
-              "SCRATCH": ("s32", (scratch_words(d, L),))}
-    att = {"K", "V", "Q", "SCORES", "CTX", "RES", "SCRATCH"}
+              "SCRATCH": ("s32", (attn_scratch_words(d, L),)),
+              "FFN_SCRATCH": ("s32", (ffn_scratch_words(d),))}
+    S, FS = {"SCRATCH"}, {"FFN_SCRATCH"}
     steps = [("embed", set(), {"HIDDEN"}, {"ROW16"})]
     for i in range(d.layers):
-        steps.append((f"attn{i}", {"HIDDEN"}, {"HIDDEN"}, att))
-        steps.append((f"ffn{i}", {"HIDDEN"}, {"HIDDEN"}, {"INTER", "RES2", "SCRATCH"}))
-    steps.append(("head", {"HIDDEN"}, set(), {"POOLED", "SCRATCH"}))
+        if per_head:
+            # CTX is reserved from the first head on: head h+1's K/V must not land on it
+            steps += [(f"kv{i}", {"HIDDEN"}, {"K", "V", "CTX"}, S),
+                      (f"q{i}", {"HIDDEN"}, {"Q"}, S),
+                      (f"att{i}", {"Q", "K", "V", "CTX"}, {"CTX"}, {"SCORES"} | S),
+                      (f"o{i}", {"CTX"}, {"RES"}, S),
+                      (f"ln1_{i}", {"RES", "HIDDEN", "CTX"}, {"HIDDEN"}, set())]
+        else:
+            steps += [(f"kv{i}", {"HIDDEN"}, {"K", "V"}, S),
+                      (f"q{i}", {"HIDDEN"}, {"Q"}, S),
+                      (f"att{i}", {"Q", "K", "V"}, {"CTX"}, {"SCORES"} | S),
+                      (f"o{i}", {"CTX"}, {"RES"}, S),
+                      (f"ln1_{i}", {"RES", "HIDDEN", "K", "V"}, {"HIDDEN"}, set())]
+        steps += [(f"f1_{i}", {"HIDDEN"}, {"INTER"}, FS), (f"f2_{i}", {"INTER"}, {"RES2"}, FS),
+                  (f"ln2_{i}", {"RES2", "HIDDEN"}, {"HIDDEN"}, set())]
+    steps.append(("head", {"HIDDEN"}, set(), {"POOLED"} | S))
     return shapes, steps
 
 
@@ -228,11 +299,30 @@ def _build(d: Dims, L: int, mode: str, tq: int, tf: int, per_head: int) -> Plan:
     return Plan(d, mode, L, tq, tf, per_head, bufs, [s[0] for s in steps], arena)
 
 
+def _costed(p: Plan) -> Plan:
+    p.insns = costmodel.encoder_insns(p.dims, p.max_seq_len, p.mode, p.q_tile, p.ffn_tile, p.per_head)
+    return p
+
+
+def _largest_ffn_tile(d: Dims, L: int, tq: int, ph: int, floor: int) -> int:
+    """Largest FFN tile whose plan is no bigger than `floor` (the arena grows with the tile)."""
+    lo, hi = 1, min(int(bounds.MAX["TILE"]), L)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _build(d, L, "fine", tq, mid, ph).arena_size <= floor:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def plan(dims: Dims, max_seq_len: int, mode: str = "fine", q_tile: int | None = None,
          ffn_tile: int | None = None, per_head: int | None = None) -> Plan:
-    """Plan the arena. For `fine`, unspecified choices are made by the planner:
-    per-head attention when it needs less memory, q_tile 8, and the largest FFN tile
-    that does not raise the peak."""
+    """Plan the arena. For `fine`, what is not given the planner chooses by its cost model:
+    arena bytes first, then the modelled instructions (costmodel.py, from `mcubert bench`).
+    A choice whose modelled instructions exceed the cheapest by more than INSN_SLACK is
+    not taken for its smaller arena (a 1-row tile would halve the SIMD kernels' speed).
+    Every candidate considered is kept in Plan.candidates for `mcubert plan` to print."""
     L = max_seq_len
     if mode not in MODES:
         raise ValueError(f"unknown schedule {mode!r}: use one of {', '.join(MODES)}")
@@ -244,19 +334,23 @@ def plan(dims: Dims, max_seq_len: int, mode: str = "fine", q_tile: int | None = 
     if per_head not in (None, 0, 1):
         raise ValueError(f"per_head {per_head} is neither 0 nor 1")
     if mode == "layerwise":
-        return _build(dims, L, mode, L, L, 0)
-    tq = min(DEFAULT_Q_TILE if q_tile is None else q_tile, L)
-    heads_opts = [per_head] if per_head is not None else [0, 1]
-    best = None
-    for ph in heads_opts:
-        if ffn_tile is not None:
-            cand = _build(dims, L, mode, tq, min(ffn_tile, L), ph)
-        else:
-            floor = _build(dims, L, mode, tq, 1, ph).arena_size
-            cand = next(p for p in (_build(dims, L, mode, tq, min(t, L), ph) for t in TILE_CHOICES)
-                        if p.arena_size <= floor)
-        if best is None or cand.arena_size < best.arena_size:
-            best = cand
+        return _costed(_build(dims, L, mode, L, L, 0))
+    max_tile = min(int(bounds.MAX["TILE"]), L)
+    cands = []
+    for ph in ([per_head] if per_head is not None else [0, 1]):
+        for tq in ([min(q_tile, L)] if q_tile is not None else range(1, max_tile + 1)):
+            if ffn_tile is not None:
+                tfs = [min(ffn_tile, L)]
+            else:
+                floor = _build(dims, L, mode, tq, 1, ph).arena_size
+                top = _largest_ffn_tile(dims, L, tq, ph, floor)
+                tfs = [min(range(1, top + 1), key=lambda t: (costmodel.ffn_insns(dims, L, t), -t))]
+            cands += [_costed(_build(dims, L, mode, tq, tf, ph)) for tf in tfs]
+    cheapest = min(c.insns for c in cands)
+    ok = [c for c in cands if c.insns <= cheapest * (1 + INSN_SLACK)]
+    best = min(ok, key=lambda c: (c.arena_size, c.insns, -c.q_tile, -c.ffn_tile, c.per_head))
+    best.candidates = sorted(cands, key=lambda c: (c.arena_size, c.insns))
+    best.cheapest_insns = cheapest
     return best
 
 

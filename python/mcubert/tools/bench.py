@@ -111,6 +111,41 @@ def kernels() -> list[dict]:
     return out
 
 
+_COST = re.compile(r"cost kernel=(\S+) rows=(\d+) k=(\d+) n=(\d+) insns=(\d+) repeat=(\d+)")
+COST_COMMAND = "mcubert bench --cost-table python/mcubert/export/kernel_costs.py"
+
+
+def cost_rows() -> list[tuple]:
+    """The planner's cost table: tests/bench/mcubert_bench_costs.c on the emulated Cortex-M7 (SIMD)."""
+    elf = host.build("cortex-m7") / "mcubert_bench_costs.elf"
+    r = subprocess.run(host.qemu_argv("cortex-m7", elf, [str(elf)]), capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise host.RuntimeError_(f"cost benchmark failed ({r.returncode}): {r.stderr[-2000:]}")
+    return [(m[1], *map(int, m.groups()[1:])) for m in _COST.finditer(r.stdout + r.stderr)]
+
+
+def write_cost_table(rows: list[tuple], path: Path) -> None:
+    from ..export import costmodel
+    costmodel.write_table(rows, path, COST_COMMAND)
+
+
+def cost_fit_error(path: Path) -> float:
+    """The model's largest relative error over the table just written."""
+    import importlib.util
+    from ..export import costmodel
+    spec = importlib.util.spec_from_file_location("_costs", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    saved = costmodel.kernel_costs
+    costmodel.kernel_costs = mod
+    costmodel.coefficients.cache_clear()
+    try:
+        return costmodel.fit_error()
+    finally:
+        costmodel.kernel_costs = saved
+        costmodel.coefficients.cache_clear()
+
+
 def code_size() -> list[dict]:
     """.text and .rodata of the runtime's own objects (no libc, no libgcc, no runner)."""
     from elftools.elf.elffile import ELFFile
