@@ -78,10 +78,26 @@ def _fraction(s: str) -> float:
 
 def _position_rank(s: str):
     """--position-rank: a rank R >= 1, or `search` (the search chooses it under the budget)."""
-    return "search" if s == "search" else POSITIVE(s)
+    if s == "search":
+        return s
+    if not s.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"{s!r} is not a rank (an integer >= 1) or 'search'")
+    return POSITIVE(s)
 
 
 _position_rank.__name__ = "a rank or 'search'"
+
+
+def _pipeline_position_rank(s: str):
+    """pipeline --position-rank: `search` (its default), `dense`, or a rank R >= 1."""
+    if s == "dense":
+        return s
+    if s != "search" and not s.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"{s!r} is not a rank (an integer >= 1), 'search' or 'dense'")
+    return _position_rank(s)
+
+
+_pipeline_position_rank.__name__ = "a rank, 'search' or 'dense'"
 
 
 def _ranks(s: str) -> list[int]:
@@ -557,6 +573,8 @@ def cmd_pipeline(a) -> int:
     for k in ("budget", "stage_limit", "relation_weight", "limit", "position_rank"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
+    if cfg.position_rank == "dense":
+        cfg.position_rank = None
     r = pipeline.run(cfg)
     print(pipeline.table(r))
     if a.ship:
@@ -958,9 +976,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=POSITIVE, help="every stage uses the first N rows of each split (large data)")
     s.add_argument("--relation-weight", type=NONNEG_FLOAT,
                    help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
-    s.add_argument("--position-rank", type=_position_rank,
-                   help="search and baselines: position table as a rank-R factorisation, or `search` (the "
-                        "search chooses R; the baselines then use its R; default: dense)")
+    s.add_argument("--position-rank", type=_pipeline_position_rank,
+                   help="`search` (default: the search chooses the position table's rank R under the same "
+                        "budget, and the baselines take its R), `dense`, or a rank R for every model")
     return ap
 
 
