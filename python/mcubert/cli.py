@@ -88,6 +88,14 @@ def _position_rank(s: str):
 _position_rank.__name__ = "a rank or 'search'"
 
 
+def _clusters(s: str):
+    """--clusters: a count, or `auto`."""
+    return s if s == "auto" else _int_in(1, MAX["CLUSTERS"], "a cluster count or 'auto'")(s)
+
+
+_clusters.__name__ = "a cluster count or 'auto'"
+
+
 def _pipeline_position_rank(s: str):
     """pipeline --position-rank: `search` (its default), `dense`, or a rank R >= 1."""
     if s == "dense":
@@ -537,6 +545,8 @@ def cmd_search(a) -> int:
               hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None,
               position_rank=None if searched else a.position_rank)
     if a.cmd == "search":
+        if a.ranks and a.clusters == "auto":
+            raise CliError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
                                 rank_floor=a.rank_floor, search_positions=searched))
@@ -618,7 +628,7 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit", "position_rank"):
+              "limit", "position_rank", "search_clusters"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -916,7 +926,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = cmd("search", "two-stage MCU-aware embedding search under a flash budget", cmd_search)
     budget_args(s)
-    s.add_argument("--clusters", type=_int_in(1, MAX["CLUSTERS"]), default=4, help="embedding clusters")
+    s.add_argument("--clusters", type=_clusters, default=4,
+                   help="embedding clusters, or `auto` (chosen from 1-4 by the Fisher-weighted error of "
+                        "stage 1's starting plan under the exact budget)")
     s.add_argument("--ranks", type=_ranks, help="candidate rank per cluster, comma list (default 2,8,32,128 for 4 "
                                                 "clusters of hidden 128)")
     s.add_argument("--stage1-epochs", type=POSITIVE, default=1, help="stage 1 (token-to-cluster) epochs")
@@ -959,6 +971,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", help="also write the plot here (e.g. docs/img/pareto_rotten-tomatoes.png)")
     s.add_argument("--position-rank", type=POSITIVE,
                    help="every method: position table as a rank-R factorisation (default: dense)")
+    s.add_argument("--search-clusters", type=_clusters,
+                   help="the search's cluster count, or `auto` (default 4)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     run_args(s, "runs/rt", "output directory, one subdirectory per stage")
