@@ -378,6 +378,21 @@ def test_default_floor_falls_back_to_rank_0_when_over_budget(student, tmp_path):
                             ranks=[1, 4, HIDDEN], **FAST))
 
 
+def test_one_cluster_takes_the_largest_rank_that_fits(student, tmp_path):
+    """--clusters 1 without ranks is SVD's plan (every token at the largest rank in the budget),
+    not the ladder's rank-16 table cut to rank 0."""
+    from mcubert.training.baselines import svd_plan
+    from mcubert.training.search import default_ranks
+
+    assert default_ranks(1, HIDDEN, VOCAB, 80000) == svd_plan(VOCAB, HIDDEN, 80000)[1] == [2]
+    with pytest.raises(ValueError, match="budget 20000 B: not even rank 1"):
+        default_ranks(1, HIDDEN, VOCAB, 20000)
+    search(SearchConfig(student=str(student), out=str(tmp_path / "one"), budget=80000, clusters=1,
+                        stage1_epochs=1, stage2_epochs=1, finetune_epochs=1, **FAST), stop_after=("finetune", 0))
+    s2 = torch.load(tmp_path / "one" / "stage2" / "result.pt", weights_only=False)
+    assert s2["ranks"] == [2] and float(s2["table"].abs().sum()) > 0
+
+
 # ---------------------------------------------------------------- baselines
 
 

@@ -347,14 +347,28 @@ def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], 
 AUTO_CLUSTERS = (1, 2, 3, 4)
 
 
+def default_ranks(k: int, hidden: int, vocab: int, budget: int) -> list[int]:
+    """The candidate ranks when none are given: ladder_ranks, with a rank-0 floor when the floor
+    rank for every token alone is over budget. One cluster is every token at the largest rank
+    that fits (SVD's plan): a rank-0 table would leave the stages nothing to train."""
+    zeros = np.zeros(vocab, np.int64)
+    if k == 1:
+        r = _largest(lambda r: assignment_bytes(zeros, [r], hidden) <= budget, hidden)
+        if r < 1:
+            raise ValueError(f"budget {budget} B: not even rank 1 fits one cluster of {vocab} tokens")
+        return [r]
+    ranks = ladder_ranks(k, hidden)
+    if ranks[0] > 0 and assignment_bytes(zeros, ranks, hidden) > budget:
+        ranks[0] = 0
+    return ranks
+
+
 def frequency_plan(counts: np.ndarray, k: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
     """Stage 1's starting point for k clusters: frequency buckets over ladder_ranks(k, hidden),
     with a rank-0 floor when the floor rank alone is over budget. Returns (cluster per token,
     indexing the candidates; candidate ranks, cheapest first)."""
     vocab = len(counts)
-    ranks = ladder_ranks(k, hidden)
-    if ranks[0] > 0 and assignment_bytes(np.zeros(vocab, np.int64), ranks, hidden) > budget:
-        ranks[0] = 0
+    ranks = default_ranks(k, hidden, vocab, budget)
     desc = np.argsort(ranks, kind="stable")[::-1]
     b, _ = frequency_buckets(counts, [ranks[i] for i in desc], hidden, budget, seen_only=True)
     return desc[b], ranks
@@ -720,16 +734,16 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     student = load_student(cfg.student, cfg.position_rank)
     vocab, hidden = student.config.vocab_size, student.config.hidden_size
     dense = student.get_input_embeddings().dense().detach()
-    ranks = sorted(cfg.ranks) if cfg.ranks else ladder_ranks(cfg.clusters, hidden)
+    budget = info["budget"]
+    ranks = sorted(cfg.ranks) if cfg.ranks else default_ranks(cfg.clusters, hidden, vocab, budget)
     if len(ranks) != cfg.clusters and cfg.ranks:
         raise ValueError(f"{len(ranks)} candidate ranks for {cfg.clusters} clusters")
     if any(not 0 <= r <= hidden for r in ranks):
         raise ValueError(f"candidate ranks {ranks} not in [0, hidden {hidden}]")
-    K, budget = len(ranks), info["budget"]
-    if not cfg.ranks and ranks[0] > 0 and assignment_bytes(np.zeros(vocab, np.int64), ranks, hidden) > budget:
-        # the default floor alone is over budget: fall back to a rank-0 floor, as adaptive does
-        log.info("floor rank %d over budget for all %d tokens: rank-0 floor", ranks[0], vocab)
-        ranks[0] = 0
+    K = len(ranks)
+    if not cfg.ranks and ranks != ladder_ranks(cfg.clusters, hidden):
+        log.info(f"ladder {ladder_ranks(cfg.clusters, hidden)} over budget for all {vocab} tokens: "
+                 f"candidates {ranks}")
     if cfg.cost not in ("hard", "soft"):
         raise ValueError(f"cost must be 'hard' or 'soft', got {cfg.cost!r}")
     # frequency init: the frequency-bucket rule over the candidates, highest rank first; tokens
