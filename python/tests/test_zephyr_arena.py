@@ -247,6 +247,8 @@ def test_memcheck_summary_and_failures(tmp_path, capsys):
     assert re.search(r"DTCM\s+zephyr,dtcm\s+50304 B of\s+65536 B \( 76\.8%\); arena bert_arena 50304 B at 0x20000000",
                      text), text
     assert re.search(r"SRAM\s+zephyr,sram\s+5632 B of\s+262144 B", text) and re.search(r"FLASH.*630072 B", text)
+    # flash first, then RAM in the profile's order (fastest first)
+    assert [ln.split()[0] for ln in text.splitlines()[1:]] == ["FLASH", "DTCM", "SRAM"]
     # the arena somewhere else than where the configure step placed it
     ok, text = zephyr.memcheck(path, F746_DT, {"bert_arena": "zephyr,sram"}, "nucleo_f746zg")
     assert not ok and "placed for zephyr,sram but the linker put it in DTCM (zephyr,dtcm)" in text

@@ -203,7 +203,7 @@ def memcheck(elf_path: str | Path, dt: dict[str, tuple[int, int]], arenas: dict[
     arena (symbol -> the chosen node it was placed for, or "" when the build does not know:
     a custom section) found in its region, and every region within its size."""
     from . import boards, elf as elfmod
-    from .memory import DEFAULT_NAMES
+    from .memory import DEFAULT_NAMES, DEFAULT_ORDER
 
     img = elfmod.read(elf_path)
     prof = boards.find(board, target) if board else None
@@ -218,6 +218,10 @@ def memcheck(elf_path: str | Path, dt: dict[str, tuple[int, int]], arenas: dict[
         else:
             regions.append(elfmod.ram_usage(img, names.get(chosen, DEFAULT_NAMES.get(chosen, chosen)),
                                             chosen, base, size))
+    # Flash first, then RAM fastest first (the profile's order), as the arena was placed.
+    order = [r.chosen for r in prof.ram] if prof else list(DEFAULT_ORDER)
+    regions.sort(key=lambda r: (r.chosen != "zephyr,flash",
+                                order.index(r.chosen) if r.chosen in order else len(order), r.base))
     errors, lines = [], []
     arena_in: dict[int, list[str]] = {}
     for sym, want in arenas.items():
