@@ -168,6 +168,40 @@ def test_check_explicit_region_counts_other_ram(model, capsys, tmp_path):
     assert _decision(capsys.readouterr().out)["arena_chosen"] == "zephyr,dtcm"
 
 
+CMAKE = shutil.which("cmake")
+
+
+@pytest.mark.skipif(CMAKE is None, reason="needs cmake")
+def test_cmake_reads_the_decision(model, tmp_path, capsys):
+    """mcubert_add_model()'s parsing of the check's output, in CMake script mode, on the real
+    output: the decision it reads is the check's, and the lines it prints leave it out."""
+    dot = tmp_path / ".config"
+    dot.write_text(DOTCONFIG)
+    a = arena_size(modelfile.load(model), 64)
+    for dtcm, want in ((65536, "zephyr,dtcm"), (a - 1, "zephyr,sram")):
+        assert _check(model, "--dotconfig", str(dot), board="other",
+                      dt=[F746[0], F746[1], f"zephyr,dtcm=0x20000000:{dtcm}"]) == 0
+        out = capsys.readouterr().out.rstrip("\n")
+        (tmp_path / "out.txt").write_text(out)
+        script = tmp_path / "parse.cmake"
+        script.write_text(f'include("{REPO / "cmake" / "mcubert_zephyr.cmake"}")\n'
+                          f'file(READ "{tmp_path / "out.txt"}" msg)\n'
+                          'mcubert_parse_check_output("${msg}" chosen bytes declared lines)\n'
+                          'list(LENGTH lines n)\n'
+                          'message("${chosen}|${bytes}|${declared}|${n}")\n'
+                          'foreach(l ${lines})\n  message("line: ${l}")\nendforeach()\n')
+        r = subprocess.run([CMAKE, "-P", str(script)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        d = _decision(out)
+        report = out.splitlines()[:-1]
+        assert r.stderr.splitlines()[0] == f"{want}|{a}|{d['declared']}|{len(report)}" and d["arena_chosen"] == want
+        assert r.stderr.splitlines()[1:] == [f"line: {ln}" for ln in report]
+    script.write_text(f'include("{REPO / "cmake" / "mcubert_zephyr.cmake"}")\n'
+                      'mcubert_parse_check_output("no decision here" c b d l)\n')
+    r = subprocess.run([CMAKE, "-P", str(script)], capture_output=True, text=True)
+    assert r.returncode != 0 and "unexpected output of the fit check" in r.stderr
+
+
 # --- after the link: the ELF file -----------------------------------------------------------
 
 def _elf(cls: int, sections, segments, symbols) -> bytes:

@@ -111,7 +111,7 @@ def check_placement(model: str | Path, name: str, max_seq_len: int, mode: str, b
 
     prof = boards.find(board, target)
     if prof is None:
-        notes.append(f"no board profile for {where} in {boards.BOARDS_DIR}; using the devicetree only")
+        notes.append(f"no board profile for {where} in {boards.BOARDS_DIR}, using the devicetree only")
     else:
         bad = boards.disagreements(prof, dt)
         if not bad:
