@@ -57,7 +57,7 @@ function(mcubert_dt_fact out chosen)
   endif()
 endfunction()
 
-# The post-link check: `ninja mcubert_memcheck` (part of the default build) reads zephyr.elf and
+# The post-link check: mcubert_memcheck (part of the default build) reads zephyr.elf and
 # prints each devicetree region's use, the arenas in theirs; it fails when an arena is not in the
 # region it was placed for. logical_target_for_zephyr_elf is the final ELF's target, which
 # Zephyr's CMakeLists.txt hands up to the application's scope.
@@ -72,13 +72,19 @@ function(mcubert_memcheck_target)
   foreach(d ${declared})
     list(APPEND args --expected-other ${d})
   endforeach()
-  add_custom_target(mcubert_memcheck ALL
+  # A stamp, so that a build with nothing changed runs nothing; naming the ELF's target in
+  # DEPENDS re-runs the check whenever the image is linked again.
+  set(stamp ${CMAKE_CURRENT_BINARY_DIR}/mcubert/memcheck.stamp)
+  add_custom_command(
+    OUTPUT ${stamp}
     COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr memcheck
             --elf $<TARGET_FILE:${logical_target_for_zephyr_elf}> ${dt} ${args}
             --board ${BOARD} --board-target ${BOARD}${BOARD_QUALIFIERS}
+    COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+    DEPENDS ${logical_target_for_zephyr_elf} ${MCUBERT_GENERATOR_DEPENDS}
     COMMENT "mcubert: memory check of the linked image"
     VERBATIM)
-  add_dependencies(mcubert_memcheck ${logical_target_for_zephyr_elf})
+  add_custom_target(mcubert_memcheck ALL DEPENDS ${stamp})
 endfunction()
 
 # The fit check's stdout: report lines, then the decision as the last line,
