@@ -62,6 +62,10 @@ def test_candidates_fastest_first_from_the_profile():
     same = {"zephyr,sram": (0x30000000, 524288), "zephyr,dtcm": (0x30000000, 524288)}
     assert [c.chosen for c in memory.candidates(same)] == ["zephyr,dtcm"]
     assert memory.candidates({"zephyr,flash": (0, 1024)}) == []
+    # every profile with a tightly coupled RAM lists it first
+    for b in boards.all_boards():
+        tcm = [i for i, r in enumerate(b.ram) if "TCM" in r.name]
+        assert tcm in ([], [0]), b.name
 
 
 def test_declared_ram_from_dotconfig():
