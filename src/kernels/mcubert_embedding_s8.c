@@ -96,20 +96,40 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 
 	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
-	/* two hidden channels per step: the U row is unpacked once for both V^T rows */
+	/* four hidden channels per step: each U word is unpacked once for four V^T rows */
 	const int32_t n4 = rank >> 2;
 
-	for (; rank > 0 && h + 2 <= hidden; h += 2) {
+	for (; rank > 0 && h + 4 <= hidden; h += 4) {
 		const int8_t *v0 = vt + h * rank;
-		int32_t acc[2] = {0, 0};
+		int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
-		mcubert_dot_1x2_s8(u, v0, rank, n4, acc);
-		for (int32_t k = n4 * 4; k < rank; k++) {
-			acc[0] += u[k] * v0[k];
-			acc[1] += u[k] * v0[rank + k];
+		for (int32_t k = 0; k < 4 * n4; k += 4) {
+			const uint32_t x = mcubert_rd4(u + k);
+			const int32_t xl = __sxtb16(x), xh = mcubert_sxtb16_ror8(x);
+			const uint32_t w0 = mcubert_rd4(v0 + k), w1 = mcubert_rd4(v0 + rank + k);
+			const uint32_t w2 = mcubert_rd4(v0 + 2 * rank + k);
+			const uint32_t w3 = mcubert_rd4(v0 + 3 * rank + k);
+
+			s0 = __smlad(xl, __sxtb16(w0), s0);
+			s0 = __smlad(xh, mcubert_sxtb16_ror8(w0), s0);
+			s1 = __smlad(xl, __sxtb16(w1), s1);
+			s1 = __smlad(xh, mcubert_sxtb16_ror8(w1), s1);
+			s2 = __smlad(xl, __sxtb16(w2), s2);
+			s2 = __smlad(xh, mcubert_sxtb16_ror8(w2), s2);
+			s3 = __smlad(xl, __sxtb16(w3), s3);
+			s3 = __smlad(xh, mcubert_sxtb16_ror8(w3), s3);
 		}
-		out[h] = mcubert_sat16_32(mcubert_requant_s32(acc[0], mult[h], shift[h]));
-		out[h + 1] = mcubert_sat16_32(mcubert_requant_s32(acc[1], mult[h + 1], shift[h + 1]));
+		int32_t acc[4] = {s0, s1, s2, s3};
+
+		for (int32_t t = 0; t < 4; t++) {
+			for (int32_t k = n4 * 4; k < rank; k++) {
+				acc[t] += u[k] * v0[t * rank + k];
+			}
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, mult[h + t], shift[h + t]);
+			out[h + t] = (int16_t)__ssat(mcubert_rq_apply(&q, acc[t]), 16);
+		}
 	}
 #else
 	/* portable C: one channel at a time (the loop below) */
@@ -132,7 +152,22 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	} else {
 		const int8_t *pos = p->pos + position * (uint32_t)hidden;
 
-		for (h = 0; h < hidden; h++) {
+		h = 0;
+#if MCUBERT_DSP
+		/* pos is int8: requant(pos, M, S) = requant(pos * 2^24, M, S + 24), one SMMLA */
+		if (p->pos_shift + 24 >= 33 && p->pos_shift <= 62 - 24) {
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, p->pos_mult, p->pos_shift + 24);
+			for (; h < hidden; h++) {
+				const int32_t pe =
+					__ssat(mcubert_rq_apply_fast(&q, (int32_t)((uint32_t)pos[h] << 24)), 16);
+
+				out[h] = (int16_t)__ssat((int32_t)out[h] + pe, 16);
+			}
+		}
+#endif
+		for (; h < hidden; h++) {
 			const int32_t pe = mcubert_sat16_32(
 				mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
 
