@@ -85,6 +85,9 @@ MCUBERT_INLINE int16_t mcubert_sat16_32(int32_t v)
 /* log2 of a power of two */
 MCUBERT_INLINE uint32_t mcubert_log2(uint32_t v)
 {
+#if defined(__GNUC__)
+	return (uint32_t)__builtin_ctz(v);
+#else
 	uint32_t r = 0;
 
 	while (v > 1u) {
@@ -92,6 +95,7 @@ MCUBERT_INLINE uint32_t mcubert_log2(uint32_t v)
 		r++;
 	}
 	return r;
+#endif
 }
 
 /* floor(sqrt(v)), digit by digit: exact for every uint64 input. */

@@ -21,6 +21,14 @@ static uint64_t row_stats(const int16_t *x, int32_t hidden, int32_t *sum_out)
 	int32_t sum = 0, i = 0;
 	int64_t s2 = 0;
 
+	for (; i + 4 <= hidden; i += 4) {
+		const int32_t w0 = (int32_t)mcubert_rd4(x + i), w1 = (int32_t)mcubert_rd4(x + i + 2);
+
+		sum = __smlad(w0, 0x00010001, sum);
+		s2 = __smlald(w0, w0, s2);
+		sum = __smlad(w1, 0x00010001, sum);
+		s2 = __smlald(w1, w1, s2);
+	}
 	for (; i + 2 <= hidden; i += 2) {
 		const int32_t w = (int32_t)mcubert_rd4(x + i);
 
@@ -78,10 +86,11 @@ void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *param
 	 * 32 x 32-bit product.
 	 */
 	if (inv < ((int64_t)1 << 29)) {
-		const int32_t inv4 = (int32_t)inv << 2;
+		/* (-d) * (-4inv): S - H x is one MLS */
+		const int32_t ninv4 = -((int32_t)inv << 2);
 
 		for (; i < hidden; i++) {
-			const int32_t z = mcubert_smmulr(hidden * x[i] - sum, inv4);
+			const int32_t z = mcubert_smmulr(sum - hidden * x[i], ninv4);
 			const int64_t v = (int64_t)b[i] + (1 << (LN_OUT_SHIFT - 1)) + (int64_t)z * g[i];
 
 			y[i] = (int8_t)__ssat((int32_t)(v >> LN_OUT_SHIFT), 8);
