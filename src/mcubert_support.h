@@ -278,12 +278,15 @@ MCUBERT_INLINE int32_t mcubert_rq_apply_fast(const struct mcubert_rq *q, int32_t
 	return mcubert_smmla(acc, q->mult, q->rnd) >> q->sh;
 }
 
+/* mcubert_requant_s32 out of line: the callers' fast path stays short (src/kernels/mcubert_linear_s8.c) */
+int32_t mcubert_requant_s32_call(int32_t acc, int32_t mult, int32_t shift);
+
 MCUBERT_INLINE int32_t mcubert_rq_apply(const struct mcubert_rq *q, int32_t acc)
 {
 	if (q->sh >= 1) {
 		return mcubert_smmla(acc, q->mult, q->rnd) >> q->sh;
 	}
-	return mcubert_requant_s32(acc, q->mult, q->shift);
+	return mcubert_requant_s32_call(acc, q->mult, q->shift);
 }
 
 /* acc[j] += a . b_j for one int8 row a and two int8 rows b (the embedding's rank-r dots). */

@@ -6,7 +6,8 @@
  * of a pair. Rows come from the checkpoint table (tokens of c before t's block
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
  * The position table is dense, or low rank (A' . B'^T, segment A folded into a column of A').
- * SIMD path: the rank-r dot products two output channels at a time.
+ * SIMD path: the rank-r dot products four output channels at a time; on Cortex-M with a rank
+ * that is a multiple of 16, two at a time in assembly over an unpacked U row.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -70,6 +71,97 @@ static void add_low_rank_position(const struct mcubert_embedding_params *p, uint
 	}
 }
 
+#if MCUBERT_DSP && MCUBERT_MAC_ASM
+#define EMB_ASM_MAX_RANK 128
+#define EMB_ASM_CHUNK 16
+
+struct emb_job {
+	int32_t *acc;      /* 0: out, one int32 per channel */
+	const int32_t *ue; /* 4: end of the unpacked U row (2 words per 4 elements) */
+	const int8_t *vt;  /* 8: V^T row of the first channel (rank bytes per row, aligned) */
+	int32_t pairs;     /* 12: channel pairs */
+	int32_t rank;      /* 16: a multiple of 16 */
+};
+
+/*
+ * acc[j] = U . V^T[j] for 2 * pairs channels: two channels per step, per 16 elements two
+ * LDMs of the unpacked U row, four LDRDs of V^T, 16 SXTB16 and 16 SMLADs (32 MACs).
+ * r1 walks U, r2 and r3 the two rows, r4/r5 accumulate, lr marks U's end.
+ */
+#define EMB_ROW(rp, acc)                                                                          \
+	"ldrd r10, r11, [" rp "], #8\n\t"                                                         \
+	"sxtb16 r12, r10\n\t"                                                                     \
+	"smlad " acc ", r6, r12, " acc "\n\t"                                                     \
+	"sxtb16 r10, r10, ror #8\n\t"                                                             \
+	"smlad " acc ", r7, r10, " acc "\n\t"                                                     \
+	"sxtb16 r12, r11\n\t"                                                                     \
+	"smlad " acc ", r8, r12, " acc "\n\t"                                                     \
+	"sxtb16 r11, r11, ror #8\n\t"                                                             \
+	"smlad " acc ", r9, r11, " acc "\n\t"
+#define EMB_STEP "ldm r1!, {r6-r9}\n\t" EMB_ROW("r2", "r4") EMB_ROW("r3", "r5")
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+__attribute__((naked, noinline)) static void emb_dots(const struct emb_job *job)
+{
+	__asm__ volatile("push {r4-r11, lr}\n\t"
+			 "ldr r12, [r0, #16]\n\t"
+			 "ldr r3, [r0, #12]\n\t"
+			 "ldr r2, [r0, #8]\n\t"
+			 "ldr lr, [r0, #4]\n\t"
+			 "ldr r0, [r0]\n\t"
+			 "push {r3, r12}\n\t"
+			 "add r3, r2, r12\n"
+			 "1:\n\t"
+			 "sub r1, lr, r12, lsl #1\n\t"
+			 "movs r4, #0\n\t"
+			 "movs r5, #0\n"
+			 "2:\n\t" EMB_STEP EMB_STEP
+			 "cmp r1, lr\n\t"
+			 "bne 2b\n\t"
+			 "stm r0!, {r4, r5}\n\t"
+			 /* r3 has walked row h+1: it is row h+2 */
+			 "ldr r12, [sp, #4]\n\t"
+			 "mov r2, r3\n\t"
+			 "add r3, r3, r12\n\t"
+			 "ldr r4, [sp]\n\t"
+			 "subs r4, r4, #1\n\t"
+			 "str r4, [sp]\n\t"
+			 "bne 1b\n\t"
+			 "add sp, sp, #8\n\t"
+			 "pop {r4-r11, pc}\n\t");
+}
+#pragma GCC diagnostic pop
+
+/* The word vector of channels [0, hidden rounded down to 2); returns how many it wrote. */
+static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t hidden,
+			const int32_t *mult, const int32_t *shift, int16_t *out)
+{
+	int32_t uu[EMB_ASM_MAX_RANK / 2], acc[EMB_ASM_CHUNK];
+	int32_t h = 0;
+
+	for (int32_t k = 0; k < rank; k += 4) {
+		const uint32_t x = mcubert_rd4(u + k);
+
+		uu[k / 2] = __sxtb16(x);
+		uu[k / 2 + 1] = mcubert_sxtb16_ror8(x);
+	}
+	while (h + 2 <= hidden) {
+		const int32_t n = hidden - h < EMB_ASM_CHUNK ? (hidden - h) & ~1 : EMB_ASM_CHUNK;
+		const struct emb_job job = {acc, uu + rank / 2, vt + h * rank, n / 2, rank};
+
+		emb_dots(&job);
+		for (int32_t t = 0; t < n; t++, h++) {
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, mult[h], shift[h]);
+			out[h] = (int16_t)__ssat(mcubert_rq_apply(&q, acc[t]), 16);
+		}
+	}
+	return h;
+}
+#endif
+
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
 			  uint32_t position, uint32_t segment, int16_t *out)
 {
@@ -96,6 +188,11 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 
 	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
+#if MCUBERT_MAC_ASM
+	if (rank > 0 && rank <= EMB_ASM_MAX_RANK && (rank & 15) == 0 && ((uintptr_t)vt & 3u) == 0) {
+		h = word_asm(u, vt, rank, hidden, mult, shift, out);
+	}
+#endif
 	/* four hidden channels per step: each U word is unpacked once for four V^T rows */
 	const int32_t n4 = rank >> 2;
 

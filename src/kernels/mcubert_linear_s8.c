@@ -85,6 +85,11 @@ int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out,
 	return npairs;
 }
 
+int32_t mcubert_requant_s32_call(int32_t acc, int32_t mult, int32_t shift)
+{
+	return mcubert_requant_s32(acc, mult, shift);
+}
+
 #if MCUBERT_MAC_ASM
 /* the assembly below takes this branch for weights that are not word aligned (LDRD) */
 void mcubert_mac_4x1_unaligned(int32_t acc[4], const int32_t *a, const int8_t *b, int32_t npairs);
@@ -331,8 +336,14 @@ MCUBERT_INLINE void linear(const struct mcubert_kernel_ctx *ctx,
 			const int32_t o = d->out_first + i;
 			const int8_t *w = p->w + o * kp;
 			int32_t acc = bias_of(p, o);
+			int32_t k = 0;
 
-			for (int32_t k = 0; k < K; k++) {
+			/* four at a time: the weight row is padded, only x has a tail */
+			for (; k + 4 <= K; k += 4) {
+				acc += xr[k] * w[k] + xr[k + 1] * w[k + 1] + xr[k + 2] * w[k + 2] +
+				       xr[k + 3] * w[k + 3];
+			}
+			for (; k < K; k++) {
 				acc += xr[k] * w[k];
 			}
 			store(kind, y, r * d->y_stride + i * d->y_ch_stride, acc, p, o);

@@ -376,6 +376,7 @@ EMBEDDING_CASES = [
     (90, 9, (5, 0), 12, 8, 3),                 # low-rank positions: k < 4 (no SIMD block), odd hidden
     (120, 16, (8,), 20, 10, 8),                # k a multiple of 4
     (100, 13, (0, 6), 9, 9, 7),                # k = 4 + tail, odd hidden, a rank-0 cluster
+    (160, 37, (16, 32, 0), 12, 12),            # ranks of 16k: Cortex-M assembly, 16-channel chunks
 ]
 
 
