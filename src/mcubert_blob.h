@@ -17,14 +17,15 @@
 
 #define MCUBERT_BLOB_MAGIC 0x4242434Du /* "MCBB" */
 #define MCUBERT_LAYOUT_ROW_MAJOR 0u
+#define MCUBERT_LAYOUT_OC2_K4 1u /* blob <= v3 era: channel pairs interleaved; no longer read */
 /*
- * Linear weights W[O][K] (q/k/v/o/f1/f2, pooler, classifier): output channels in pairs, K
- * in blocks of 4. W[o][k] is at (o/2)*2*Kp + (k/4)*8 + (o%2)*4 + k%4, Kp = roundup(K, 4),
- * Op = roundup(O, 2), zero padding. Both kernel variants read this layout.
+ * Linear weights W[O][K] (q/k/v/o/f1/f2, pooler, classifier): one row per output channel,
+ * K zero-padded to Kp8 = roundup(K, 8): W[o][k] is at o*Kp8 + k. The SIMD kernel works on
+ * 4 tokens x 1 channel and loads 8 weights (two 4-input blocks) with one LDRD, so every row
+ * is 8-aligned and has no K tail; the portable kernel reads the same rows.
  */
-#define MCUBERT_LAYOUT_OC2_K4 1u
-#define MCUBERT_KP(k) (((k) + 3u) & ~3u)
-#define MCUBERT_OP(o) (((o) + 1u) & ~1u)
+#define MCUBERT_LAYOUT_K8 2u
+#define MCUBERT_KP8(k) (((k) + 7u) & ~7u)
 #define MCUBERT_HEADER_SIZE 72u
 
 enum mcubert_cfg {

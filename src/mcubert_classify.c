@@ -119,8 +119,14 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 	const int32_t L = (int32_t)ctx->sched->max_seq_len;
 	const int per_head = ctx->sched->per_head != 0;
 	int8_t *hidden = buf(ctx, MCUBERT_BUF_HIDDEN);
-	int8_t *q = buf(ctx, MCUBERT_BUF_Q), *k = buf(ctx, MCUBERT_BUF_K), *v = buf(ctx, MCUBERT_BUF_V);
+	int8_t *k = buf(ctx, MCUBERT_BUF_K), *v = buf(ctx, MCUBERT_BUF_V);
 	int8_t *cx = buf(ctx, MCUBERT_BUF_CTX);
+	/*
+	 * Q has no buffer of its own: each tile's (and head's) queries go where its context
+	 * will go. Q.K^T of head h reads only head h's columns, and P.V of head h overwrites
+	 * them only after that (the fine schedule has no Q buffer; planner.py).
+	 */
+	int8_t *q = cx;
 	int16_t *scores = buf(ctx, MCUBERT_BUF_SCORES), *res = buf(ctx, MCUBERT_BUF_RES);
 	/* probabilities overwrite their own score row (see mcubert_softmax_s8) */
 	uint8_t *probs = (uint8_t *)scores;
@@ -158,10 +164,10 @@ static void attention_fine(const struct mcubert_ctx *ctx, uint32_t l, int32_t n,
 		for (int32_t t0 = 0; t0 < nq; t0 += tq) {
 			const int32_t T = nq - t0 < tq ? nq - t0 : tq;
 
-			lin = layer_lin(ctx, l, LS_Q_W, T, H, h * dh, dh, H, dh, H);
+			lin = layer_lin(ctx, l, LS_Q_W, T, H, h * dh, dh, H, H, H);
+			q = cx + t0 * H + h * dh;
 			mcubert_linear_s8(&kc, &lin.d, &lin.p, hidden + t0 * H, q);
-			attend(ctx, l, T, n, q, dh, k, v, dh, scores, probs, p_stride,
-			       cx + t0 * H + h * dh, H);
+			attend(ctx, l, T, n, q, H, k, v, dh, scores, probs, p_stride, q, H);
 		}
 	}
 	for (int32_t t0 = 0; t0 < nq; t0 += tq) {

@@ -69,9 +69,9 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 	const uint64_t dh = H / NH;
 
 	memset(req, 0, sizeof(uint64_t) * MCUBERT_BUF_COUNT);
-	/* planner.*scratch_words(): two unpacked rows of the longest reduction (bounded: 32 bits) */
-	const uint32_t kh = MCUBERT_KP(s->hidden), kf = MCUBERT_KP(s->ffn);
-	const uint32_t kl = MCUBERT_KP(s->max_seq_len), khl = kh > kl ? kh : kl;
+	/* planner.*scratch_words(): four unpacked rows of the longest reduction (bounded: 32 bits) */
+	const uint32_t kh = MCUBERT_KP8(s->hidden), kf = MCUBERT_KP8(s->ffn);
+	const uint32_t kl = MCUBERT_KP8(s->max_seq_len), khl = kh > kl ? kh : kl;
 
 	req[MCUBERT_BUF_HIDDEN] = L * H;
 	req[MCUBERT_BUF_POOLED] = H;
@@ -79,10 +79,10 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 		const uint64_t tq = s->q_tile, tf = s->ffn_tile, kv = s->per_head ? dh : H;
 
 		/* attention (in_dim H, L keys) and head; the FFN (in_dim H, F) has its own */
-		req[MCUBERT_BUF_SCRATCH] = 4 * khl;
-		req[MCUBERT_BUF_FFN_SCRATCH] = 4 * (kh > kf ? kh : kf);
+		req[MCUBERT_BUF_SCRATCH] = 8 * khl;
+		req[MCUBERT_BUF_FFN_SCRATCH] = 8 * (kh > kf ? kh : kf);
 		req[MCUBERT_BUF_ROW16] = 2 * H;
-		req[MCUBERT_BUF_Q] = tq * kv;
+		/* no Q: the queries live in CTX where their context goes (mcubert_classify.c) */
 		req[MCUBERT_BUF_K] = L * kv;
 		req[MCUBERT_BUF_V] = L * kv;
 		req[MCUBERT_BUF_SCORES] = 2 * tq * L;
@@ -91,7 +91,7 @@ static void required_sizes(const struct mcubert_schedule *s, uint64_t req[MCUBER
 		req[MCUBERT_BUF_INTER] = tf * F;
 		req[MCUBERT_BUF_RES2] = 2 * tf * H;
 	} else {
-		req[MCUBERT_BUF_SCRATCH] = 4 * (khl > kf ? khl : kf);
+		req[MCUBERT_BUF_SCRATCH] = 8 * (khl > kf ? khl : kf);
 		req[MCUBERT_BUF_ROW16] = 2 * L * H;
 		req[MCUBERT_BUF_Q] = L * H;
 		req[MCUBERT_BUF_K] = L * H;
@@ -186,15 +186,15 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 			      uint32_t sum_hr)
 {
 	const uint32_t H = m->hidden, F = m->ffn, C = m->labels, K = m->clusters, V = m->vocab;
-	const uint32_t HH = MCUBERT_OP(H) * MCUBERT_KP(H); /* weights: MCUBERT_LAYOUT_OC2_K4 */
+	const uint32_t HH = H * MCUBERT_KP8(H); /* weights: MCUBERT_LAYOUT_K8 */
 
 	if (slot >= MCUBERT_SLOT_GLOBAL_COUNT) {
 		switch ((slot - MCUBERT_SLOT_GLOBAL_COUNT) % MCUBERT_SLOT_LAYER_COUNT) {
 		case LS_Q_W: case LS_K_W: case LS_V_W: case LS_O_W: return HH;
 		case LS_Q_B: case LS_K_B: case LS_V_B: case LS_O_B: case LS_F2_B: return 4 * H;
 		case LS_Q_RQ: case LS_K_RQ: case LS_V_RQ: case LS_O_RQ: case LS_F2_RQ: return 8 * H;
-		case LS_F1_W: return MCUBERT_OP(F) * MCUBERT_KP(H);
-		case LS_F2_W: return MCUBERT_OP(H) * MCUBERT_KP(F);
+		case LS_F1_W: return F * MCUBERT_KP8(H);
+		case LS_F2_W: return H * MCUBERT_KP8(F);
 		case LS_F1_B: return 4 * F;
 		case LS_F1_RQ: return 8 * F;
 		case LS_LN1: case LS_LN2: return 8 * H + 8;
@@ -218,7 +218,7 @@ static uint32_t slot_expected(const struct mcubert_model *m, uint32_t slot, uint
 	case SLOT_POOL_B: return 4 * H;
 	case SLOT_POOL_RQ: return 8 * H;
 	case SLOT_TANH_LUT: return 256;
-	case SLOT_CLS_W: return MCUBERT_OP(C) * MCUBERT_KP(H);
+	case SLOT_CLS_W: return C * MCUBERT_KP8(H);
 	case SLOT_CLS_B: return 4 * C;
 	case SLOT_SEGMENT: return 2 * H;
 	default: return 8 * C;
@@ -337,7 +337,7 @@ static int parse_header(struct mcubert_ctx *ctx, const struct mcubert_schedule *
 		return MCUBERT_ERR_MAGIC;
 	}
 	if ((mcubert_rd32(blob + 4) & 0xFFFFu) != MCUBERT_BLOB_VERSION ||
-	    (mcubert_rd32(blob + 4) >> 16) != MCUBERT_LAYOUT_OC2_K4) {
+	    (mcubert_rd32(blob + 4) >> 16) != MCUBERT_LAYOUT_K8) {
 		return MCUBERT_ERR_VERSION;
 	}
 	const uint32_t total = mcubert_rd32(blob + 8);

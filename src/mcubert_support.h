@@ -82,12 +82,34 @@ MCUBERT_INLINE int16_t mcubert_sat16_32(int32_t v)
 	return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
 }
 
+/* log2 of a power of two */
+MCUBERT_INLINE uint32_t mcubert_log2(uint32_t v)
+{
+#if defined(__GNUC__)
+	return (uint32_t)__builtin_ctz(v);
+#else
+	uint32_t r = 0;
+
+	while (v > 1u) {
+		v >>= 1;
+		r++;
+	}
+	return r;
+#endif
+}
+
 /* floor(sqrt(v)), digit by digit: exact for every uint64 input. */
 MCUBERT_INLINE uint32_t mcubert_isqrt64(uint64_t v)
 {
 	uint64_t res = 0;
 	uint64_t bit = (uint64_t)1 << 62;
 
+#if defined(__GNUC__)
+	/* start at the highest power of 4 <= v (the loop below would shift down to it) */
+	if (v != 0) {
+		bit = (uint64_t)1 << ((63 - __builtin_clzll(v)) & ~1);
+	}
+#endif
 	while (bit > v) {
 		bit >>= 2;
 	}
@@ -143,88 +165,128 @@ MCUBERT_INLINE int32_t mcubert_uxtb16_ror8(uint32_t x)
 }
 #endif
 
-/* One block of two rows: lanes (0, 2) and (1, 3) of each word. */
-MCUBERT_INLINE void mcubert_unpack_words(uint32_t x, uint32_t y, int32_t *out, int is_unsigned)
-{
-	out[0] = is_unsigned ? (int32_t)__uxtb16(x) : __sxtb16(x);
-	out[1] = is_unsigned ? mcubert_uxtb16_ror8(x) : mcubert_sxtb16_ror8(x);
-	out[2] = is_unsigned ? (int32_t)__uxtb16(y) : __sxtb16(y);
-	out[3] = is_unsigned ? mcubert_uxtb16_ror8(y) : mcubert_sxtb16_ror8(y);
-}
+/*
+ * Unpacks rows a[0..3] (n bytes each, int8 or uint8) into int16 lane pairs for the 4x1
+ * kernels, 8 words per block of 4 bytes: the (0, 2) lanes of rows 0..3, then their (1, 3)
+ * lanes. That is the lane order SXTB16 and its ROR #8 form give a weight word, and one LDM
+ * of 4 words feeds four accumulators. Blocks go in pairs (8 bytes of a row), the last pair
+ * zero-padded. Returns the number of pairs.
+ */
+int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out, int is_unsigned);
 
 /*
- * Unpacks rows a0 and a1 (n bytes each, int8 or uint8) into int16 lane pairs, 4 words per
- * block of 4 bytes: a0 bytes (0, 2), a0 bytes (1, 3), then the same for a1. That is the
- * lane order SXTB16 and its ROR #8 form give a weight word, so no reordering is needed
- * anywhere. A partial last block is zero-padded. Returns the number of blocks.
+ * acc[t] += a_t . b over npairs pairs of 4-byte blocks: a_t unpacked by mcubert_unpack_4rows,
+ * b one int8 row. Per block: one weight word, two SXTB16, two 4-word loads of a, eight
+ * SMLADs (16 MACs). The C form; Cortex-M builds use mcubert_mac_4x1_asm.
  */
-MCUBERT_INLINE int32_t mcubert_unpack_2rows(const int8_t *a0, const int8_t *a1, int32_t n,
-					    int32_t *out, int is_unsigned)
+MCUBERT_INLINE void mcubert_mac_4x1_c(const int32_t *a, const int8_t *b, int32_t npairs,
+				      int32_t acc[4])
 {
-	const int32_t n4 = n >> 2;
+	int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
 
-	for (int32_t i = 0; i < n4; i++) {
-		mcubert_unpack_words(mcubert_rd4(a0 + 4 * i), mcubert_rd4(a1 + 4 * i), out, is_unsigned);
-		out += 4;
-	}
-	if ((n & 3) == 0) {
-		return n4;
-	}
-	uint32_t x = 0, y = 0;
+	for (int32_t i = 0; i < 2 * npairs; i++) {
+		const uint32_t w = mcubert_rd4(b);
+		const int32_t lo = __sxtb16(w), hi = mcubert_sxtb16_ror8(w);
 
-	for (int32_t j = 0; j < (n & 3); j++) {
-		x |= (uint32_t)(uint8_t)a0[4 * n4 + j] << (8 * j);
-		y |= (uint32_t)(uint8_t)a1[4 * n4 + j] << (8 * j);
+		s0 = __smlad(a[0], lo, s0);
+		s1 = __smlad(a[1], lo, s1);
+		s2 = __smlad(a[2], lo, s2);
+		s3 = __smlad(a[3], lo, s3);
+		s0 = __smlad(a[4], hi, s0);
+		s1 = __smlad(a[5], hi, s1);
+		s2 = __smlad(a[6], hi, s2);
+		s3 = __smlad(a[7], hi, s3);
+		a += 8;
+		b += 4;
 	}
-	mcubert_unpack_words(x, y, out, is_unsigned);
-	return n4 + 1;
+	acc[0] = s0;
+	acc[1] = s1;
+	acc[2] = s2;
+	acc[3] = s3;
 }
 
-/* One block of mcubert_mac_2x2: 16 MACs. */
-#define MCUBERT_MAC_BLOCK(a, b0, b1)                                                              \
-	do {                                                                                      \
-		const uint32_t w0_ = mcubert_rd4(b0), w1_ = mcubert_rd4(b1);                      \
-		const int32_t l0_ = __sxtb16(w0_), h0_ = mcubert_sxtb16_ror8(w0_);               \
-		const int32_t l1_ = __sxtb16(w1_), h1_ = mcubert_sxtb16_ror8(w1_);               \
-		s00 = __smlad((a)[0], l0_, s00);                                                  \
-		s00 = __smlad((a)[1], h0_, s00);                                                  \
-		s01 = __smlad((a)[0], l1_, s01);                                                  \
-		s01 = __smlad((a)[1], h1_, s01);                                                  \
-		s10 = __smlad((a)[2], l0_, s10);                                                  \
-		s10 = __smlad((a)[3], h0_, s10);                                                  \
-		s11 = __smlad((a)[2], l1_, s11);                                                  \
-		s11 = __smlad((a)[3], h1_, s11);                                                  \
-	} while (0)
+#if !defined(MCUBERT_HOST_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#define MCUBERT_MAC_ASM 1
+/* mcubert_mac_4x1_c in Thumb-2 assembly (LDRD, LDM); unaligned b takes the C form. */
+void mcubert_mac_4x1_asm(int32_t acc[4], const int32_t *a, const int8_t *b, int32_t npairs);
+
+MCUBERT_INLINE void mcubert_mac_4x1(const int32_t *a, const int8_t *b, int32_t npairs,
+				    int32_t acc[4])
+{
+	mcubert_mac_4x1_asm(acc, a, b, npairs);
+}
+#else
+#define MCUBERT_MAC_ASM 0
+MCUBERT_INLINE void mcubert_mac_4x1(const int32_t *a, const int8_t *b, int32_t npairs,
+				    int32_t acc[4])
+{
+	mcubert_mac_4x1_c(a, b, npairs, acc);
+}
+#endif
 
 /*
- * acc[2 * i + j] += a_i . b_j over nblk blocks of 4: a_i from unpacked rows (above), b_j
- * int8 rows at b0 and b0 + b_off, both advancing b_step bytes per block. Per block: four
- * loads of a, two of b, four SXTB16 and eight SMLADs (16 MACs): each unpacked word is used
- * twice. Four blocks per iteration amortise the loop overhead.
+ * Per-channel requantisation, prepared once: for shift >= 33 (every layer of a calibrated
+ * model) requant_s32 is (hi(acc * mult) + 2^(shift-33)) >> (shift-32), which is one SMMLA
+ * and one shift (the floor identity above; |hi| < 2^30 and the term <= 2^29, no overflow).
  */
-MCUBERT_INLINE void mcubert_mac_2x2(const int32_t *a, const int8_t *b0, int32_t b_off,
-				    int32_t b_step, int32_t nblk, int32_t acc[4])
-{
-	int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
-	const int32_t *end4 = a + 4 * (nblk & ~3), *end = a + 4 * nblk;
+struct mcubert_rq {
+	int32_t mult, shift, rnd, sh;
+};
 
-	while (a != end4) {
-		MCUBERT_MAC_BLOCK(a, b0, b0 + b_off);
-		MCUBERT_MAC_BLOCK(a + 4, b0 + b_step, b0 + b_step + b_off);
-		MCUBERT_MAC_BLOCK(a + 8, b0 + 2 * b_step, b0 + 2 * b_step + b_off);
-		MCUBERT_MAC_BLOCK(a + 12, b0 + 3 * b_step, b0 + 3 * b_step + b_off);
-		a += 16;
-		b0 += 4 * b_step;
+MCUBERT_INLINE void mcubert_rq_prepare(struct mcubert_rq *q, int32_t mult, int32_t shift)
+{
+	q->mult = mult;
+	q->shift = shift;
+	q->sh = shift - 32;
+	q->rnd = shift >= 33 ? (int32_t)(1u << (shift - 33)) : 0;
+}
+
+#if defined(MCUBERT_HOST_DSP)
+MCUBERT_INLINE int32_t mcubert_smmla(int32_t a, int32_t b, int32_t c)
+{
+	return (int32_t)((uint32_t)c + (uint32_t)(((int64_t)a * b) >> 32));
+}
+#else
+MCUBERT_INLINE int32_t mcubert_smmla(int32_t a, int32_t b, int32_t c)
+{
+	int32_t r;
+
+	__asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+	return r;
+}
+#endif
+
+/* (a * b + 2^31) >> 32: SMMULR */
+#if defined(MCUBERT_HOST_DSP)
+MCUBERT_INLINE int32_t mcubert_smmulr(int32_t a, int32_t b)
+{
+	return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+}
+#else
+MCUBERT_INLINE int32_t mcubert_smmulr(int32_t a, int32_t b)
+{
+	int32_t r;
+
+	__asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+	return r;
+}
+#endif
+
+/* mcubert_rq_apply for a prepared shift known to be >= 33 */
+MCUBERT_INLINE int32_t mcubert_rq_apply_fast(const struct mcubert_rq *q, int32_t acc)
+{
+	return mcubert_smmla(acc, q->mult, q->rnd) >> q->sh;
+}
+
+/* mcubert_requant_s32 out of line: the callers' fast path stays short (src/kernels/mcubert_linear_s8.c) */
+int32_t mcubert_requant_s32_call(int32_t acc, int32_t mult, int32_t shift);
+
+MCUBERT_INLINE int32_t mcubert_rq_apply(const struct mcubert_rq *q, int32_t acc)
+{
+	if (q->sh >= 1) {
+		return mcubert_smmla(acc, q->mult, q->rnd) >> q->sh;
 	}
-	while (a != end) {
-		MCUBERT_MAC_BLOCK(a, b0, b0 + b_off);
-		a += 4;
-		b0 += b_step;
-	}
-	acc[0] = s00;
-	acc[1] = s01;
-	acc[2] = s10;
-	acc[3] = s11;
+	return mcubert_requant_s32_call(acc, q->mult, q->shift);
 }
 
 /* acc[j] += a . b_j for one int8 row a and two int8 rows b (the embedding's rank-r dots). */

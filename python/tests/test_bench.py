@@ -26,6 +26,12 @@ def test_inference_configs_agree_and_repeat(tmp_path):
     assert all(r["insns"] > 0 for r in a)
     assert [r["insns"] for r in a] == [r["insns"] for r in b]
     assert a[0]["dense_macs"] == 2 * (4 * 20 * 36 * 36 + 2 * 20 * 36 * 40 + 2 * 20 * 20 * 36) + 36 * 36 + 36 * 2
+    # executed: layer 0 on all 20 rows; layer 1 makes K and V of all rows, the rest for [CLS] only
+    last = 2 * 20 * 36 * 36 + 2 * 36 * 36 + 2 * 20 * 36 + 2 * 36 * 40
+    full = 4 * 20 * 36 * 36 + 2 * 20 * 36 * 40 + 2 * 20 * 20 * 36
+    ex = {r["config"]: r["executed_macs"] for r in a}
+    assert ex["dsp-fine"] == ex["portable-fine"] == ex["dsp-layerwise"] == full + last + 36 * 36 + 36 * 2
+    assert ex["naive"] == a[0]["dense_macs"]
 
 
 def test_kernel_and_size_readers():
@@ -62,7 +68,7 @@ def test_tokenizer_bench_and_stack_reader(tmp_path):
     got = bench.stack_usage([src], ["top", "mid", "leaf"], flags)
     assert got["top"] >= got["mid"] > got["leaf"] >= 64 and got["mid"] >= 200 + got["leaf"]
     res = bench.Results(inference=[{"model": "bert-tiny", "L": 64, "config": c, "insns": 10 * t["max"],
-                                    "dense_macs": 1} for c in bench.CONFIGS], tokenizer=t)
+                                    "dense_macs": 1, "executed_macs": 1} for c in bench.CONFIGS], tokenizer=t)
     text = bench.tables(res)
     assert "| scratch (mcubert_tokenize_buffer_size) | 656 B |" in text and "at L=64" in text
     assert f"{100 * t['max'] / (10 * t['max']):.2f} %" in text          # the max is 10 % of that inference

@@ -17,7 +17,7 @@ import zlib
 import pytest
 
 from mcubert.targets import host
-from mcubert.export.blob import HEADER_SIZE, LAYOUT_OC2_K4
+from mcubert.export.blob import HEADER_SIZE, LAYOUT_K8
 from mcubert.export.planner import BUFFERS, SCHEDULE_VERSION, Dims, fnv1a, plan
 
 FUZZ_SECONDS = int(os.environ.get("MCUBERT_FUZZ_SECONDS", "30"))
@@ -150,15 +150,15 @@ def _wrapping_layerwise_model(d):
     rq = lambda n: i32(*[1] * (2 * n))                    # noqa: E731  mult 1, shift 1
     ln = lambda: i32(*[1] * H + [0] * H) + struct.pack("<Q", 1)  # noqa: E731
     slots = [struct.pack("<II", V, 0), b"", bytes(2), b"", b"", rq(H), bytes(P * H), i32(1, 1), ln(),
-             bytes(H * H), bytes(4 * H), rq(H), bytes(256), bytes(2 * H), bytes(4 * C), rq(C)]
+             bytes(H * H), bytes(4 * H), rq(H), bytes(256), bytes(C * H), bytes(4 * C), rq(C)]
     for _ in range(4):                                    # Q, K, V, O
         slots += [bytes(H * H), bytes(4 * H), rq(H)]
-    # weights in the OC2_K4 layout: out and in padded to multiples of 2 and 4
-    slots += [bytes(2 * H), bytes(4 * F), rq(F), bytes(4 * H), bytes(4 * H), rq(H), ln(), ln(),
+    # weights in the K8 layout: each of the out rows padded to a multiple of 8
+    slots += [bytes(F * H), bytes(4 * F), rq(F), bytes(8 * H), bytes(4 * H), rq(H), ln(), ln(),
               struct.pack("<256H", *[1] * 256), bytes(256), i32(*[1, 1] * 4)]
     size = {"HIDDEN": L * H, "ROW16": 2 * L * H, "Q": L * H, "K": L * H, "V": L * H, "SCORES": 0, "PROBS": 0,
             "CTX": L * H, "RES": 2 * L * H, "HIDDEN2": L * H, "INTER": L * F, "INTER2": L * F, "RES2": 2 * L * H,
-            "POOLED": H, "SCRATCH": 4 * L, "FFN_SCRATCH": 0}
+            "POOLED": H, "SCRATCH": 8 * L, "FFN_SCRATCH": 0}
     # every buffer at offset 0: an 8 MiB arena
     w = [SCHEDULE_VERSION, 0, 1, V, H, 1, NH, F, P, C, 1, L, 0, 0, 0, max(size.values())] + [0] * len(BUFFERS)
     w += [size[b] for b in BUFFERS]
@@ -170,7 +170,7 @@ def _wrapping_layerwise_model(d):
         data += bytes(-(pos + len(data)) % 16)
         table += struct.pack("<II", pos + len(data), len(s))
         data += s
-    head = b"MCBB" + struct.pack("<HHIIII", 1, LAYOUT_OC2_K4, pos + len(data), 0, w[1], len(slots))
+    head = b"MCBB" + struct.pack("<HHIIII", 1, LAYOUT_K8, pos + len(data), 0, w[1], len(slots))
     head += struct.pack("<12I", V, H, 1, NH, F, P, C, 1, 0, 64, 0x3F800000, 0) + table
     blob = bytearray(head.ljust(pos, b"\0") + data)
     struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[16:])))

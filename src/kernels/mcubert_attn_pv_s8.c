@@ -3,8 +3,9 @@
  *
  * Attention context P.V of one head: uint8 probabilities times int8 values. V is stored
  * transposed, so both operands are contiguous along the keys.
- * SIMD path: two probability rows are unpacked (UXTB16) once into the scratch buffer, then
- * 2 rows x 2 channels per step (mcubert_mac_2x2). Odd edges are paired with themselves.
+ * SIMD path: four probability rows are unpacked (UXTB16) once into the scratch buffer, then
+ * 4 rows x 1 channel per step (mcubert_mac_4x1) over the keys rounded down to 8; a short
+ * last group repeats its last row, and a key tail is added in plain C.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -13,39 +14,36 @@
 
 int32_t mcubert_attn_pv_s8_buffer_size(const struct mcubert_attn_dims *d)
 {
-	return 4 * ((d->n_keys + 3) & ~3);
+	return 8 * ((d->n_keys + 7) & ~7);
 }
 
 void mcubert_attn_pv_s8(const struct mcubert_kernel_ctx *ctx, const struct mcubert_attn_dims *d,
 			const uint8_t *p, int32_t p_stride, const int8_t *vt, int32_t mult,
 			int32_t shift, int8_t *out)
 {
-	const int32_t n = d->n_keys, n4 = n >> 2;
+	const int32_t n = d->n_keys, np = n >> 3, kvs = d->kv_stride, os = d->out_stride;
 	int32_t *ps = (int32_t *)ctx->buf;
+	struct mcubert_rq rq;
 
-	for (int32_t r = 0; r < d->rows; r += 2) {
-		const int32_t nr = d->rows - r < 2 ? 1 : 2;
-		const uint8_t *p0 = p + r * p_stride, *p1 = p0 + (nr - 1) * p_stride;
+	mcubert_rq_prepare(&rq, mult, shift);
+	for (int32_t r = 0; r < d->rows; r += 4) {
+		const int32_t nr = d->rows - r < 4 ? d->rows - r : 4;
+		const int8_t *pr[4];
 
-		mcubert_unpack_2rows((const int8_t *)p0, (const int8_t *)p1, n, ps, 1);
-		for (int32_t c = 0; c < d->head_dim; c += 2) {
-			const int32_t nc = d->head_dim - c < 2 ? 1 : 2;
-			const int8_t *v0 = vt + c * d->kv_stride;
-			const int32_t v_off = (nc - 1) * d->kv_stride;
+		for (int32_t t = 0; t < 4; t++) {
+			pr[t] = (const int8_t *)(p + (r + (t < nr ? t : nr - 1)) * p_stride);
+		}
+		mcubert_unpack_4rows(pr, n, ps, 1);
+		for (int32_t c = 0; c < d->head_dim; c++) {
+			const int8_t *vc = vt + c * kvs;
 			int32_t acc[4] = {0, 0, 0, 0};
 
-			mcubert_mac_2x2(ps, v0, v_off, 4, n4, acc);
-			for (int32_t j = n4 * 4; j < n; j++) {
-				acc[0] += p0[j] * v0[j];
-				acc[1] += p0[j] * v0[v_off + j];
-				acc[2] += p1[j] * v0[j];
-				acc[3] += p1[j] * v0[v_off + j];
-			}
-			for (int32_t i = 0; i < nr; i++) {
-				for (int32_t t = 0; t < nc; t++) {
-					out[(r + i) * d->out_stride + c + t] =
-						mcubert_sat8_32(mcubert_requant_s32(acc[2 * i + t], mult, shift));
+			mcubert_mac_4x1(ps, vc, np, acc);
+			for (int32_t t = 0; t < nr; t++) {
+				for (int32_t j = np * 8; j < n; j++) {
+					acc[t] += (uint8_t)pr[t][j] * vc[j];
 				}
+				out[(r + t) * os + c] = (int8_t)__ssat(mcubert_rq_apply(&rq, acc[t]), 8);
 			}
 		}
 	}

@@ -2,8 +2,9 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Attention scores Q.K^T of one head for a tile of query rows, onto the softmax grid.
- * SIMD path: two query rows are unpacked once into the scratch buffer, then 2 queries x 2
- * keys per step (mcubert_mac_2x2). An odd last row or key is paired with itself.
+ * SIMD path: four query rows are unpacked once into the scratch buffer, then 4 queries x 1
+ * key per step (mcubert_mac_4x1) over the head_dim rounded down to 8; a short last group
+ * repeats its last row, and a head_dim tail is added in plain C (key rows are not padded).
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -12,40 +13,36 @@
 
 int32_t mcubert_attn_qk_s8_buffer_size(const struct mcubert_attn_dims *d)
 {
-	return 4 * ((d->head_dim + 3) & ~3);
+	return 8 * ((d->head_dim + 7) & ~7);
 }
 
 void mcubert_attn_qk_s8(const struct mcubert_kernel_ctx *ctx, const struct mcubert_attn_dims *d,
 			const int8_t *q, const int8_t *k, int32_t mult, int32_t shift,
 			int16_t *scores)
 {
-	const int32_t dh = d->head_dim, n4 = dh >> 2;
+	const int32_t dh = d->head_dim, np = dh >> 3, kvs = d->kv_stride, os = d->out_stride;
 	int32_t *qs = (int32_t *)ctx->buf;
+	struct mcubert_rq rq;
 
-	for (int32_t r = 0; r < d->rows; r += 2) {
-		const int32_t nr = d->rows - r < 2 ? 1 : 2;
-		const int8_t *q0 = q + r * d->q_stride, *q1 = q0 + (nr - 1) * d->q_stride;
+	mcubert_rq_prepare(&rq, mult, shift);
+	for (int32_t r = 0; r < d->rows; r += 4) {
+		const int32_t nr = d->rows - r < 4 ? d->rows - r : 4;
+		const int8_t *qr[4];
 
-		mcubert_unpack_2rows(q0, q1, dh, qs, 0);
-		for (int32_t j = 0; j < d->n_keys; j += 2) {
-			const int32_t nk = d->n_keys - j < 2 ? 1 : 2;
-			const int8_t *k0 = k + j * d->kv_stride;
-			const int32_t k_off = (nk - 1) * d->kv_stride;
+		for (int32_t t = 0; t < 4; t++) {
+			qr[t] = q + (r + (t < nr ? t : nr - 1)) * d->q_stride;
+		}
+		mcubert_unpack_4rows(qr, dh, qs, 0);
+		for (int32_t j = 0; j < d->n_keys; j++) {
+			const int8_t *kj = k + j * kvs;
 			int32_t acc[4] = {0, 0, 0, 0};
 
-			mcubert_mac_2x2(qs, k0, k_off, 4, n4, acc);
-			/* head_dim tail: the key rows are not padded */
-			for (int32_t c = n4 * 4; c < dh; c++) {
-				acc[0] += q0[c] * k0[c];
-				acc[1] += q0[c] * k0[k_off + c];
-				acc[2] += q1[c] * k0[c];
-				acc[3] += q1[c] * k0[k_off + c];
-			}
-			for (int32_t i = 0; i < nr; i++) {
-				for (int32_t t = 0; t < nk; t++) {
-					scores[(r + i) * d->out_stride + j + t] =
-						mcubert_sat16_32(mcubert_requant_s32(acc[2 * i + t], mult, shift));
+			mcubert_mac_4x1(qs, kj, np, acc);
+			for (int32_t t = 0; t < nr; t++) {
+				for (int32_t c = np * 8; c < dh; c++) {
+					acc[t] += qr[t][c] * kj[c];
 				}
+				scores[(r + t) * os + j] = (int16_t)__ssat(mcubert_rq_apply(&rq, acc[t]), 16);
 			}
 		}
 	}

@@ -6,7 +6,8 @@
  * of a pair. Rows come from the checkpoint table (tokens of c before t's block
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
  * The position table is dense, or low rank (A' . B'^T, segment A folded into a column of A').
- * SIMD path: the rank-r dot products two output channels at a time.
+ * SIMD path: the rank-r dot products four output channels at a time; on Cortex-M with a rank
+ * that is a multiple of 16, two at a time in assembly over an unpacked U row.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -70,6 +71,97 @@ static void add_low_rank_position(const struct mcubert_embedding_params *p, uint
 	}
 }
 
+#if MCUBERT_DSP && MCUBERT_MAC_ASM
+#define EMB_ASM_MAX_RANK 128
+#define EMB_ASM_CHUNK 16
+
+struct emb_job {
+	int32_t *acc;      /* 0: out, one int32 per channel */
+	const int32_t *ue; /* 4: end of the unpacked U row (2 words per 4 elements) */
+	const int8_t *vt;  /* 8: V^T row of the first channel (rank bytes per row, aligned) */
+	int32_t pairs;     /* 12: channel pairs */
+	int32_t rank;      /* 16: a multiple of 16 */
+};
+
+/*
+ * acc[j] = U . V^T[j] for 2 * pairs channels: two channels per step, per 16 elements two
+ * LDMs of the unpacked U row, four LDRDs of V^T, 16 SXTB16 and 16 SMLADs (32 MACs).
+ * r1 walks U, r2 and r3 the two rows, r4/r5 accumulate, lr marks U's end.
+ */
+#define EMB_ROW(rp, acc)                                                                          \
+	"ldrd r10, r11, [" rp "], #8\n\t"                                                         \
+	"sxtb16 r12, r10\n\t"                                                                     \
+	"smlad " acc ", r6, r12, " acc "\n\t"                                                     \
+	"sxtb16 r10, r10, ror #8\n\t"                                                             \
+	"smlad " acc ", r7, r10, " acc "\n\t"                                                     \
+	"sxtb16 r12, r11\n\t"                                                                     \
+	"smlad " acc ", r8, r12, " acc "\n\t"                                                     \
+	"sxtb16 r11, r11, ror #8\n\t"                                                             \
+	"smlad " acc ", r9, r11, " acc "\n\t"
+#define EMB_STEP "ldm r1!, {r6-r9}\n\t" EMB_ROW("r2", "r4") EMB_ROW("r3", "r5")
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+__attribute__((naked, noinline)) static void emb_dots(const struct emb_job *job)
+{
+	__asm__ volatile("push {r4-r11, lr}\n\t"
+			 "ldr r12, [r0, #16]\n\t"
+			 "ldr r3, [r0, #12]\n\t"
+			 "ldr r2, [r0, #8]\n\t"
+			 "ldr lr, [r0, #4]\n\t"
+			 "ldr r0, [r0]\n\t"
+			 "push {r3, r12}\n\t"
+			 "add r3, r2, r12\n"
+			 "1:\n\t"
+			 "sub r1, lr, r12, lsl #1\n\t"
+			 "movs r4, #0\n\t"
+			 "movs r5, #0\n"
+			 "2:\n\t" EMB_STEP EMB_STEP
+			 "cmp r1, lr\n\t"
+			 "bne 2b\n\t"
+			 "stm r0!, {r4, r5}\n\t"
+			 /* r3 has walked row h+1: it is row h+2 */
+			 "ldr r12, [sp, #4]\n\t"
+			 "mov r2, r3\n\t"
+			 "add r3, r3, r12\n\t"
+			 "ldr r4, [sp]\n\t"
+			 "subs r4, r4, #1\n\t"
+			 "str r4, [sp]\n\t"
+			 "bne 1b\n\t"
+			 "add sp, sp, #8\n\t"
+			 "pop {r4-r11, pc}\n\t");
+}
+#pragma GCC diagnostic pop
+
+/* The word vector of channels [0, hidden rounded down to 2); returns how many it wrote. */
+static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t hidden,
+			const int32_t *mult, const int32_t *shift, int16_t *out)
+{
+	int32_t uu[EMB_ASM_MAX_RANK / 2], acc[EMB_ASM_CHUNK];
+	int32_t h = 0;
+
+	for (int32_t k = 0; k < rank; k += 4) {
+		const uint32_t x = mcubert_rd4(u + k);
+
+		uu[k / 2] = __sxtb16(x);
+		uu[k / 2 + 1] = mcubert_sxtb16_ror8(x);
+	}
+	while (h + 2 <= hidden) {
+		const int32_t n = hidden - h < EMB_ASM_CHUNK ? (hidden - h) & ~1 : EMB_ASM_CHUNK;
+		const struct emb_job job = {acc, uu + rank / 2, vt + h * rank, n / 2, rank};
+
+		emb_dots(&job);
+		for (int32_t t = 0; t < n; t++, h++) {
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, mult[h], shift[h]);
+			out[h] = (int16_t)__ssat(mcubert_rq_apply(&q, acc[t]), 16);
+		}
+	}
+	return h;
+}
+#endif
+
 void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t token,
 			  uint32_t position, uint32_t segment, int16_t *out)
 {
@@ -96,20 +188,45 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 
 	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
-	/* two hidden channels per step: the U row is unpacked once for both V^T rows */
+#if MCUBERT_MAC_ASM
+	if (rank > 0 && rank <= EMB_ASM_MAX_RANK && (rank & 15) == 0 && ((uintptr_t)vt & 3u) == 0) {
+		h = word_asm(u, vt, rank, hidden, mult, shift, out);
+	}
+#endif
+	/* four hidden channels per step: each U word is unpacked once for four V^T rows */
 	const int32_t n4 = rank >> 2;
 
-	for (; rank > 0 && h + 2 <= hidden; h += 2) {
+	for (; rank > 0 && h + 4 <= hidden; h += 4) {
 		const int8_t *v0 = vt + h * rank;
-		int32_t acc[2] = {0, 0};
+		int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
-		mcubert_dot_1x2_s8(u, v0, rank, n4, acc);
-		for (int32_t k = n4 * 4; k < rank; k++) {
-			acc[0] += u[k] * v0[k];
-			acc[1] += u[k] * v0[rank + k];
+		for (int32_t k = 0; k < 4 * n4; k += 4) {
+			const uint32_t x = mcubert_rd4(u + k);
+			const int32_t xl = __sxtb16(x), xh = mcubert_sxtb16_ror8(x);
+			const uint32_t w0 = mcubert_rd4(v0 + k), w1 = mcubert_rd4(v0 + rank + k);
+			const uint32_t w2 = mcubert_rd4(v0 + 2 * rank + k);
+			const uint32_t w3 = mcubert_rd4(v0 + 3 * rank + k);
+
+			s0 = __smlad(xl, __sxtb16(w0), s0);
+			s0 = __smlad(xh, mcubert_sxtb16_ror8(w0), s0);
+			s1 = __smlad(xl, __sxtb16(w1), s1);
+			s1 = __smlad(xh, mcubert_sxtb16_ror8(w1), s1);
+			s2 = __smlad(xl, __sxtb16(w2), s2);
+			s2 = __smlad(xh, mcubert_sxtb16_ror8(w2), s2);
+			s3 = __smlad(xl, __sxtb16(w3), s3);
+			s3 = __smlad(xh, mcubert_sxtb16_ror8(w3), s3);
 		}
-		out[h] = mcubert_sat16_32(mcubert_requant_s32(acc[0], mult[h], shift[h]));
-		out[h + 1] = mcubert_sat16_32(mcubert_requant_s32(acc[1], mult[h + 1], shift[h + 1]));
+		int32_t acc[4] = {s0, s1, s2, s3};
+
+		for (int32_t t = 0; t < 4; t++) {
+			for (int32_t k = n4 * 4; k < rank; k++) {
+				acc[t] += u[k] * v0[t * rank + k];
+			}
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, mult[h + t], shift[h + t]);
+			out[h + t] = (int16_t)__ssat(mcubert_rq_apply(&q, acc[t]), 16);
+		}
 	}
 #else
 	/* portable C: one channel at a time (the loop below) */
@@ -132,7 +249,22 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	} else {
 		const int8_t *pos = p->pos + position * (uint32_t)hidden;
 
-		for (h = 0; h < hidden; h++) {
+		h = 0;
+#if MCUBERT_DSP
+		/* pos is int8: requant(pos, M, S) = requant(pos * 2^24, M, S + 24), one SMMLA */
+		if (p->pos_shift + 24 >= 33 && p->pos_shift <= 62 - 24) {
+			struct mcubert_rq q;
+
+			mcubert_rq_prepare(&q, p->pos_mult, p->pos_shift + 24);
+			for (; h < hidden; h++) {
+				const int32_t pe =
+					__ssat(mcubert_rq_apply_fast(&q, (int32_t)((uint32_t)pos[h] << 24)), 16);
+
+				out[h] = (int16_t)__ssat((int32_t)out[h] + pe, 16);
+			}
+		}
+#endif
+		for (; h < hidden; h++) {
 			const int32_t pe = mcubert_sat16_32(
 				mcubert_requant_s32(pos[h], p->pos_mult, p->pos_shift));
 

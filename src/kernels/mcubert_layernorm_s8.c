@@ -5,6 +5,7 @@
  * integer square root and one reciprocal per row.
  * The variance sum q = sum_i (H*x_i - S)^2 equals H^2*S2 - H*S^2 with S2 = sum x_i^2, exactly;
  * the SIMD path gets S and S2 two lanes at a time (SMLAD, SMLALD). |q| < 2^61 for H <= 1024.
+ * The SIMD path also normalises with one SMMULR per element when the reciprocal allows it.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -20,6 +21,14 @@ static uint64_t row_stats(const int16_t *x, int32_t hidden, int32_t *sum_out)
 	int32_t sum = 0, i = 0;
 	int64_t s2 = 0;
 
+	for (; i + 4 <= hidden; i += 4) {
+		const int32_t w0 = (int32_t)mcubert_rd4(x + i), w1 = (int32_t)mcubert_rd4(x + i + 2);
+
+		sum = __smlad(w0, 0x00010001, sum);
+		s2 = __smlald(w0, w0, s2);
+		sum = __smlad(w1, 0x00010001, sum);
+		s2 = __smlald(w1, w1, s2);
+	}
 	for (; i + 2 <= hidden; i += 2) {
 		const int32_t w = (int32_t)mcubert_rd4(x + i);
 
@@ -63,10 +72,40 @@ void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *param
 			   ((uint64_t)(uint32_t)params[2 * hidden + 1] << 32);
 	int32_t sum;
 	const uint64_t q = row_stats(x, hidden, &sum);
-	const uint64_t var = q / (uint64_t)hidden + e;
+	/* a power-of-two hidden size divides by a shift (the same quotient) */
+	const uint64_t var = ((hidden & (hidden - 1)) == 0 ? q >> mcubert_log2(hidden)
+							    : q / (uint64_t)hidden) + e;
 	const int64_t inv = (int64_t)(((uint64_t)1 << LN_INV_BITS) / mcubert_isqrt64(var));
+	int32_t i = 0;
 
-	for (int32_t i = 0; i < hidden; i++) {
+#if MCUBERT_DSP
+	/*
+	 * |d| = |H x - S| < 2^26 and |z| <= 2^23 (|d| <= sqrt(H var)), so v fits 32 bits and
+	 * v = (z * g + b + 2^23) >> 24 is one SMLAL and a 64-bit shift. For inv < 2^29,
+	 * z = (d * inv + 2^29) >> 30 = (d * 4inv + 2^31) >> 32 is one SMMULR; for inv < 2^31 a
+	 * 32 x 32-bit product.
+	 */
+	if (inv < ((int64_t)1 << 29)) {
+		/* (-d) * (-4inv): S - H x is one MLS */
+		const int32_t ninv4 = -((int32_t)inv << 2);
+
+		for (; i < hidden; i++) {
+			const int32_t z = mcubert_smmulr(sum - hidden * x[i], ninv4);
+			const int64_t v = (int64_t)b[i] + (1 << (LN_OUT_SHIFT - 1)) + (int64_t)z * g[i];
+
+			y[i] = (int8_t)__ssat((int32_t)(v >> LN_OUT_SHIFT), 8);
+		}
+	} else if (inv <= INT32_MAX) {
+		for (; i < hidden; i++) {
+			const int64_t dz = (int64_t)(hidden * x[i] - sum) * (int32_t)inv;
+			const int32_t z = (int32_t)((dz + (1 << (LN_Z_SHIFT - 1))) >> LN_Z_SHIFT);
+			const int64_t v = (int64_t)b[i] + (1 << (LN_OUT_SHIFT - 1)) + (int64_t)z * g[i];
+
+			y[i] = (int8_t)__ssat((int32_t)(v >> LN_OUT_SHIFT), 8);
+		}
+	}
+#endif
+	for (; i < hidden; i++) {
 		int64_t d = (int64_t)hidden * x[i] - sum;
 		int64_t z = (d * inv + ((int64_t)1 << (LN_Z_SHIFT - 1))) >> LN_Z_SHIFT;
 		int64_t v = (z * g[i] + b[i] + ((int64_t)1 << (LN_OUT_SHIFT - 1))) >> LN_OUT_SHIFT;

@@ -1,13 +1,13 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  *
- * int8 linear layer, weights read in place (flash) in MCUBERT_LAYOUT_OC2_K4. Outputs int8,
+ * int8 linear layer, weights read in place (flash) in MCUBERT_LAYOUT_K8. Outputs int8,
  * int16 (residual grid) or int32 (logits); the accumulation is shared.
  *
- * SIMD path: two rows of x are unpacked once into int16 lanes in the scratch buffer, then
- * every output channel pair costs one LDRD-able weight pair, four SXTB16 and eight SMLADs
- * per block of 4 inputs (16 MACs). The pair's weights are interleaved in 4-byte blocks and
- * zero-padded to a multiple of 4, so one pointer walks both and there is no K tail.
+ * SIMD path: four rows of x are unpacked once into int16 lanes in the scratch buffer, then
+ * every output channel costs, per 8 inputs (32 MACs), one LDRD of its weights, four SXTB16,
+ * four LDMs of unpacked x and sixteen SMLADs (mcubert_mac_4x1). The bias is the accumulators'
+ * start value, and the requantisation is prepared once per channel (struct mcubert_rq).
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -35,29 +35,210 @@ MCUBERT_INLINE int32_t bias_of(const struct mcubert_linear_params *p, int32_t o)
 
 #if MCUBERT_DSP
 
-/* Stores up to four requantised values (index -1: none) as the output type. */
-MCUBERT_INLINE void store4(enum out_kind kind, void *y, int32_t i0, int32_t i1, int32_t i2,
-			   int32_t i3, int32_t v0, int32_t v1, int32_t v2, int32_t v3)
+int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out,
+					    int is_unsigned)
 {
-	const int32_t idx[4] = {i0, i1, i2, i3}, v[4] = {v0, v1, v2, v3};
+	const int32_t n4 = n >> 2, npairs = (n + 7) >> 3;
+	int32_t i = 0;
 
-	for (int32_t k = 0; k < 4; k++) {
-		if (idx[k] < 0) {
-			continue;
-		}
-		if (kind == OUT_S8) {
-			((int8_t *)y)[idx[k]] = (int8_t)__ssat(v[k], 8);
-		} else if (kind == OUT_S16) {
-			((int16_t *)y)[idx[k]] = (int16_t)__ssat(v[k], 16);
-		} else {
-			((int32_t *)y)[idx[k]] = v[k];
-		}
+	const int8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+
+	/* the whole blocks: one loop per signedness, straight-line over the four rows */
+	for (; !is_unsigned && i < n4; i++, out += 8) {
+		const uint32_t x0 = mcubert_rd4(a0 + 4 * i), x1 = mcubert_rd4(a1 + 4 * i);
+		const uint32_t x2 = mcubert_rd4(a2 + 4 * i), x3 = mcubert_rd4(a3 + 4 * i);
+
+		out[0] = __sxtb16(x0);
+		out[1] = __sxtb16(x1);
+		out[2] = __sxtb16(x2);
+		out[3] = __sxtb16(x3);
+		out[4] = mcubert_sxtb16_ror8(x0);
+		out[5] = mcubert_sxtb16_ror8(x1);
+		out[6] = mcubert_sxtb16_ror8(x2);
+		out[7] = mcubert_sxtb16_ror8(x3);
 	}
+	for (; is_unsigned && i < n4; i++, out += 8) {
+		const uint32_t x0 = mcubert_rd4(a0 + 4 * i), x1 = mcubert_rd4(a1 + 4 * i);
+		const uint32_t x2 = mcubert_rd4(a2 + 4 * i), x3 = mcubert_rd4(a3 + 4 * i);
+
+		out[0] = (int32_t)__uxtb16(x0);
+		out[1] = (int32_t)__uxtb16(x1);
+		out[2] = (int32_t)__uxtb16(x2);
+		out[3] = (int32_t)__uxtb16(x3);
+		out[4] = mcubert_uxtb16_ror8(x0);
+		out[5] = mcubert_uxtb16_ror8(x1);
+		out[6] = mcubert_uxtb16_ror8(x2);
+		out[7] = mcubert_uxtb16_ror8(x3);
+	}
+	for (; i < 2 * npairs; i++) {
+		for (int32_t t = 0; t < 4; t++) {
+			uint32_t x = 0;
+
+			for (int32_t j = 4 * i; j < n && j < 4 * i + 4; j++) {
+				x |= (uint32_t)(uint8_t)a[t][j] << (8 * (j - 4 * i));
+			}
+			out[t] = is_unsigned ? (int32_t)__uxtb16(x) : __sxtb16(x);
+			out[4 + t] = is_unsigned ? mcubert_uxtb16_ror8(x) : mcubert_sxtb16_ror8(x);
+		}
+		out += 8;
+	}
+	return npairs;
 }
+
+int32_t mcubert_requant_s32_call(int32_t acc, int32_t mult, int32_t shift)
+{
+	return mcubert_requant_s32(acc, mult, shift);
+}
+
+#if MCUBERT_MAC_ASM
+/* the assembly below takes this branch for weights that are not word aligned (LDRD) */
+void mcubert_mac_4x1_unaligned(int32_t acc[4], const int32_t *a, const int8_t *b, int32_t npairs);
+void mcubert_mac_4x1_unaligned(int32_t acc[4], const int32_t *a, const int8_t *b, int32_t npairs)
+{
+	mcubert_mac_4x1_c(a, b, npairs, acc);
+}
+
+/*
+ * acc[0..3] += a_t . b (mcubert_mac_4x1_c). Registers: r1 a, r2 b, r3 pairs left, r4-r7 the
+ * accumulators, r8-r11 four unpacked words, r0/r12 the weight pair, lr one unpacked weight.
+ * Odd pairs first, then four pairs (128 MACs) per loop iteration.
+ */
+#define MCUBERT_QUARTER_ACC(ext)                                                                  \
+	"ldm r1!, {r8-r11}\n\t"                                                                   \
+	"sxtb16 lr, " ext "\n\t"                                                                  \
+	"smlad r4, r8, lr, r4\n\t"                                                                \
+	"smlad r5, r9, lr, r5\n\t"                                                                \
+	"smlad r6, r10, lr, r6\n\t"                                                               \
+	"smlad r7, r11, lr, r7\n\t"
+#define MCUBERT_PAIR_TAIL                                                                         \
+	MCUBERT_QUARTER_ACC("r0, ror #8")                                                         \
+	MCUBERT_QUARTER_ACC("r12") MCUBERT_QUARTER_ACC("r12, ror #8")
+#define MCUBERT_PAIR                                                                              \
+	"ldrd r0, r12, [r2], #8\n\t" MCUBERT_QUARTER_ACC("r0") MCUBERT_PAIR_TAIL
+/* the first pair of a channel: the bias (r3) is the accumulators' start */
+#define MCUBERT_PAIR_BIAS                                                                         \
+	"ldrd r0, r12, [r2], #8\n\t"                                                              \
+	"ldm r1!, {r8-r11}\n\t"                                                                   \
+	"sxtb16 lr, r0\n\t"                                                                       \
+	"smlad r4, r8, lr, r3\n\t"                                                                \
+	"smlad r5, r9, lr, r3\n\t"                                                                \
+	"smlad r6, r10, lr, r3\n\t"                                                               \
+	"smlad r7, r11, lr, r3\n\t" MCUBERT_PAIR_TAIL
+
+/* naked: the body is all assembly, the arguments arrive in r0-r3 */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+__attribute__((naked, noinline)) void mcubert_mac_4x1_asm(int32_t acc[4], const int32_t *a,
+							 const int8_t *b, int32_t npairs)
+{
+	__asm__ volatile("tst r2, #3\n\t"
+			 "bne.w mcubert_mac_4x1_unaligned\n\t"
+			 "push {r4-r11, lr}\n\t"
+			 "push {r0, r3}\n\t"
+			 "ldm r0, {r4-r7}\n\t"
+			 "ands r3, r3, #3\n\t"
+			 "beq 2f\n"
+			 "1:\n\t" MCUBERT_PAIR
+			 "subs r3, r3, #1\n\t"
+			 "bne 1b\n"
+			 "2:\n\t"
+			 "ldr r3, [sp, #4]\n\t"
+			 "lsrs r3, r3, #2\n\t"
+			 "beq 4f\n"
+			 "3:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
+			 "subs r3, r3, #1\n\t"
+			 "bne 3b\n"
+			 "4:\n\t"
+			 "ldr r0, [sp]\n\t"
+			 "stm r0, {r4-r7}\n\t"
+			 "add sp, sp, #8\n\t"
+			 "pop {r4-r11, pc}\n\t");
+}
+
+/*
+ * Four rows of a linear layer over a range of output channels, requantised and stored:
+ * mcubert_mac_4x1 per channel with the bias as the start and every shift >= 33
+ * (mcubert_rq_apply's SMMLA form), the loop over channels in assembly too. The job is
+ * copied to the stack frame; offsets below are its fields'.
+ */
+struct rows_job {
+	const int32_t *bias;  /*  0: bias of the current channel */
+	const int32_t *mult;  /*  4 */
+	const int32_t *shift; /*  8 */
+	uint8_t *y;           /* 12: output of the current channel, row 0 */
+	const int8_t *w;      /* 16: weight row of the current channel */
+	uint8_t *y_end;       /* 20: y past the last channel */
+	const int32_t *xs;    /* 24: four unpacked rows */
+	int32_t np4;          /* 28: weight pairs / 4, >= 1 */
+	int32_t wadj;         /* 32: weight row stride minus the 8 * pairs bytes walked */
+	int32_t ystr;         /* 36: bytes between output rows */
+	int32_t ych;          /* 40: bytes between output channels */
+	int32_t s16;          /* 44: int16 outputs (else int8) */
+};
+
+#define MCUBERT_RQ_STORE(ins, bits)                                                               \
+	"ssat r4, #" bits ", r4\n\t" ins " r4, [r8]\n\t"                                          \
+	"ssat r5, #" bits ", r5\n\t" ins " r5, [r8, r0]\n\t"                                      \
+	"add r8, r8, r0, lsl #1\n\t"                                                              \
+	"ssat r6, #" bits ", r6\n\t" ins " r6, [r8]\n\t"                                          \
+	"ssat r7, #" bits ", r7\n\t" ins " r7, [r8, r0]\n\t"                                      \
+	"ldr r0, [sp, #20]\n\t"                                                                   \
+	"cmp r12, r0\n\t"                                                                         \
+	"bne 5b\n\t"                                                                              \
+	"add sp, sp, #48\n\t"                                                                     \
+	"pop {r4-r11, pc}\n\t"
+
+__attribute__((naked, noinline)) static void rows_asm(struct rows_job *job)
+{
+	__asm__ volatile("push {r4-r11, lr}\n\t"
+			 "sub sp, sp, #48\n\t"
+			 "ldm r0, {r1-r12}\n\t"
+			 "stm sp, {r1-r12}\n"
+			 "5:\n\t"
+			 "ldr r3, [sp]\n\t"
+			 "ldr r2, [sp, #16]\n\t"
+			 "ldr r1, [sp, #24]\n\t"
+			 "ldr r3, [r3]\n\t" MCUBERT_PAIR_BIAS
+			 "ldr r3, [sp, #28]\n\t"
+			 "b 7f\n"
+			 "6:\n\t" MCUBERT_PAIR
+			 "7:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
+			 "subs r3, r3, #1\n\t"
+			 "bne 6b\n\t"
+			 /* r2: past this channel's weights; the next channel's pointers */
+			 "ldm sp, {r0, r1, r3, r8}\n\t"
+			 "ldr r9, [r1], #4\n\t"
+			 "ldr r10, [r3], #4\n\t"
+			 "adds r0, r0, #4\n\t"
+			 "ldr r11, [sp, #40]\n\t"
+			 "add r12, r8, r11\n\t"
+			 "ldr lr, [sp, #32]\n\t"
+			 "add lr, r2, lr\n\t"
+			 "stm sp, {r0, r1, r3, r12, lr}\n\t"
+			 /* v = (hi(acc * mult) + 2^(sh-1)) >> sh, sh = shift - 32 */
+			 "sub r10, r10, #32\n\t"
+			 "sub r2, r10, #1\n\t"
+			 "movs r11, #1\n\t"
+			 "lsl r2, r11, r2\n\t"
+			 "ldr r0, [sp, #36]\n\t"
+			 "ldr r1, [sp, #44]\n\t"
+			 "smmla r4, r4, r9, r2\n\t"
+			 "asr r4, r4, r10\n\t"
+			 "smmla r5, r5, r9, r2\n\t"
+			 "asr r5, r5, r10\n\t"
+			 "smmla r6, r6, r9, r2\n\t"
+			 "asr r6, r6, r10\n\t"
+			 "smmla r7, r7, r9, r2\n\t"
+			 "asr r7, r7, r10\n\t"
+			 "cbnz r1, 8f\n\t" MCUBERT_RQ_STORE("strb", "8")
+			 "8:\n\t" MCUBERT_RQ_STORE("strh", "16"));
+}
+#pragma GCC diagnostic pop
+#endif
 
 int32_t mcubert_linear_s8_buffer_size(const struct mcubert_linear_dims *d)
 {
-	return 4 * ((d->in_dim + 3) & ~3);
+	return 8 * ((d->in_dim + 7) & ~7);
 }
 
 /*
@@ -69,50 +250,63 @@ static void linear(const struct mcubert_kernel_ctx *ctx, const struct mcubert_li
 		   const struct mcubert_linear_params *p, const int8_t *x, void *y,
 		   enum out_kind kind)
 {
-	const int32_t K = d->in_dim, kp = (K + 3) & ~3, rows = d->rows, xstr = d->x_stride;
-	const int32_t ystr = d->y_stride, ych = d->y_ch_stride;
+	const int32_t K = d->in_dim, kp = (K + 7) & ~7, np = kp >> 3, rows = d->rows;
+	const int32_t xstr = d->x_stride, ystr = d->y_stride, ych = d->y_ch_stride;
 	const int32_t o0 = d->out_first, o1 = d->out_first + d->out_count;
 	const int8_t *const w = p->w;
 	const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
 	int32_t *const xs = (int32_t *)ctx->buf;
 
-	for (int32_t r = 0; r < rows; r += 2) {
-		/* an odd last row is unpacked twice and its copy discarded */
-		const int32_t nrows = rows - r < 2 ? 1 : 2;
-		const int8_t *x0 = x + r * xstr;
-		const int32_t nblk = mcubert_unpack_2rows(x0, x0 + (nrows - 1) * xstr, K, xs, 0);
+#if MCUBERT_MAC_ASM
+	/* the assembly channel loop: full groups of 4 rows, int8/int16 outputs, a bias, every
+	 * shift >= 33, 4k pairs of 8-byte aligned weights */
+	int fast = bias != 0 && kind != OUT_S32 && o1 > o0 && np >= 4 && (np & 3) == 0 &&
+		   ((uintptr_t)w & 3u) == 0;
 
-		for (int32_t q = o0 >> 1; 2 * q < o1; q++) {
-			const int32_t oa = 2 * q;
-			int32_t acc[4];
+	for (int32_t o = o0; fast && o < o1; o++) {
+		fast = shift[o] >= 33;
+	}
+#endif
+	for (int32_t r = 0; r < rows; r += 4) {
+		/* a short last group repeats its last row; the copies are not stored */
+		const int32_t nr = rows - r < 4 ? rows - r : 4;
+		const int8_t *xr[4];
 
-			/* a channel outside the range may be padding: its bias is not read */
-			acc[0] = (bias != 0 && oa >= o0) ? bias[oa] : 0;
-			acc[1] = (bias != 0 && oa + 1 < o1) ? bias[oa + 1] : 0;
-			acc[2] = acc[0];
-			acc[3] = acc[1];
-			mcubert_mac_2x2(xs, w + q * 2 * kp, 4, 8, nblk, acc);
-			if (nrows == 2 && oa >= o0 && oa + 1 < o1) {
-				/* the common full tile: straight-line, one multiplier load per channel */
-				const int32_t ma = mult[oa], mb = mult[oa + 1];
-				const int32_t sa = shift[oa], sb = shift[oa + 1];
-				const int32_t i0 = r * ystr + (oa - o0) * ych;
+		for (int32_t t = 0; t < 4; t++) {
+			xr[t] = x + (r + (t < nr ? t : nr - 1)) * xstr;
+		}
+		mcubert_unpack_4rows(xr, K, xs, 0);
+		int32_t idx = r * ystr;
 
-				store4(kind, y, i0, i0 + ych, i0 + ystr, i0 + ystr + ych,
-				       mcubert_requant_s32(acc[0], ma, sa),
-				       mcubert_requant_s32(acc[1], mb, sb),
-				       mcubert_requant_s32(acc[2], ma, sa),
-				       mcubert_requant_s32(acc[3], mb, sb));
-				continue;
-			}
-			for (int32_t i = 0; i < 2 * nrows; i++) {
-				const int32_t o = oa + (i & 1);
+#if MCUBERT_MAC_ASM
+		if (fast && nr == 4) {
+			const int32_t sz = kind == OUT_S16 ? 2 : 1;
+			struct rows_job job = {bias + o0, mult + o0, shift + o0,
+					       (uint8_t *)y + sz * idx, w + o0 * kp,
+					       (uint8_t *)y + sz * (idx + (o1 - o0) * ych), xs, np >> 2,
+					       0, sz * ystr, sz * ych, kind == OUT_S16};
 
-				if (o >= o0 && o < o1) {
-					const int32_t v = mcubert_requant_s32(acc[i], mult[o], shift[o]);
-					const int32_t idx = (r + (i >> 1)) * ystr + (o - o0) * ych;
+			rows_asm(&job);
+			continue;
+		}
+#endif
 
-					store4(kind, y, idx, -1, -1, -1, v, 0, 0, 0);
+		for (int32_t o = o0; o < o1; o++, idx += ych) {
+			const int32_t b = bias != 0 ? bias[o] : 0;
+			int32_t acc[4] = {b, b, b, b};
+			struct mcubert_rq q;
+
+			mcubert_mac_4x1(xs, w + o * kp, np, acc);
+			mcubert_rq_prepare(&q, mult[o], shift[o]);
+			for (int32_t t = 0; t < nr; t++) {
+				const int32_t v = mcubert_rq_apply(&q, acc[t]);
+
+				if (kind == OUT_S8) {
+					((int8_t *)y)[idx + t * ystr] = (int8_t)__ssat(v, 8);
+				} else if (kind == OUT_S16) {
+					((int16_t *)y)[idx + t * ystr] = (int16_t)__ssat(v, 16);
+				} else {
+					((int32_t *)y)[idx + t * ystr] = v;
 				}
 			}
 		}
@@ -132,7 +326,7 @@ MCUBERT_INLINE void linear(const struct mcubert_kernel_ctx *ctx,
 			   const struct mcubert_linear_params *p, const int8_t *x, void *y,
 			   enum out_kind kind)
 {
-	const int32_t K = d->in_dim, kp = (K + 3) & ~3;
+	const int32_t K = d->in_dim, kp = (K + 7) & ~7;
 
 	(void)ctx;
 	for (int32_t r = 0; r < d->rows; r++) {
@@ -140,16 +334,17 @@ MCUBERT_INLINE void linear(const struct mcubert_kernel_ctx *ctx,
 
 		for (int32_t i = 0; i < d->out_count; i++) {
 			const int32_t o = d->out_first + i;
-			const int8_t *w = p->w + (o >> 1) * 2 * kp + (o & 1) * 4;
+			const int8_t *w = p->w + o * kp;
 			int32_t acc = bias_of(p, o);
 			int32_t k = 0;
 
-			for (; k + 4 <= K; k += 4, w += 8) {
-				acc += xr[k] * w[0] + xr[k + 1] * w[1] + xr[k + 2] * w[2] +
-				       xr[k + 3] * w[3];
+			/* four at a time: the weight row is padded, only x has a tail */
+			for (; k + 4 <= K; k += 4) {
+				acc += xr[k] * w[k] + xr[k + 1] * w[k + 1] + xr[k + 2] * w[k + 2] +
+				       xr[k + 3] * w[k + 3];
 			}
-			for (int32_t j = 0; k < K; k++, j++) {
-				acc += xr[k] * w[j];
+			for (; k < K; k++) {
+				acc += xr[k] * w[k];
 			}
 			store(kind, y, r * d->y_stride + i * d->y_ch_stride, acc, p, o);
 		}

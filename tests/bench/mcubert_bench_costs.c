@@ -3,8 +3,9 @@
  *
  * The planner's cost table (python/mcubert/export/costmodel.py): instruction counts of each
  * kernel over a small grid of shapes on an emulated core (QEMU -icount shift=0). The grid
- * varies rows (odd and even: the SIMD kernels work on row pairs), reduction length and
- * outputs, so the planner can fit per-call, per-row-pair and per-MAC costs. Each call is
+ * varies rows (whole groups of 4 and short ones: the SIMD kernels work on four rows at
+ * once), reduction length and outputs, so the planner can fit per-call, per-group and
+ * per-MAC costs. Each call is
  * repeated REPEAT times and the total printed, which takes the 40-instruction resolution
  * of the counter (tests/runner/mcubert_icount.h) down to 40 / REPEAT. One line per shape:
  *   cost kernel=<name> rows=<r> k=<reduction> n=<outputs or elements> insns=<total> repeat=<R>
@@ -146,7 +147,7 @@ static void elementwise(int32_t n)
 
 int main(void)
 {
-	static const int32_t rows[] = {1, 2, 3, 8};
+	static const int32_t rows[] = {1, 2, 3, 4, 5, 8, 12};
 	static const int32_t lin[][2] = {{64, 64}, {128, 128}, {128, 512}, {512, 128}, {256, 32}};
 	static const int32_t att[][2] = {{32, 32}, {128, 64}, {512, 64}, {64, 16}};
 	static const int32_t elems[] = {64, 128, 512, 2048};

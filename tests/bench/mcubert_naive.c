@@ -21,8 +21,8 @@
 
 #define NOINLINE __attribute__((noinline))
 
-#if defined(MCUBERT_LAYOUT_OC2_K4) && (MCUBERT_LAYOUT_OC2_K4 != MCUBERT_NAIVE_LAYOUT)
-#error "w_at() below implements layout MCUBERT_LAYOUT_OC2_K4; keep the two in step"
+#if defined(MCUBERT_LAYOUT_K8) && (MCUBERT_LAYOUT_K8 != MCUBERT_NAIVE_LAYOUT)
+#error "w_at() below implements layout MCUBERT_LAYOUT_K8; keep the two in step"
 #endif
 
 /* ------------------------------------------------------------------ blob access */
@@ -62,16 +62,12 @@ static uint32_t cfg(const uint8_t *blob, uint32_t field)
 	return rd32(blob + 24 + 4 * field);
 }
 
-/*
- * Weight layout 1 (OC2_K4): W[O][K] is stored as Op x Kp bytes (Kp = K rounded up to 4,
- * Op = O rounded up to 2); pairs of output rows are interleaved in groups of 4 inputs.
- */
+/* Weight layout 2 (K8): W[O][K] is stored as O rows of Kp8 bytes (K rounded up to 8). */
 static NOINLINE int8_t w_at(const int8_t *w, int K, int o, int k)
 {
-	int Kp = (K + 3) / 4 * 4;
+	int Kp = (K + 7) / 8 * 8;
 
-	return w[(size_t)(o / 2) * 2 * (size_t)Kp + (size_t)(k / 4) * 8 + (size_t)(o % 2) * 4 +
-		 (size_t)(k % 4)];
+	return w[(size_t)o * (size_t)Kp + (size_t)k];
 }
 
 /* ------------------------------------------------------------------ scalar primitives */

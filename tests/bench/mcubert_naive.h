@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Blob weight layout this implementation reads (header field at byte 6). */
-#define MCUBERT_NAIVE_LAYOUT 1u
+#define MCUBERT_NAIVE_LAYOUT 2u
 
 /* bytes of work memory mcubert_naive_classify needs for n_tokens <= s->max_seq_len */
 size_t mcubert_naive_work_size(const struct mcubert_schedule *s);

@@ -25,7 +25,8 @@ from ..int8.qmodel import LAYER_TENSORS, QuantModel
 MAGIC = b"MCBB"
 BLOB_VERSION = 3       # 2: the segment-B slot (sentence pairs); 3: pos_rank (low-rank positions)
 LAYOUT_ROW_MAJOR = 0
-LAYOUT_OC2_K4 = 1  # the layout every kernel variant reads (interleave_oc2_k4)
+LAYOUT_OC2_K4 = 1  # earlier blobs: channel pairs interleaved; mcubert_init refuses it now
+LAYOUT_K8 = 2      # the layout every kernel variant reads (pad_k8)
 HEADER_SIZE = 72
 ALIGN = 16
 CKPT_BLOCK = 64
@@ -36,25 +37,22 @@ GLOBAL_SLOTS = ("cluster_info", "cluster_map", "cluster_ckpt", "emb_u", "emb_vt"
 WEIGHT_SLOTS = ("pool_w", "cls_w") + tuple(f"{n}.w" for n in ("q", "k", "v", "o", "f1", "f2"))
 
 
-def interleave_oc2_k4(w: np.ndarray) -> np.ndarray:
-    """W[O][K] -> the OC2_K4 layout the linear kernels read (src/mcubert_blob.h).
+def kp8(k: int) -> int:
+    return -(-k // 8) * 8
 
-    Output channels go in pairs and K in blocks of 4: W[o][k] lands at
-    (o/2)*2*Kp + (k/4)*8 + (o%2)*4 + k%4, with Kp = roundup(K, 4) and Op = roundup(O, 2)
-    zero-padded. One pointer then walks both channels of a pair, each 4-byte block is one
-    aligned word, and the DSP kernel never needs a K tail for the weights.
-    """
+
+def pad_k8(w: np.ndarray) -> np.ndarray:
+    """W[O][K] -> the K8 layout the linear kernels read (src/mcubert_blob.h): one row per
+    output channel, K zero-padded to a multiple of 8, so W[o][k] lands at o*Kp8 + k. The SIMD
+    kernel loads a row's next 8 weights with one LDRD: rows are 8-aligned, without a K tail."""
     O, K = w.shape
-    Op, Kp = O + O % 2, -(-K // 4) * 4
-    pad = np.zeros((Op, Kp), np.int8)
-    pad[:O, :K] = w
-    # [Op/2][2][Kp/4][4] -> [Op/2][Kp/4][2][4]
-    return np.ascontiguousarray(pad.reshape(Op // 2, 2, Kp // 4, 4).transpose(0, 2, 1, 3)).reshape(-1)
+    pad = np.zeros((O, kp8(K)), np.int8)
+    pad[:, :K] = w
+    return pad.reshape(-1)
 
 
-def deinterleave_oc2_k4(flat: np.ndarray, O: int, K: int) -> np.ndarray:
-    Op, Kp = O + O % 2, -(-K // 4) * 4
-    return np.asarray(flat, np.int8).reshape(Op // 2, Kp // 4, 2, 4).transpose(0, 2, 1, 3).reshape(Op, Kp)[:O, :K]
+def unpad_k8(flat: np.ndarray, O: int, K: int) -> np.ndarray:
+    return np.asarray(flat, np.int8).reshape(O, kp8(K))[:, :K]
 
 
 def cluster_bits(k: int) -> int:
@@ -102,15 +100,15 @@ def _slots(qm: QuantModel) -> list[bytes]:
         b"".join(s8(t[f"emb.Vt.{c}"]) for c in range(K)),
         b"".join(i32(t[f"emb.rq.{c}"]) for c in range(K)),
         s8(t["pos"]) + (s8(t["pos.vt"]) if qm.pos_rank else b""), i32(t["pos.rq"]), i32(t["emb.ln"]),
-        s8(interleave_oc2_k4(t["pool.w"])), i32(t["pool.b"]), i32(t["pool.rq"]), s8(t["tanh_lut"]),
-        s8(interleave_oc2_k4(t["cls.w"])), i32(t["cls.b"]), i32(t["cls.rq"]),
+        s8(pad_k8(t["pool.w"])), i32(t["pool.b"]), i32(t["pool.rq"]), s8(t["tanh_lut"]),
+        s8(pad_k8(t["cls.w"])), i32(t["cls.b"]), i32(t["cls.rq"]),
         np.ascontiguousarray(qm.segment, "<i2").tobytes(),
     ]
     for i in range(qm.layers):
         for name in LAYER_TENSORS:
             a = np.ascontiguousarray(qm.layer(i, name))
             if name in WEIGHT_SLOTS:
-                a = interleave_oc2_k4(a)
+                a = pad_k8(a)
             g.append(a.tobytes())
     return g
 
@@ -130,7 +128,7 @@ def build_blob(qm: QuantModel, schedule_hash: int) -> bytes:
     logit_bits = struct.unpack("<I", struct.pack("<f", float(qm.scales.get("logit", 1.0))))[0]
     cfg = [qm.vocab_size, qm.hidden, qm.layers, qm.heads, qm.ffn, qm.max_positions, qm.num_labels, K,
            cluster_bits(K), CKPT_BLOCK, logit_bits, qm.pos_rank]
-    head = bytearray(MAGIC + struct.pack("<HHIII I", BLOB_VERSION, LAYOUT_OC2_K4, total, 0,
+    head = bytearray(MAGIC + struct.pack("<HHIII I", BLOB_VERSION, LAYOUT_K8, total, 0,
                                          schedule_hash, len(slots)))
     head += struct.pack("<12I", *cfg)
     for off, size in entries:

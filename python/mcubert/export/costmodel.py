@@ -4,10 +4,10 @@
 kernel_costs.py holds instruction counts of every kernel over a grid of shapes, measured by
 `mcubert bench --cost-table` (tests/bench/mcubert_bench_costs.c, SIMD build). Each kernel's
 counts are fitted by least squares to the shape of its loops:
-  linear, Q.K^T, P.V  insns = a + P (b + c Kp + Op (d + e Kp)) + f odd Op
-                      P row pairs (the SIMD kernels work on two rows at once), Kp the reduction
-                      padded to 4, Op output pairs, odd 1 when the last row has no partner
-                      (that pair takes the general path, and costs what a full pair costs);
+  linear, Q.K^T, P.V  insns = a + k n + G (b + c Kp + n (d + e Kp)) + t (f + g Kp + n (h + i Kp)) + j r n
+                      G full groups of 4 rows (the SIMD kernels work on four rows at once), Kp
+                      the reduction padded to 8, n the outputs, t 1 when a short last group of
+                      r rows remains (it takes the general path, computes 4 rows and stores r);
   element-wise        insns = a + b n (residual add, LUT, LayerNorm of a row, softmax of a row).
 encoder_insns() sums the calls each schedule makes for one full-length input (n = max_seq_len),
 mirroring src/mcubert_classify.c loop for loop. The embedding and the head cost the same in
@@ -25,12 +25,13 @@ PAIRED = ("linear_s8", "linear_s8_s16", "attn_qk_s8", "attn_pv_s8")
 
 
 def _kp(n: int) -> int:
-    return -(-n // 4) * 4
+    return -(-n // 8) * 8
 
 
 def _paired_features(rows: int, k: int, n: int) -> list[float]:
-    P, Kp, Op, odd = -(-rows // 2), _kp(k), -(-n // 2), rows % 2
-    return [1.0, P, P * Kp, P * Op, P * Op * Kp, odd * Op]
+    G, Kp, r = rows // 4, _kp(k), rows % 4
+    t = float(r != 0)
+    return [1.0, n, G, G * Kp, G * n, G * n * Kp, t, t * Kp, t * n, t * n * Kp, r * n]
 
 
 def _features(kernel: str, rows: int, k: int, n: int) -> list[float]:

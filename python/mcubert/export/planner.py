@@ -209,15 +209,16 @@ def check_overlap(plan: Plan) -> list[tuple[str, str]]:
 
 
 def _kp(n: int) -> int:
-    return -(-n // 4) * 4
+    """int32 words of four unpacked int16 rows of n elements, padded to 8 (the SIMD kernels)."""
+    return 2 * (-(-n // 8) * 8)
 
 
 def scratch_words(d: Dims, L: int) -> int:
-    """int32 words of kernel scratch for every kernel call: two unpacked operand rows of the
+    """int32 words of kernel scratch for every kernel call: four unpacked operand rows of the
     longest reduction (in_dim of any linear, or the keys of P.V); the SIMD kernels'
     *_buffer_size() maximum. The layer-wise plan reserves it; every plan reserves what the
     SIMD build needs, so one schedule serves SIMD and portable builds alike."""
-    return max(_kp(max(d.hidden, d.ffn)), _kp(L))  # 2 rows x Kp int16 = Kp words
+    return max(_kp(max(d.hidden, d.ffn)), _kp(L))  # 4 rows x Kp8 int16 = 2 Kp8 words
 
 
 def attn_scratch_words(d: Dims, L: int) -> int:
@@ -242,7 +243,9 @@ def _fine(d: Dims, L: int, tq: int, tf: int, per_head: int):
     """
     H, F, dh = d.hidden, d.ffn, d.head_dim
     kv = dh if per_head else H
-    shapes = {"HIDDEN": ("s8", (L, H)), "ROW16": ("s16", (H,)), "Q": ("s8", (tq, kv)),
+    # no Q buffer: a tile's queries are written where its context goes (CTX), head by head;
+    # Q.K^T of a head reads only its own columns, which P.V then overwrites
+    shapes = {"HIDDEN": ("s8", (L, H)), "ROW16": ("s16", (H,)),
               "K": ("s8", (L, kv)), "V": ("s8", (L, kv)), "SCORES": ("s16", (tq, L)),
               "CTX": ("s8", ((L if per_head else tq), H)), "RES": ("s16", (tq, H)),
               "INTER": ("s8", (tf, F)), "RES2": ("s16", (tf, H)), "POOLED": ("s8", (H,)),
@@ -254,14 +257,14 @@ def _fine(d: Dims, L: int, tq: int, tf: int, per_head: int):
         if per_head:
             # CTX is reserved from the first head on: head h+1's K/V must not land on it
             steps += [(f"kv{i}", {"HIDDEN"}, {"K", "V", "CTX"}, S),
-                      (f"q{i}", {"HIDDEN"}, {"Q"}, S),
-                      (f"att{i}", {"Q", "K", "V", "CTX"}, {"CTX"}, {"SCORES"} | S),
+                      (f"q{i}", {"HIDDEN"}, {"CTX"}, S),
+                      (f"att{i}", {"K", "V", "CTX"}, {"CTX"}, {"SCORES"} | S),
                       (f"o{i}", {"CTX"}, {"RES"}, S),
                       (f"ln1_{i}", {"RES", "HIDDEN", "CTX"}, {"HIDDEN"}, set())]
         else:
             steps += [(f"kv{i}", {"HIDDEN"}, {"K", "V"}, S),
-                      (f"q{i}", {"HIDDEN"}, {"Q"}, S),
-                      (f"att{i}", {"Q", "K", "V"}, {"CTX"}, {"SCORES"} | S),
+                      (f"q{i}", {"HIDDEN"}, {"CTX"}, S),
+                      (f"att{i}", {"CTX", "K", "V"}, {"CTX"}, {"SCORES"} | S),
                       (f"o{i}", {"CTX"}, {"RES"}, S),
                       (f"ln1_{i}", {"RES", "HIDDEN", "K", "V"}, {"HIDDEN"}, set())]
         steps += [(f"f1_{i}", {"HIDDEN"}, {"INTER"}, FS), (f"f2_{i}", {"INTER"}, {"RES2"}, FS),

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..int8 import numerics as nx
-from ..export.blob import CKPT_BLOCK, cluster_bits, cluster_checkpoints, interleave_oc2_k4, pack_cluster_map
+from ..export.blob import CKPT_BLOCK, cluster_bits, cluster_checkpoints, pad_k8, pack_cluster_map
 
 DEFAULT_SEED = 20240901
 KERNELS = ("linear", "attn_qk", "attn_pv", "softmax", "layernorm", "lut", "residual_add", "embedding")
@@ -49,7 +49,7 @@ class Header:
         self.arrays: list[str] = []
         self.tables: dict[str, list[str]] = {k: [] for k in KERNELS}
         self.max_out = 0       # bytes of the largest output buffer the harness must hold
-        self.max_scratch = 0   # bytes of the largest SIMD scratch (2 unpacked rows of 4*Kp)
+        self.max_scratch = 0   # bytes of the largest SIMD scratch (4 unpacked int16 rows of Kp8)
 
     def array(self, name: str, values, dtype) -> str:
         a = np.asarray(values).astype(dtype).ravel()
@@ -77,7 +77,7 @@ class Header:
         self.max_out = max(self.max_out, int(nbytes))
 
     def scratch(self, k: int) -> None:
-        self.max_scratch = max(self.max_scratch, 4 * (-(-k // 4) * 4))
+        self.max_scratch = max(self.max_scratch, 8 * (-(-k // 8) * 8))
 
     def render(self) -> str:
         parts = ["/* SPDX-License-Identifier: Apache-2.0 */",
@@ -145,6 +145,10 @@ LINEAR_CASES = [
     (16, 3, 20, 9, 0, 9, 20, 9, 1, 0, True, 3),       # out-projection style
     (16, 1, 35, 5, 1, 3, 40, 3, 1, 1, True, 3),
     (16, 6, 48, 14, 0, 14, 48, 14, 1, 0, True, 2),    # FFN down-projection style
+    # the Cortex-M assembly channel loop: groups of 4 rows, K a multiple of 32, shifts >= 33
+    (8, 8, 64, 12, 2, 9, 64, 9, 1, 0, True, 1),       # two full groups, channel slice
+    (8, 4, 32, 6, 0, 6, 32, 1, 9, 0, True, 1),        # transposed output (V)
+    (16, 6, 128, 5, 0, 5, 128, 5, 1, 0, True, 0),     # int16, a 2-row tail after the group
     (32, 1, 24, 3, 0, 3, 24, 3, 1, 0, True, 40),      # logits, wide shifts: int32 saturation
     (32, 2, 11, 5, 0, 5, 11, 5, 1, 2, True, 40),
 ]
@@ -173,7 +177,7 @@ def _linear(h: Header, rng, i: int, c) -> None:
             y_exp[r * ys + (o - o0) * ych] = y[r, o]
     p = f"golden_linear_{i}"
     h.array(f"{p}_x", x, np.int8)
-    h.array(f"{p}_w", interleave_oc2_k4(w), np.int8)
+    h.array(f"{p}_w", pad_k8(w), np.int8)
     if has_bias:
         h.array(f"{p}_b", bias, np.int32)
     h.array(f"{p}_rq", np.concatenate([m, s]), np.int32)
@@ -372,6 +376,7 @@ EMBEDDING_CASES = [
     (90, 9, (5, 0), 12, 8, 3),                 # low-rank positions: k < 4 (no SIMD block), odd hidden
     (120, 16, (8,), 20, 10, 8),                # k a multiple of 4
     (100, 13, (0, 6), 9, 9, 7),                # k = 4 + tail, odd hidden, a rank-0 cluster
+    (160, 37, (16, 32, 0), 12, 12),            # ranks of 16k: Cortex-M assembly, 16-channel chunks
 ]
 
 

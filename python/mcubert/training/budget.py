@@ -74,8 +74,8 @@ def embedding_fixed_bytes(k: int, vocab_size: int, hidden: int) -> int:
 
 
 def _weight(o: int, k: int) -> int:
-    """Bytes of an (o x k) int8 weight in the OC2_K4 layout (blob.interleave_oc2_k4)."""
-    return (o + o % 2) * _ceil(k, 4) * 4
+    """Bytes of an (o x k) int8 weight in the K8 layout (blob.pad_k8)."""
+    return o * _ceil(k, 8) * 8
 
 
 def _ln(h: int) -> int:

@@ -18,7 +18,7 @@ struct golden_linear {
 	int32_t out_bits; /* 8, 16 or 32: mcubert_linear_s8, _s8_s16, _s8_s32 */
 	struct mcubert_linear_dims d;
 	const int8_t *x;      /* first row, possibly unaligned */
-	const int8_t *w;      /* [out_total][in_dim] in the OC2_K4 layout */
+	const int8_t *w;      /* [out_total][in_dim] in the K8 layout */
 	const int32_t *bias;  /* NULL: no bias */
 	const int32_t *mult;  /* indexed by absolute channel */
 	const int32_t *shift;
