@@ -25,6 +25,9 @@ PLACEABLE = ("zephyr,dtcm", "zephyr,sram")
 DEFAULT_NAMES = {"zephyr,dtcm": "DTCM", "zephyr,sram": "SRAM"}
 # Without a profile: a TCM has no wait states and no cache effects, so it comes first.
 DEFAULT_ORDER = ("zephyr,dtcm", "zephyr,sram")
+# CONFIG_MCUBERT_RAM_RESERVE's default (Kconfig), for a .config that predates it.
+DEFAULT_RESERVE = 2048
+EARLIER = "earlier arenas"
 
 
 @dataclass
@@ -89,7 +92,9 @@ def declared_ram(cfg: dict[str, str]) -> list[tuple[str, int]]:
     arena: the kernel's stacks, the heaps, the shell's and the logger's stacks and buffers.
     The kernel's own objects and the drivers' data are not declared anywhere before the link:
     CONFIG_MCUBERT_RAM_RESERVE stands for them."""
-    y = lambda k: cfg.get(k) == "y"           # noqa: E731
+    def y(key: str) -> bool:
+        return cfg.get(key) == "y"
+
     cpus = max(1, _int(cfg, "MP_MAX_NUM_CPUS"))
     items = [("main stack", _int(cfg, "MAIN_STACK_SIZE")),
              ("ISR stacks", _int(cfg, "ISR_STACK_SIZE") * cpus),
@@ -110,9 +115,6 @@ def declared_ram(cfg: dict[str, str]) -> list[tuple[str, int]]:
                   _int(cfg, "MCUBERT_RAM_RESERVE") if "MCUBERT_RAM_RESERVE" in cfg else DEFAULT_RESERVE))
     return [(w, n) for w, n in items if n > 0]
 
-
-DEFAULT_RESERVE = 2048
-EARLIER = "earlier arenas"
 
 
 @dataclass
