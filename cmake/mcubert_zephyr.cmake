@@ -7,8 +7,13 @@
 # labels and arena as <name>_model.h/.c, plus <name>_inputs.h when INPUTS is given and
 # <name>_vocab.h/.c (the vocabulary blob of mcubert_tokenize(), needs CONFIG_MCUBERT_TOKENIZER)
 # with TOKENIZER, into ${CMAKE_CURRENT_BINARY_DIR}/mcubert/<name>/, and adds them to <target>. The decisions
-# (dependencies, fit against the board) are made by python/mcubert/targets/zephyr.py, which CI tests;
-# this file only gathers devicetree and Kconfig facts and wires the commands.
+# (dependencies, the arena's region, fit against the board) are made by python/mcubert/targets/zephyr.py
+# and memory.py, which CI tests; this file only gathers devicetree and Kconfig facts and wires the commands.
+#
+# The arena goes, with CONFIG_MCUBERT_ARENA_AUTO (the default), to the fastest RAM region that holds
+# it beside what the rest of the image declares there (.config: stacks, heaps, buffers, a reserve),
+# in the board profile's order: DTCM before SRAM on the F746. After the link, the mcubert_memcheck
+# target reads zephyr.elf, confirms the arena's region and prints the memory summary by region.
 #
 # For apps that generate more (the kernel tests' golden vectors) it also sets:
 #   MCUBERT_PYTHON             the interpreter (Zephyr's)
@@ -50,6 +55,51 @@ function(mcubert_dt_fact out chosen)
   else()
     set(${out} "" PARENT_SCOPE)
   endif()
+endfunction()
+
+# The post-link check: mcubert_memcheck (part of the default build) reads zephyr.elf and
+# prints each devicetree region's use, the arenas in theirs; it fails when an arena is not in the
+# region it was placed for. logical_target_for_zephyr_elf is the final ELF's target, which
+# Zephyr's CMakeLists.txt hands up to the application's scope.
+function(mcubert_memcheck_target)
+  if(NOT logical_target_for_zephyr_elf OR TARGET mcubert_memcheck)
+    return()
+  endif()
+  get_property(args GLOBAL PROPERTY MCUBERT_MEMCHECK_ARGS)
+  get_property(dt GLOBAL PROPERTY MCUBERT_MEMCHECK_DT)
+  get_property(declared GLOBAL PROPERTY MCUBERT_MEMCHECK_DECLARED)
+  list(REMOVE_DUPLICATES declared)
+  foreach(d ${declared})
+    list(APPEND args --expected-other ${d})
+  endforeach()
+  # A stamp, so that a build with nothing changed runs nothing; naming the ELF's target in
+  # DEPENDS re-runs the check whenever the image is linked again.
+  set(stamp ${CMAKE_CURRENT_BINARY_DIR}/mcubert/memcheck.stamp)
+  add_custom_command(
+    OUTPUT ${stamp}
+    COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr memcheck
+            --elf $<TARGET_FILE:${logical_target_for_zephyr_elf}> ${dt} ${args}
+            --board ${BOARD} --board-target ${BOARD}${BOARD_QUALIFIERS}
+    COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+    DEPENDS ${logical_target_for_zephyr_elf} ${MCUBERT_GENERATOR_DEPENDS}
+    COMMENT "mcubert: memory check of the linked image"
+    VERBATIM)
+  add_custom_target(mcubert_memcheck ALL DEPENDS ${stamp})
+endfunction()
+
+# The fit check's stdout: report lines, then the decision as the last line,
+# `arena_chosen=<node> arena_bytes=<n> declared=<n>`. python/tests/test_zephyr_arena.py runs this
+# in CMake script mode on the check's real output.
+function(mcubert_parse_check_output msg chosen_var bytes_var declared_var lines_var)
+  if(NOT msg MATCHES "arena_chosen=([^ \n]+) arena_bytes=([0-9]+) declared=([0-9]+)$")
+    message(FATAL_ERROR "mcubert: unexpected output of the fit check:\n${msg}")
+  endif()
+  set(${chosen_var} ${CMAKE_MATCH_1} PARENT_SCOPE)
+  set(${bytes_var} ${CMAKE_MATCH_2} PARENT_SCOPE)
+  set(${declared_var} ${CMAKE_MATCH_3} PARENT_SCOPE)
+  string(REGEX REPLACE "\n?arena_chosen=[^\n]*$" "" msg "${msg}")
+  string(REPLACE "\n" ";" lines "${msg}")
+  set(${lines_var} "${lines}" PARENT_SCOPE)
 endfunction()
 
 function(mcubert_add_model target)
@@ -98,10 +148,23 @@ function(mcubert_add_model target)
   if(arg_TOKENIZER)
     list(APPEND check_args --tokenizer)
   endif()
-  if(CONFIG_MCUBERT_ARENA_DTCM)
+  # Where the arena goes: CONFIG_MCUBERT_ARENA_AUTO lets the check pick the fastest region that
+  # holds it (the board profile's order); an explicit choice is checked as it is.
+  if(CONFIG_MCUBERT_ARENA_AUTO)
+    set(arena_chosen auto)
+  elseif(CONFIG_MCUBERT_ARENA_DTCM)
     set(arena_chosen zephyr,dtcm)
   else()
     set(arena_chosen zephyr,sram)
+  endif()
+  # The RAM the rest of the image declares (stacks, heaps, buffers: the .config) and the arenas
+  # of earlier mcubert_add_model() calls count against the region too.
+  get_property(arenas_so_far GLOBAL PROPERTY MCUBERT_ARENAS_USED)
+  foreach(used ${arenas_so_far})
+    list(APPEND check_args --arena-used ${used})
+  endforeach()
+  if(DOTCONFIG AND EXISTS ${DOTCONFIG})
+    list(APPEND check_args --dotconfig ${DOTCONFIG})
   endif()
   execute_process(
     COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr check
@@ -113,10 +176,30 @@ function(mcubert_add_model target)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${err}")
   endif()
-  string(REPLACE "\n" ";" msg_lines "${msg}")
+  mcubert_parse_check_output("${msg}" placed arena_bytes declared msg_lines)
   foreach(line ${msg_lines})
     message(STATUS "${line}")
   endforeach()
+  if(NOT CONFIG_MCUBERT_ARENA_EXTERNAL)
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_ARENAS_USED "${placed}=${arena_bytes}")
+  endif()
+  # After the link, zephyr.elf must show the arena where it was placed, and every region within
+  # its size: mcubert_memcheck (below) prints the memory summary by region.
+  if(CONFIG_MCUBERT_ARENA_EXTERNAL)
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_MEMCHECK_ARGS --arena "${CONFIG_MCUBERT_ARENA_NAME}=")
+  elseif(CONFIG_MCUBERT_ARENA_SECTION_CUSTOM)
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_MEMCHECK_ARGS --arena "${name}_arena=")
+  else()
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_MEMCHECK_ARGS --arena "${name}_arena=${placed}")
+  endif()
+  set_property(GLOBAL APPEND PROPERTY MCUBERT_MEMCHECK_DECLARED "${placed}=${declared}")
+  set_property(GLOBAL PROPERTY MCUBERT_MEMCHECK_DT ${dt_args})
+  get_property(memcheck_deferred GLOBAL PROPERTY MCUBERT_MEMCHECK_DEFERRED)
+  if(NOT memcheck_deferred)
+    # Once, after every mcubert_add_model() call of the application.
+    cmake_language(DEFER DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} CALL mcubert_memcheck_target)
+    set_property(GLOBAL PROPERTY MCUBERT_MEMCHECK_DEFERRED TRUE)
+  endif()
   # A new model file must pass the check again.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${model})
 
@@ -141,6 +224,10 @@ function(mcubert_add_model target)
     list(APPEND outputs ${out}/${name}_vocab.h ${out}/${name}_vocab.c)
     list(APPEND sources ${out}/${name}_vocab.c)
     list(APPEND gen_args --tokenizer)
+  endif()
+  if(CONFIG_MCUBERT_ARENA_AUTO AND placed STREQUAL "zephyr,dtcm")
+    # include/mcubert/zephyr.h: MCUBERT_ARENA_DEFINE() then uses __dtcm_noinit_section.
+    set_source_files_properties(${out}/${name}_model.c PROPERTIES COMPILE_DEFINITIONS MCUBERT_ARENA_IN_DTCM=1)
   endif()
   get_filename_component(model_file ${model} NAME)
   add_custom_command(

@@ -15,7 +15,12 @@
 
 #include <mcubert/mcubert.h>
 
-#if defined(CONFIG_MCUBERT_ARENA_DTCM)
+/*
+ * With CONFIG_MCUBERT_ARENA_AUTO, mcubert_add_model() defines MCUBERT_ARENA_IN_DTCM for the
+ * generated <name>_model.c of a model whose arena it placed in DTCM.
+ */
+#if defined(CONFIG_MCUBERT_ARENA_DTCM) ||                                                  \
+	(defined(CONFIG_MCUBERT_ARENA_AUTO) && defined(MCUBERT_ARENA_IN_DTCM))
 #define MCUBERT_ARENA_PLACEMENT __dtcm_noinit_section
 #elif defined(CONFIG_MCUBERT_ARENA_SECTION_CUSTOM)
 #define MCUBERT_ARENA_PLACEMENT __attribute__((section(CONFIG_MCUBERT_ARENA_SECTION)))

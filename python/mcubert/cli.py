@@ -78,10 +78,34 @@ def _fraction(s: str) -> float:
 
 def _position_rank(s: str):
     """--position-rank: a rank R >= 1, or `search` (the search chooses it under the budget)."""
-    return "search" if s == "search" else POSITIVE(s)
+    if s == "search":
+        return s
+    if not s.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"{s!r} is not a rank (an integer >= 1) or 'search'")
+    return POSITIVE(s)
 
 
 _position_rank.__name__ = "a rank or 'search'"
+
+
+def _clusters(s: str):
+    """--clusters: a count, or `auto`."""
+    return s if s == "auto" else _int_in(1, MAX["CLUSTERS"], "a cluster count or 'auto'")(s)
+
+
+_clusters.__name__ = "a cluster count or 'auto'"
+
+
+def _pipeline_position_rank(s: str):
+    """pipeline --position-rank: `search` (its default), `dense`, or a rank R >= 1."""
+    if s == "dense":
+        return s
+    if s != "search" and not s.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"{s!r} is not a rank (an integer >= 1), 'search' or 'dense'")
+    return _position_rank(s)
+
+
+_pipeline_position_rank.__name__ = "a rank, 'search' or 'dense'"
 
 
 def _ranks(s: str) -> list[int]:
@@ -521,6 +545,8 @@ def cmd_search(a) -> int:
               hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None,
               position_rank=None if searched else a.position_rank)
     if a.cmd == "search":
+        if a.ranks and a.clusters == "auto":
+            raise CliError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
                                 rank_floor=a.rank_floor, search_positions=searched))
@@ -557,6 +583,8 @@ def cmd_pipeline(a) -> int:
     for k in ("budget", "stage_limit", "relation_weight", "limit", "position_rank"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
+    if cfg.position_rank == "dense":
+        cfg.position_rank = None
     r = pipeline.run(cfg)
     print(pipeline.table(r))
     if a.ship:
@@ -600,7 +628,7 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit", "position_rank"):
+              "limit", "position_rank", "search_clusters"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -898,7 +926,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = cmd("search", "two-stage MCU-aware embedding search under a flash budget", cmd_search)
     budget_args(s)
-    s.add_argument("--clusters", type=_int_in(1, MAX["CLUSTERS"]), default=4, help="embedding clusters")
+    s.add_argument("--clusters", type=_clusters, default=4,
+                   help="embedding clusters, or `auto` (chosen from 1-4 by the Fisher-weighted error of "
+                        "stage 1's starting plan under the exact budget)")
     s.add_argument("--ranks", type=_ranks, help="candidate rank per cluster, comma list (default 2,8,32,128 for 4 "
                                                 "clusters of hidden 128)")
     s.add_argument("--stage1-epochs", type=POSITIVE, default=1, help="stage 1 (token-to-cluster) epochs")
@@ -941,6 +971,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", help="also write the plot here (e.g. docs/img/pareto_rotten-tomatoes.png)")
     s.add_argument("--position-rank", type=POSITIVE,
                    help="every method: position table as a rank-R factorisation (default: dense)")
+    s.add_argument("--search-clusters", type=_clusters,
+                   help="the search's cluster count, or `auto` (default 4)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     run_args(s, "runs/rt", "output directory, one subdirectory per stage")
@@ -958,9 +990,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=POSITIVE, help="every stage uses the first N rows of each split (large data)")
     s.add_argument("--relation-weight", type=NONNEG_FLOAT,
                    help="student: MiniLMv2-style relation loss weight (default: PipelineConfig's)")
-    s.add_argument("--position-rank", type=_position_rank,
-                   help="search and baselines: position table as a rank-R factorisation, or `search` (the "
-                        "search chooses R; the baselines then use its R; default: dense)")
+    s.add_argument("--position-rank", type=_pipeline_position_rank,
+                   help="`search` (default: the search chooses the position table's rank R under the same "
+                        "budget, and the baselines take its R), `dense`, or a rank R for every model")
     return ap
 
 

@@ -170,6 +170,11 @@ CASES = [
     ("pipeline-baselines", ["pipeline", "--out", "{t}/p", "--baselines", "svd,pca"], "unknown baseline 'pca'"),
     ("pipeline-teacher", ["pipeline", "--out", "{t}/p", "--teacher", "{t}/dir"], "no config.json"),
     ("pipeline-out-file", ["pipeline", "--out", "{t}/a_file"], "not a directory"),
+    ("pipeline-position-rank", ["pipeline", "--out", "{t}/p", "--position-rank", "full"],
+     "'full' is not a rank (an integer >= 1), 'search' or 'dense'"),
+    ("pipeline-position-rank-0", ["pipeline", "--out", "{t}/p", "--position-rank", "0"], "must be at least 1"),
+    ("search-position-dense", ["search", "--student", "{t}/dir", "--out", "{t}/s", "--position-rank", "dense"],
+     "'dense' is not a rank (an integer >= 1) or 'search'"),
     ("bench-json-dir", ["bench", "--quick", "--json", "{t}/dir"], "is a directory"),
     ("no-command", [], "required"),
     ("unknown-command", ["frobnicate"], "invalid choice"),
@@ -252,3 +257,17 @@ def test_one_position_model_quantizes_and_runs(tmp_path, capsys):
     assert main(["quantize", str(ck), "--out", str(out), "--samples", "4", "--check", "2"]) == 0
     assert main(["verify", str(out), "--max-seq-len", "1", "--n", "3"]) == 0
     assert capsys.readouterr().out.strip().endswith("bit-exact: 3/3")
+
+
+def test_pipeline_position_rank_forms(monkeypatch, tmp_path):
+    """The pipeline searches the position rank unless told `dense` or a rank."""
+    from mcubert.training import pipeline
+
+    seen = []
+    monkeypatch.setattr(pipeline, "run", lambda cfg: seen.append(cfg.position_rank) or (_ for _ in ()).throw(
+        SystemExit(0)))
+    for arg, want in (([], "search"), (["--position-rank", "dense"], None), (["--position-rank", "7"], 7),
+                      (["--position-rank", "search"], "search")):
+        main(["pipeline", "--out", str(tmp_path / "p"), *arg])
+        assert seen[-1] == want, arg
+    assert pipeline.PipelineConfig(out="x").position_rank == "search"

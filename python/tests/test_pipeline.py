@@ -47,6 +47,13 @@ def test_pipeline_smoke(tmp_path, capsys):
     assert prov["test_sentences"] == 300 and "train split" in prov["calibration"]
     assert prov["float_dev_accuracy"] == round(models[chosen]["dev_accuracy"], 4)
     assert models["mcubert"]["int8"]["blob_bytes"] < models["dense"]["int8"]["blob_bytes"] / 5
+    # 512 positions by default, the position table's rank chosen by the search under the same
+    # budget, and the baselines given the same rank (so the word embedding budgets compare)
+    assert qm.max_positions == 512
+    assert models["mcubert"]["positions_searched"] is True
+    prank = models["mcubert"]["position_rank"]
+    for k in ("svd", "adaptive", "prune"):
+        assert models[k].get("position_rank") == prank, k
     from mcubert.training.pipeline import choose
 
     rows = {"mcubert": {"dev_accuracy": 0.7}, "svd": {"dev_accuracy": 0.8}, "prune": {"dev_accuracy": 0.7}}

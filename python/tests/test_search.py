@@ -378,6 +378,21 @@ def test_default_floor_falls_back_to_rank_0_when_over_budget(student, tmp_path):
                             ranks=[1, 4, HIDDEN], **FAST))
 
 
+def test_one_cluster_takes_the_largest_rank_that_fits(student, tmp_path):
+    """--clusters 1 without ranks is SVD's plan (every token at the largest rank in the budget),
+    not the ladder's rank-16 table cut to rank 0."""
+    from mcubert.training.baselines import svd_plan
+    from mcubert.training.search import default_ranks
+
+    assert default_ranks(1, HIDDEN, VOCAB, 80000) == svd_plan(VOCAB, HIDDEN, 80000)[1] == [2]
+    with pytest.raises(ValueError, match="budget 20000 B: not even rank 1"):
+        default_ranks(1, HIDDEN, VOCAB, 20000)
+    search(SearchConfig(student=str(student), out=str(tmp_path / "one"), budget=80000, clusters=1,
+                        stage1_epochs=1, stage2_epochs=1, finetune_epochs=1, **FAST), stop_after=("finetune", 0))
+    s2 = torch.load(tmp_path / "one" / "stage2" / "result.pt", weights_only=False)
+    assert s2["ranks"] == [2] and float(s2["table"].abs().sum()) > 0
+
+
 # ---------------------------------------------------------------- baselines
 
 
@@ -537,6 +552,12 @@ def test_sweep_points_resume_and_report(student, tmp_path, capsys):
     # another protocol in the same directory is refused
     assert main(args[:-2] + ["--finetune-epochs", "2"]) == 2
     assert "another finetune_epochs" in capsys.readouterr().err
+    assert main(args[:-2] + ["--search-clusters", "auto"]) == 2
+    assert "another search_clusters" in capsys.readouterr().err
+    # a sweep written before --search-clusters existed resumes as the default
+    f = out / "sweep_config.json"
+    f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "search_clusters"}))
+    assert main(args) == 0
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -652,3 +673,87 @@ def test_position_rank_search_is_for_the_search_only(student, tmp_path, capsys):
     with pytest.raises(ValueError, match="chooses the position rank itself"):
         search(SearchConfig(student=str(student), out=str(tmp_path / "c"), budget=BUDGET, position_rank=3,
                             search_positions=True, limit=8))
+
+
+# ---------------------------------------------------------------- the number of clusters
+
+
+def _weighted_error_direct(dense, w, of, ranks):
+    """sum_t w_t |e_t - e'_t|^2 / sum_t w_t |e_t|^2, e' the per-cluster best rank-r table in the
+    w-weighted norm, by numpy (independent of structure_error's torch path)."""
+    e = np.sqrt(w)[:, None] * dense
+    left = 0.0
+    for c, r in enumerate(ranks):
+        rows = e[of == c]
+        u, s, vt = np.linalg.svd(rows, full_matrices=False)
+        approx = (u[:, :r] * s[:r]) @ vt[:r]
+        left += float(((rows - approx) ** 2).sum())
+    return left / float((e ** 2).sum())
+
+
+def test_structure_error_is_the_weighted_truncation_error_within_budget():
+    from mcubert.training.search import frequency_plan, normalize, structure_error
+
+    rng = np.random.default_rng(0)
+    vocab, hidden = 3000, 16
+    dense = rng.normal(size=(vocab, hidden))
+    counts = (1000 / np.arange(1, vocab + 1)).astype(np.int64)
+    w = counts + 0.5
+    for k, budget in ((1, 20_000), (2, 20_000), (4, 40_000)):
+        of, ranks = frequency_plan(counts, k, hidden, budget)
+        of, _, _ = normalize(of, ranks, hidden)
+        n = int(of.max()) + 1
+        err, rk = structure_error(torch.as_tensor(dense), w, of, n, budget)
+        assert B.embedding_flash_bytes(np.bincount(of, minlength=n).tolist(), rk, vocab, hidden) <= budget
+        assert err == pytest.approx(_weighted_error_direct(dense, w, of, rk), rel=1e-9)
+        # no single direction more fits: the budget is used
+        assert all(B.embedding_flash_bytes(np.bincount(of, minlength=n).tolist(),
+                                           rk[:c] + [rk[c] + 1] + rk[c + 1:], vocab, hidden) > budget
+                   for c in range(n) if rk[c] < min(hidden, int((of == c).sum())))
+
+
+def test_choose_clusters_pays_for_index_tables_only_when_it_buys_accuracy():
+    """Every token equally used and the table nearly rank 1: at a budget of about rank 1 for all,
+    one cluster (no index table) is best, where 4 clusters' index tables leave most tokens at
+    rank 0. With 40 frequent full-rank rows carrying the weight and room for them, more
+    clusters win."""
+    from mcubert.training.search import choose_clusters
+
+    rng = np.random.default_rng(1)
+    vocab, hidden = 30522, 16
+    flat = np.outer(rng.normal(size=vocab), rng.normal(size=hidden)) + 0.05 * rng.normal(size=(vocab, hidden))
+    ones = np.ones(vocab, np.int64)
+    k_small, rows = choose_clusters(torch.as_tensor(flat), ones, ones.astype(float), 34_000)
+    assert k_small == 1, rows
+    errs = {r["clusters"]: r["error"] for r in rows if r["fits"]}
+    assert errs[1] < 0.05 < errs[4]
+    heavy = rng.choice(vocab, 40, replace=False)
+    peaked, counts = flat.copy(), ones.copy()
+    counts[heavy] = 1000
+    peaked[heavy] = 3 * rng.normal(size=(40, hidden))
+    k_big, rows = choose_clusters(torch.as_tensor(peaked), counts, counts.astype(float), 60_000)
+    assert k_big > 1, rows
+    errs = {r["clusters"]: r["error"] for r in rows if r["fits"]}
+    assert errs[k_big] == min(errs.values()) < errs[1]
+    with pytest.raises(ValueError, match="budget 100 B"):
+        choose_clusters(torch.as_tensor(flat), ones, ones.astype(float), 100)
+
+
+def test_search_with_auto_clusters(student, tmp_path):
+    """--clusters auto: the count and its scores are in metrics.json, stage 1 ran with that many
+    candidates, and the config asked for is what resume compares."""
+    out = tmp_path / "auto"
+    assert main(["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET),
+                 "--clusters", "auto", "--limit", "32", "--batch-size", "16", "--finetune-epochs", "1",
+                 "--threads", "1"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    k = m["clusters_chosen"]
+    assert k in (1, 2, 3, 4) and m["config"]["clusters"] == "auto"
+    assert {r["clusters"] for r in m["cluster_choice"]} == {1, 2, 3, 4}
+    fit = [r for r in m["cluster_choice"] if r["fits"]]
+    assert min(fit, key=lambda r: (r["error"], r["clusters"]))["clusters"] == k
+    s1 = torch.load(out / "stage1" / "result.pt", weights_only=False)
+    assert len(s1["candidate_ranks"]) == k and len(m["cluster_ranks"]) <= k
+    assert m["embedding_bytes"] <= BUDGET
+    assert main(["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET),
+                 "--clusters", "auto", "--ranks", "1,2", "--threads", "1"]) == 2

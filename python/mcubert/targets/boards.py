@@ -4,6 +4,9 @@
 The planner reports a model's fit against them (`mcubert plan --board`), the search takes its
 memory budget from them, and mcubert_add_model() checks at configure time that the profile
 agrees with Zephyr's devicetree for the board being built.
+A profile lists its RAM regions fastest first: `mcubert plan --board` and mcubert_add_model()
+(CONFIG_MCUBERT_ARENA_AUTO, python/mcubert/targets/memory.py) put the arena in the first that
+holds it.
 """
 from __future__ import annotations
 

@@ -50,7 +50,9 @@ def fit_report(qm: QuantModel, board: Board, max_seq_len: int, mode: str = "fine
     blob = blob_size(qm, max_seq_len, mode, **plan_kw)
     lines = [f"board: {board.name} ({board.cpu}, {'DSP' if board.dsp else 'no DSP'}, "
              f"{board.clock_hz / 1e6:g} MHz)"]
-    homes = sorted((r for r in board.ram if r.size >= arena), key=lambda r: r.size)
+    # The profile lists RAM fastest first; mcubert_add_model() places the arena in the same
+    # order (python/mcubert/targets/memory.py), among the regions a devicetree chosen node names.
+    homes = [r for r in board.ram if r.size >= arena]
     for r in board.ram:
         verdict = "fits" if r.size >= arena else "too small"
         lines.append(f"  arena {arena} B in {r.name} ({r.size} B): {verdict}"

@@ -165,7 +165,7 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
     m = finetune_and_save(cfg, model, table, cl, ranks, dd, info, log, stop_after)
     if m is None:
         return None
-    m = {"method": kind, **m, **data_fields(cfg), "seconds_this_run": {"finetune": round(time.time() - t0, 1)},
+    m = {"method": kind, **m, **data_fields(cfg), "position_rank": cfg.position_rank, "seconds_this_run": {"finetune": round(time.time() - t0, 1)},
          "config": {"kind": kind, **asdict(cfg)}}
     _write_metrics(out, m)
     return m

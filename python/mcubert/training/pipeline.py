@@ -37,8 +37,8 @@ class PipelineConfig:
     seed: int = 0
     data: str = "rotten-tomatoes"   # rotten-tomatoes, a cached dataset NAME, or a FILE (imported and cached)
     data_options: dict = field(default_factory=dict)   # a FILE's columns, split files, seed (datasets.build)
-    position_rank: int | str | None = None  # search and baselines: position table at this rank (None: dense;
-                                            # "search": the search chooses it, the baselines take its rank)
+    position_rank: int | str | None = "search"  # "search": the search chooses the position table's rank
+                                                # under the budget, the baselines take it; None: dense; R: rank R
 
     @classmethod
     def smoke(cls, out: str, **kw) -> "PipelineConfig":

@@ -22,7 +22,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ class RunConfig:
 
 @dataclass
 class SearchConfig(RunConfig):
-    clusters: int = 4
+    clusters: int | str = 4           # or "auto": choose_clusters picks the count under the budget
     ranks: list[int] | None = None    # candidate rank per cluster; default ladder_ranks(clusters, hidden)
     init: str = "frequency"           # alpha init: "frequency" or "uniform"
     stage1_epochs: int = 1
@@ -340,6 +340,84 @@ def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], 
             break
         ranks[max(fits)[1]] += 1
     return (ranks[:K], ranks[K]) if positions is not None else ranks
+
+
+# ---------------------------------------------------------------- the number of clusters
+
+AUTO_CLUSTERS = (1, 2, 3, 4)
+
+
+def default_ranks(k: int, hidden: int, vocab: int, budget: int) -> list[int]:
+    """The candidate ranks when none are given: ladder_ranks, with a rank-0 floor when the floor
+    rank for every token alone is over budget. One cluster is every token at the largest rank
+    that fits (SVD's plan): a rank-0 table would leave the stages nothing to train."""
+    zeros = np.zeros(vocab, np.int64)
+    if k == 1:
+        r = _largest(lambda r: assignment_bytes(zeros, [r], hidden) <= budget, hidden)
+        if r < 1:
+            raise ValueError(f"budget {budget} B: not even rank 1 fits one cluster of {vocab} tokens")
+        return [r]
+    ranks = ladder_ranks(k, hidden)
+    if ranks[0] > 0 and assignment_bytes(zeros, ranks, hidden) > budget:
+        ranks[0] = 0
+    return ranks
+
+
+def frequency_plan(counts: np.ndarray, k: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
+    """Stage 1's starting point for k clusters: frequency buckets over ladder_ranks(k, hidden),
+    with a rank-0 floor when the floor rank alone is over budget. Returns (cluster per token,
+    indexing the candidates; candidate ranks, cheapest first)."""
+    vocab = len(counts)
+    ranks = default_ranks(k, hidden, vocab, budget)
+    desc = np.argsort(ranks, kind="stable")[::-1]
+    b, _ = frequency_buckets(counts, [ranks[i] for i in desc], hidden, budget, seen_only=True)
+    return desc[b], ranks
+
+
+def structure_error(dense: torch.Tensor, weight: np.ndarray, cluster_of: np.ndarray, n_clusters: int,
+                    budget: int) -> tuple[float, list[int]]:
+    """Weighted squared error sum_t w_t |e_t - e'_t|^2 of the best per-cluster low-rank table
+    for an assignment, with the ranks opened greedily (value sigma^2 per byte) under the exact
+    budget, index tables included. Returns (error / sum_t w_t |e_t|^2, ranks)."""
+    vocab, hidden = dense.shape
+    w = torch.as_tensor(np.sqrt(np.maximum(weight, 0)), dtype=torch.float64)[:, None]
+    e = w * dense.double()
+    sizes = np.bincount(cluster_of, minlength=n_clusters).tolist()
+    svals = [torch.linalg.svdvals(e[torch.as_tensor(np.nonzero(cluster_of == c)[0])]).numpy() if sizes[c]
+             else np.zeros(0) for c in range(n_clusters)]
+    ranks = trim_to_budget(sizes, [0] * n_clusters, svals, vocab, hidden, budget)
+    total = float(e.pow(2).sum())
+    left = sum(float((sv[r:] ** 2).sum()) for sv, r in zip(svals, ranks))
+    return left / total if total > 0 else 0.0, ranks
+
+
+def choose_clusters(dense: torch.Tensor, counts: np.ndarray, weight: np.ndarray, budget: int,
+                    candidates=AUTO_CLUSTERS) -> tuple[int, list[dict]]:
+    """The number of clusters, chosen before stage 1 by what it costs in flash: every cluster
+    adds to the index tables (ceil(log2 K) bits a token), which at small budgets is worth more
+    as rank. For each K, stage 1's frequency plan is scored by structure_error under the exact
+    budget (weight: the Fisher information of each row); the smallest error wins, ties to fewer
+    clusters. Counts that do not fit are skipped. Returns (K, one row per candidate)."""
+    hidden = dense.shape[1]
+    rows = []
+    for k in candidates:
+        try:
+            of, ranks = frequency_plan(counts, k, hidden, budget)
+            of, _, _ = normalize(of, ranks, hidden)
+            n = int(of.max()) + 1
+            err, rk = structure_error(dense, weight, of, n, budget)
+        except ValueError as e:
+            if not str(e).startswith("budget "):
+                raise
+            rows.append({"clusters": k, "fits": False})
+            continue
+        rows.append({"clusters": k, "fits": True, "sizes": np.bincount(of, minlength=n).tolist(), "ranks": rk,
+                     "bytes": B.embedding_flash_bytes(np.bincount(of, minlength=n).tolist(), rk, len(of), hidden),
+                     "error": round(err, 6)})
+    ok = [r for r in rows if r["fits"]]
+    if not ok:
+        raise ValueError(f"budget {budget} B: no cluster count in {list(candidates)} fits")
+    return min(ok, key=lambda r: (r["error"], r["clusters"]))["clusters"], rows
 
 
 # ---------------------------------------------------------------- searchable embeddings
@@ -656,16 +734,16 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     student = load_student(cfg.student, cfg.position_rank)
     vocab, hidden = student.config.vocab_size, student.config.hidden_size
     dense = student.get_input_embeddings().dense().detach()
-    ranks = sorted(cfg.ranks) if cfg.ranks else ladder_ranks(cfg.clusters, hidden)
+    budget = info["budget"]
+    ranks = sorted(cfg.ranks) if cfg.ranks else default_ranks(cfg.clusters, hidden, vocab, budget)
     if len(ranks) != cfg.clusters and cfg.ranks:
         raise ValueError(f"{len(ranks)} candidate ranks for {cfg.clusters} clusters")
     if any(not 0 <= r <= hidden for r in ranks):
         raise ValueError(f"candidate ranks {ranks} not in [0, hidden {hidden}]")
-    K, budget = len(ranks), info["budget"]
-    if not cfg.ranks and ranks[0] > 0 and assignment_bytes(np.zeros(vocab, np.int64), ranks, hidden) > budget:
-        # the default floor alone is over budget: fall back to a rank-0 floor, as adaptive does
-        log.info("floor rank %d over budget for all %d tokens: rank-0 floor", ranks[0], vocab)
-        ranks[0] = 0
+    K = len(ranks)
+    if not cfg.ranks and ranks != ladder_ranks(cfg.clusters, hidden):
+        log.info(f"ladder {ladder_ranks(cfg.clusters, hidden)} over budget for all {vocab} tokens: "
+                 f"candidates {ranks}")
     if cfg.cost not in ("hard", "soft"):
         raise ValueError(f"cost must be 'hard' or 'soft', got {cfg.cost!r}")
     # frequency init: the frequency-bucket rule over the candidates, highest rank first; tokens
@@ -869,10 +947,23 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     student = load_student(cfg.student, cfg.position_rank)
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
+    dense = student.get_input_embeddings().dense().detach()
     del student
     dd = distill_data(cfg.student, vocab, cfg.max_len, cfg.limit, cfg.data_seed, cfg.hidden_weight)
     log.info(f"budget {json.dumps(info)}; {dd.train_sentences} train + {len(dd.extra_ids)} extra sentences, "
              f"{int((dd.counts > 0).sum())} distinct tokens seen")
+    asked = cfg
+    if cfg.clusters == "auto":
+        if cfg.ranks:
+            raise ValueError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
+        from .baselines import fisher_rows
+
+        k, rows = choose_clusters(dense, dd.counts, fisher_rows(cfg, dense, dd), info["budget"])
+        log.info(f"clusters: {k} of {list(AUTO_CLUSTERS)}, by Fisher-weighted error under the budget: "
+                 f"{json.dumps(rows)}")
+        cfg = replace(cfg, clusters=k)
+        info = {**info, "clusters_chosen": k, "cluster_choice": rows}
+    del dense
 
     times = {}
     for name, run in (("stage1", lambda: _stage1(cfg, dd, info, out, log, stop_after)),
@@ -903,6 +994,6 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         return None
     times["finetune"] = round(time.time() - t0, 1)
     m = {"method": "search", **m, **data_fields(cfg), "stage1": s1["summary"], "stage2": s2["summary"],
-         "seconds_this_run": times, "config": asdict(cfg)}
+         "seconds_this_run": times, "config": asdict(asked)}
     _write_metrics(out, m)
     return m
