@@ -98,9 +98,50 @@ MCUBERT_INLINE uint32_t mcubert_log2(uint32_t v)
 #endif
 }
 
+/*
+ * floor(sqrt(v)) for v < 2^58 in 32-bit words, two bits of v per step: r is the root of
+ * the digits so far and rem = prefix - r^2 <= 2r, so 4 rem + 3 < 2^32 while r < 2^29.
+ */
+#if defined(__GNUC__)
+MCUBERT_INLINE void mcubert_isqrt_digits(uint32_t word, int32_t s, uint32_t *r, uint32_t *rem)
+{
+	for (; s >= 0; s -= 2) {
+		const uint32_t t = (*r << 2) | 1u;
+
+		*rem = (*rem << 2) | ((word >> s) & 3u);
+		*r <<= 1;
+		if (*rem >= t) {
+			*rem -= t;
+			*r |= 1u;
+		}
+	}
+}
+
+MCUBERT_INLINE uint32_t mcubert_isqrt58(uint64_t v)
+{
+	const uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
+	uint32_t r = 0, rem = 0;
+
+	/* leading zero digits change nothing: start at the top one */
+	if (hi != 0) {
+		mcubert_isqrt_digits(hi, (31 - (int32_t)__builtin_clz(hi)) & ~1, &r, &rem);
+		mcubert_isqrt_digits(lo, 30, &r, &rem);
+	} else if (lo != 0) {
+		mcubert_isqrt_digits(lo, (31 - (int32_t)__builtin_clz(lo)) & ~1, &r, &rem);
+	}
+	return r;
+}
+
+#endif
+
 /* floor(sqrt(v)), digit by digit: exact for every uint64 input. */
 MCUBERT_INLINE uint32_t mcubert_isqrt64(uint64_t v)
 {
+#if defined(__GNUC__)
+	if (v < ((uint64_t)1 << 58)) {
+		return mcubert_isqrt58(v);
+	}
+#endif
 	uint64_t res = 0;
 	uint64_t bit = (uint64_t)1 << 62;
 

@@ -29,7 +29,7 @@ struct mcubert_kernel_ctx {
  * y[r][o] = requant(bias[o] + sum_k x[r][k] * W[o][k]) for the output channels
  * o in [out_first, out_first + out_count), written to y[r * y_stride + (o - out_first) * y_ch_stride]
  * (y_ch_stride 1: row-major; y_ch_stride = rows' capacity: transposed, as V is stored).
- * W is the whole [out_total][in_dim] matrix in MCUBERT_LAYOUT_OC2_K4 (src/mcubert_blob.h);
+ * W is the whole [out_total][in_dim] matrix in MCUBERT_LAYOUT_K8 (src/mcubert_blob.h);
  * bias, mult and shift are indexed by absolute channel. x rows may be unaligned.
  */
 struct mcubert_linear_dims {
@@ -58,7 +58,7 @@ void mcubert_linear_s8_s16(const struct mcubert_kernel_ctx *ctx,
 void mcubert_linear_s8_s32(const struct mcubert_kernel_ctx *ctx,
 			   const struct mcubert_linear_dims *d,
 			   const struct mcubert_linear_params *p, const int8_t *x, int32_t *y);
-/* Scratch bytes the mcubert_linear_s8* kernels need (SIMD: 2 unpacked rows; portable: 0). */
+/* Scratch bytes the mcubert_linear_s8* kernels need (SIMD: 4 unpacked rows; portable: 0). */
 int32_t mcubert_linear_s8_buffer_size(const struct mcubert_linear_dims *d);
 
 /* Attention: rows queries against n keys of head_dim elements each. */

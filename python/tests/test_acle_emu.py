@@ -150,6 +150,9 @@ REF = {
     "sxtb16_ror8_helper": xtb16(True, rot=8), "uxtb16_ror8_helper": xtb16(False, rot=8),
     "sxtab16": xtb16(True, accumulate=True), "uxtab16": xtb16(False, accumulate=True),
     "smlad": smlad_like(False, False, True), "smladx": smlad_like(True, False, True),
+    # SMMLA: (Ra:0 + Rn * Rm)<63:32>; SMMULR: (Rn * Rm + 0x80000000)<63:32>
+    "smmla_helper": lambda a, b, c, ge, q: ((((sint(c, 32) << 32) + sint(a, 32) * sint(b, 32)) >> 32) & M32, ge, q),
+    "smmulr_helper": lambda a, b, c, ge, q: (((sint(a, 32) * sint(b, 32) + (1 << 31)) >> 32) & M32, ge, q),
     "smlsd": smlad_like(False, True, True), "smlsdx": smlad_like(True, True, True),
     "smuad": smlad_like(False, False, False), "smuadx": smlad_like(True, False, False),
     "smusd": smlad_like(False, True, False, sets_q=False), "smusdx": smlad_like(True, True, False, sets_q=False),
@@ -166,7 +169,8 @@ REF = {
     "ssat": sat(True, False), "usat": sat(False, False), "ssat16": sat(True, True), "usat16": sat(False, True),
 }
 # Rows of the program that check mcubert_support.h's helpers, not an intrinsic of their own.
-HELPERS = {"sxtb16_ror", "uxtb16_ror", "sxtb16_ror8_helper", "uxtb16_ror8_helper"}
+HELPERS = {"sxtb16_ror", "uxtb16_ror", "sxtb16_ror8_helper", "uxtb16_ror8_helper", "smmla_helper",
+           "smmulr_helper"}
 
 # ---------------------------------------------------------------- builds
 

@@ -6,8 +6,9 @@
  *
  * SIMD path: four rows of x are unpacked once into int16 lanes in the scratch buffer, then
  * every output channel costs, per 8 inputs (32 MACs), one LDRD of its weights, four SXTB16,
- * four LDMs of unpacked x and sixteen SMLADs (mcubert_mac_4x1). The bias is the accumulators'
- * start value, and the requantisation is prepared once per channel (struct mcubert_rq).
+ * four LDMs of unpacked x and sixteen SMLADs (mcubert_mac_4x1, Thumb-2 assembly on Cortex-M).
+ * Full groups of 4 rows run the channel loop in assembly too (rows_asm): the bias is the
+ * accumulators' start and each output is one SMMLA, one shift and one SSAT.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
@@ -35,13 +36,11 @@ MCUBERT_INLINE int32_t bias_of(const struct mcubert_linear_params *p, int32_t o)
 
 #if MCUBERT_DSP
 
-int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out,
-					    int is_unsigned)
+int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out, int is_unsigned)
 {
 	const int32_t n4 = n >> 2, npairs = (n + 7) >> 3;
-	int32_t i = 0;
-
 	const int8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+	int32_t i = 0;
 
 	/* the whole blocks: one loop per signedness, straight-line over the four rows */
 	for (; !is_unsigned && i < n4; i++, out += 8) {

@@ -104,6 +104,9 @@ CASE_U32(uxtab16, __uxtab16(UA, UB))
 CASE_U32(sxtb16_ror8_helper, mcubert_sxtb16_ror8(UA))
 CASE_U32(uxtb16_ror8_helper, mcubert_uxtb16_ror8(UA))
 CASE_U32(smlad, __smlad(A, B, C32))
+/* SMMLA and SMMULR: inline assembly on the core, C in the emulation (mcubert_support.h) */
+CASE_U32(smmla_helper, mcubert_smmla(A, B, C32))
+CASE_U32(smmulr_helper, mcubert_smmulr(A, B))
 CASE_U32(smladx, __smladx(A, B, C32))
 CASE_U32(smlsd, __smlsd(A, B, C32))
 CASE_U32(smlsdx, __smlsdx(A, B, C32))
@@ -317,6 +320,7 @@ static void unary_imm(struct op *op, const int *imms, size_t n_imm, int sat)
 static struct op ops[] = {
 	OP(ror), OP(pkhbt), OP(pkhtb), OP(sxtb16), OP(uxtb16), OP(sxtb16_ror), OP(uxtb16_ror),
 	OP(sxtb16_ror8_helper), OP(uxtb16_ror8_helper), OP(sxtab16), OP(uxtab16),
+	OP(smmla_helper), OP(smmulr_helper),
 	OP(smlad), OP(smladx), OP(smlsd), OP(smlsdx), OP(smuad), OP(smuadx), OP(smusd), OP(smusdx),
 	OP(smlald), OP(smlaldx), OP(smlsld), OP(smlsldx),
 	OP(sadd16), OP(ssub16), OP(uadd16), OP(usub16), OP(sadd8), OP(ssub8), OP(uadd8), OP(usub8),
