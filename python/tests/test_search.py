@@ -488,7 +488,7 @@ def test_fwsvd_baseline_uses_the_fisher_weighted_table(student, tmp_path):
     """With no fine-tuning, the saved embedding is exactly fwsvd_table(dense, fisher, rank); the
     Fisher is zero on tokens the sampled sentences never hold (and can underflow to zero on a
     few that saturated attention ignores in this tiny model)."""
-    from mcubert.training.baselines import fisher_rows, fwsvd_table
+    from mcubert.training.baselines import fisher_rows, fwsvd_table  # re-exported from search
     from mcubert.training.search import RunConfig
 
     out = tmp_path / "fw"

@@ -32,11 +32,10 @@ import torch
 
 from . import budget as B
 from .search import (RunConfig, _fresh, _log, _write_metrics, assignment_bytes, data_fields, distill_data,
-                     finetune_and_save, frequency_buckets, frequency_order, load_student, normalize,
+                     finetune_and_save, fisher_rows, frequency_buckets, frequency_order, load_student, normalize,
                      resolve_budget)
 
 KINDS = ("svd", "fwsvd", "adaptive", "prune", "dense")
-FISHER_SENTENCES = 4096     # sentences of the distillation set the Fisher pass reads
 
 
 def svd_plan(vocab: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
@@ -45,39 +44,6 @@ def svd_plan(vocab: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int
     if r <= 0:
         raise ValueError(f"budget {budget} B: not even rank 1 fits one cluster of {vocab} tokens")
     return np.zeros(vocab, np.int64), [r]
-
-
-def fisher_rows(cfg: RunConfig, dense: torch.Tensor, dd, sentences: int = FISHER_SENTENCES) -> np.ndarray:
-    """Empirical Fisher of each word-embedding row: the squared gradient of the distillation
-    loss (kd_loss without hidden states) summed over the row and over batches of 32, on a
-    seeded sample of the distillation set (train split + extra), the student in eval mode.
-    Cached in the student directory per (sentences, max_len, limit, seed)."""
-    from .search import run_data
-    from .train import _dataset, batches, encode, kd_loss
-
-    cache = Path(cfg.student) / f"fisher-n{sentences}-L{cfg.max_len}-l{cfg.limit or 0}-s{cfg.seed}.npy"
-    if cache.is_file():
-        f = np.load(cache)
-        if f.shape == (dense.shape[0],):
-            return f
-    tr_ids, tr_y = encode(_dataset(run_data(cfg), cfg.data_seed).splits["train"], cfg.max_len, cfg.limit)
-    ids = tr_ids + dd.extra_ids
-    y = np.concatenate([tr_y, np.full(len(dd.extra_ids), -1, np.int64)])
-    rng = np.random.default_rng(cfg.seed)
-    pick = np.sort(rng.choice(len(ids), size=min(sentences, len(ids)), replace=False))
-    model = load_student(cfg.student, cfg.position_rank)
-    emb = torch.nn.Embedding.from_pretrained(dense.clone().float(), freeze=False)
-    model.set_input_embeddings(emb)
-    model.eval()
-    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
-    fisher = torch.zeros(dense.shape[0], dtype=torch.float64)
-    for x, m, yb, idx in batches([ids[i] for i in pick], y[pick], 32):
-        model.zero_grad(set_to_none=True)
-        kd(model, x, m, yb, pick[idx]).backward()
-        fisher += emb.weight.grad.double().pow(2).sum(1)
-    f = fisher.numpy()
-    np.save(cache, f)
-    return f
 
 
 def fwsvd_table(dense: torch.Tensor, fisher: np.ndarray, rank: int) -> torch.Tensor:

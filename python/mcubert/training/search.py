@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from . import budget as B
-from .train import HiddenDistill, TrainConfig, _dataset, _logger, data_of, encode, fit, kd_loss, load_distill_set
+from .train import (HiddenDistill, TrainConfig, _dataset, _logger, batches, data_of, encode, fit, kd_loss,
+                    load_distill_set)
 
 
 # ---------------------------------------------------------------- configuration
@@ -345,6 +346,7 @@ def trim_to_budget(sizes: list[int], ranks: list[int], svals: list[np.ndarray], 
 # ---------------------------------------------------------------- the number of clusters
 
 AUTO_CLUSTERS = (1, 2, 3, 4)
+FISHER_SENTENCES = 4096     # sentences of the distillation set the Fisher pass reads (FWSVD, --clusters auto)
 
 
 def default_ranks(k: int, hidden: int, vocab: int, budget: int) -> list[int]:
@@ -600,6 +602,36 @@ def load_student(student: str | Path, position_rank: int | None = None):
     if position_rank and not getattr(model.config, "position_rank", 0):
         compress_positions(model, int(position_rank))
     return model
+
+
+def fisher_rows(cfg: RunConfig, dense: torch.Tensor, dd, sentences: int = FISHER_SENTENCES) -> np.ndarray:
+    """Empirical Fisher of each word-embedding row: the squared gradient of the distillation
+    loss (kd_loss without hidden states) summed over the row and over batches of 32, on a
+    seeded sample of the distillation set (train split + extra), the student in eval mode.
+    Cached in the student directory per (sentences, max_len, limit, seed)."""
+    cache = Path(cfg.student) / f"fisher-n{sentences}-L{cfg.max_len}-l{cfg.limit or 0}-s{cfg.seed}.npy"
+    if cache.is_file():
+        f = np.load(cache)
+        if f.shape == (dense.shape[0],):
+            return f
+    tr_ids, tr_y = encode(_dataset(run_data(cfg), cfg.data_seed).splits["train"], cfg.max_len, cfg.limit)
+    ids = tr_ids + dd.extra_ids
+    y = np.concatenate([tr_y, np.full(len(dd.extra_ids), -1, np.int64)])
+    rng = np.random.default_rng(cfg.seed)
+    pick = np.sort(rng.choice(len(ids), size=min(sentences, len(ids)), replace=False))
+    model = load_student(cfg.student, cfg.position_rank)
+    emb = torch.nn.Embedding.from_pretrained(dense.clone().float(), freeze=False)
+    model.set_input_embeddings(emb)
+    model.eval()
+    kd = kd_loss(dd.soft, cfg.kd_temperature, cfg.kd_alpha)
+    fisher = torch.zeros(dense.shape[0], dtype=torch.float64)
+    for x, m, yb, idx in batches([ids[i] for i in pick], y[pick], 32):
+        model.zero_grad(set_to_none=True)
+        kd(model, x, m, yb, pick[idx]).backward()
+        fisher += emb.weight.grad.double().pow(2).sum(1)
+    f = fisher.numpy()
+    np.save(cache, f)
+    return f
 
 
 def resolve_budget(cfg: RunConfig, model) -> dict:
@@ -956,8 +988,6 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     if cfg.clusters == "auto":
         if cfg.ranks:
             raise ValueError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
-        from .baselines import fisher_rows
-
         k, rows = choose_clusters(dense, dd.counts, fisher_rows(cfg, dense, dd), info["budget"])
         log.info(f"clusters: {k} of {list(AUTO_CLUSTERS)}, by Fisher-weighted error under the budget: "
                  f"{json.dumps(rows)}")
