@@ -352,4 +352,8 @@ MCUBERT_INLINE void mcubert_dot_1x2_s8(const int8_t *a0, const int8_t *b0, int32
 }
 #endif /* MCUBERT_DSP */
 
+#ifndef MCUBERT_MAC_ASM
+#define MCUBERT_MAC_ASM 0 /* the portable build: no assembly */
+#endif
+
 #endif /* MCUBERT_SUPPORT_H_ */

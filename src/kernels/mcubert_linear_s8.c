@@ -161,28 +161,26 @@ __attribute__((naked, noinline)) void mcubert_mac_4x1_asm(int32_t acc[4], const 
  * copied to the stack frame; offsets below are its fields'.
  */
 struct rows_job {
-	const int32_t *bias;  /*  0: bias of the current channel */
-	const int32_t *mult;  /*  4 */
-	const int32_t *shift; /*  8 */
-	uint8_t *y;           /* 12: output of the current channel, row 0 */
-	const int8_t *w;      /* 16: weight row of the current channel */
+	const int8_t *w;      /*  0: weight row of the current channel */
+	const int32_t *bias;  /*  4: bias of the current channel */
+	const int32_t *mult;  /*  8 */
+	const int32_t *shift; /* 12 */
+	uint8_t *y;           /* 16: output of the current channel, row 0 */
 	uint8_t *y_end;       /* 20: y past the last channel */
 	const int32_t *xs;    /* 24: four unpacked rows */
 	int32_t np4;          /* 28: weight pairs / 4, >= 1 */
-	int32_t wadj;         /* 32: weight row stride minus the 8 * pairs bytes walked */
-	int32_t ystr;         /* 36: bytes between output rows */
+	int32_t ystr;         /* 32: bytes between output rows */
+	int32_t s16;          /* 36: int16 outputs (else int8) */
 	int32_t ych;          /* 40: bytes between output channels */
-	int32_t s16;          /* 44: int16 outputs (else int8) */
 };
 
 #define MCUBERT_RQ_STORE(ins, bits)                                                               \
-	"ssat r4, #" bits ", r4\n\t" ins " r4, [r8]\n\t"                                          \
-	"ssat r5, #" bits ", r5\n\t" ins " r5, [r8, r0]\n\t"                                      \
-	"add r8, r8, r0, lsl #1\n\t"                                                              \
-	"ssat r6, #" bits ", r6\n\t" ins " r6, [r8]\n\t"                                          \
-	"ssat r7, #" bits ", r7\n\t" ins " r7, [r8, r0]\n\t"                                      \
-	"ldr r0, [sp, #20]\n\t"                                                                   \
-	"cmp r12, r0\n\t"                                                                         \
+	"ssat r4, #" bits ", r4\n\t" ins " r4, [r11]\n\t"                                         \
+	"ssat r5, #" bits ", r5\n\t" ins " r5, [r11, r2]\n\t"                                     \
+	"add r11, r11, r2, lsl #1\n\t"                                                            \
+	"ssat r6, #" bits ", r6\n\t" ins " r6, [r11]\n\t"                                         \
+	"ssat r7, #" bits ", r7\n\t" ins " r7, [r11, r2]\n\t"                                     \
+	"cmp lr, r12\n\t"                                                                         \
 	"bne 5b\n\t"                                                                              \
 	"add sp, sp, #48\n\t"                                                                     \
 	"pop {r4-r11, pc}\n\t"
@@ -191,11 +189,10 @@ __attribute__((naked, noinline)) static void rows_asm(struct rows_job *job)
 {
 	__asm__ volatile("push {r4-r11, lr}\n\t"
 			 "sub sp, sp, #48\n\t"
-			 "ldm r0, {r1-r12}\n\t"
-			 "stm sp, {r1-r12}\n"
+			 "ldm r0, {r1-r11}\n\t"
+			 "stm sp, {r1-r11}\n"
 			 "5:\n\t"
-			 "ldr r3, [sp]\n\t"
-			 "ldr r2, [sp, #16]\n\t"
+			 "ldm sp, {r2, r3}\n\t"
 			 "ldr r1, [sp, #24]\n\t"
 			 "ldr r3, [r3]\n\t" MCUBERT_PAIR_BIAS
 			 "ldr r3, [sp, #28]\n\t"
@@ -204,32 +201,29 @@ __attribute__((naked, noinline)) static void rows_asm(struct rows_job *job)
 			 "7:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
 			 "subs r3, r3, #1\n\t"
 			 "bne 6b\n\t"
-			 /* r2: past this channel's weights; the next channel's pointers */
-			 "ldm sp, {r0, r1, r3, r8}\n\t"
-			 "ldr r9, [r1], #4\n\t"
-			 "ldr r10, [r3], #4\n\t"
-			 "adds r0, r0, #4\n\t"
-			 "ldr r11, [sp, #40]\n\t"
-			 "add r12, r8, r11\n\t"
-			 "ldr lr, [sp, #32]\n\t"
-			 "add lr, r2, lr\n\t"
-			 "stm sp, {r0, r1, r3, r12, lr}\n\t"
+			 /* r2: the next channel's weights (rows are 8 * pairs bytes); its pointers */
+			 "ldm sp, {r3, r8, r9, r10, r11, r12}\n\t"
+			 "ldr r0, [r9], #4\n\t"
+			 "ldr r1, [r10], #4\n\t"
+			 "add r8, r8, #4\n\t"
+			 "ldr lr, [sp, #40]\n\t"
+			 "add lr, r11, lr\n\t"
+			 "stm sp, {r2, r8, r9, r10, lr}\n\t"
 			 /* v = (hi(acc * mult) + 2^(sh-1)) >> sh, sh = shift - 32 */
-			 "sub r10, r10, #32\n\t"
-			 "sub r2, r10, #1\n\t"
-			 "movs r11, #1\n\t"
-			 "lsl r2, r11, r2\n\t"
-			 "ldr r0, [sp, #36]\n\t"
-			 "ldr r1, [sp, #44]\n\t"
-			 "smmla r4, r4, r9, r2\n\t"
-			 "asr r4, r4, r10\n\t"
-			 "smmla r5, r5, r9, r2\n\t"
-			 "asr r5, r5, r10\n\t"
-			 "smmla r6, r6, r9, r2\n\t"
-			 "asr r6, r6, r10\n\t"
-			 "smmla r7, r7, r9, r2\n\t"
-			 "asr r7, r7, r10\n\t"
-			 "cbnz r1, 8f\n\t" MCUBERT_RQ_STORE("strb", "8")
+			 "sub r1, r1, #32\n\t"
+			 "sub r9, r1, #1\n\t"
+			 "movs r2, #1\n\t"
+			 "lsl r9, r2, r9\n\t"
+			 "ldrd r2, r3, [sp, #32]\n\t"
+			 "smmla r4, r4, r0, r9\n\t"
+			 "asr r4, r4, r1\n\t"
+			 "smmla r5, r5, r0, r9\n\t"
+			 "asr r5, r5, r1\n\t"
+			 "smmla r6, r6, r0, r9\n\t"
+			 "asr r6, r6, r1\n\t"
+			 "smmla r7, r7, r0, r9\n\t"
+			 "asr r7, r7, r1\n\t"
+			 "cbnz r3, 8f\n\t" MCUBERT_RQ_STORE("strb", "8")
 			 "8:\n\t" MCUBERT_RQ_STORE("strh", "16"));
 }
 #pragma GCC diagnostic pop
@@ -280,10 +274,10 @@ static void linear(const struct mcubert_kernel_ctx *ctx, const struct mcubert_li
 #if MCUBERT_MAC_ASM
 		if (fast && nr == 4) {
 			const int32_t sz = kind == OUT_S16 ? 2 : 1;
-			struct rows_job job = {bias + o0, mult + o0, shift + o0,
-					       (uint8_t *)y + sz * idx, w + o0 * kp,
+			struct rows_job job = {w + o0 * kp, bias + o0, mult + o0, shift + o0,
+					       (uint8_t *)y + sz * idx,
 					       (uint8_t *)y + sz * (idx + (o1 - o0) * ych), xs, np >> 2,
-					       0, sz * ystr, sz * ych, kind == OUT_S16};
+					       sz * ystr, kind == OUT_S16, sz * ych};
 
 			rows_asm(&job);
 			continue;
