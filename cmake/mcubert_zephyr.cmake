@@ -166,6 +166,20 @@ function(mcubert_add_model target)
   if(DOTCONFIG AND EXISTS ${DOTCONFIG})
     list(APPEND check_args --dotconfig ${DOTCONFIG})
   endif()
+  # On a re-configure, what the last link put in each region besides the arenas counts too.
+  if(CONFIG_MCUBERT_ARENA_EXTERNAL)
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_ARENA_SYMBOLS ${CONFIG_MCUBERT_ARENA_NAME})
+  else()
+    set_property(GLOBAL APPEND PROPERTY MCUBERT_ARENA_SYMBOLS ${name}_arena)
+  endif()
+  get_property(arena_symbols GLOBAL PROPERTY MCUBERT_ARENA_SYMBOLS)
+  foreach(sym ${arena_symbols})
+    list(APPEND check_args --arena-symbol ${sym})
+  endforeach()
+  set(previous_elf ${CMAKE_BINARY_DIR}/zephyr/${CONFIG_KERNEL_BIN_NAME}.elf)
+  if(EXISTS ${previous_elf})
+    list(APPEND check_args --previous-elf ${previous_elf})
+  endif()
   execute_process(
     COMMAND ${MCUBERT_PYTHON_ENV} ${MCUBERT_PYTHON} -m mcubert.targets.zephyr check
             --model ${model} --name ${name} --max-seq-len ${arg_MAX_SEQ_LEN} --schedule ${arg_SCHEDULE}

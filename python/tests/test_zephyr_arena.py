@@ -318,6 +318,45 @@ def test_memcheck_summary_and_failures(tmp_path, capsys):
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 
 
+def test_check_counts_the_last_link(model, tmp_path, capsys):
+    """On a re-configure the build directory has zephyr.elf: what it put in a region besides
+    the arenas counts where that is more than the .config declares."""
+    # the last link: 30,000 B of SRAM besides an arena `m_arena` of 1,000 B there
+    secs = SECTIONS[:4] + [("noinit", elf.SHT_NOBITS, ALLOC_W, 0x20010400, 30000 - 0x400 + 1000)]
+    path = tmp_path / "zephyr.elf"
+    path.write_bytes(_elf(1, secs, SEGMENTS, SYMBOLS[:1] + [("m_arena", 0x20010400 + 29000 - 0x400, 1000)]))
+    img = elf.read(path)
+    assert elf.other_use(img, 0x20010000, 262144, ["m_arena", "absent"]) == 30000
+    assert elf.other_use(img, 0x20010000, 262144, []) == 31000
+    cfg = memory.parse_dotconfig(DOTCONFIG)
+    f7 = boards.get("nucleo_f746zg")
+    linked = {(0x20010000, 262144): 30000, (0x20000000, 65536): 0}
+    use = memory.place(70000, F746_DT, cfg, f7, linked=linked).use
+    assert use.region.name == "SRAM" and use.declared_bytes == 30000
+    assert dict(use.others)[memory.LINKED] == 30000 - DECLARED
+    assert memory.place(262144 - 30000 + 1, F746_DT, cfg, f7, linked=linked).chosen is None
+    assert memory.place(262144 - 30000 + 1, F746_DT, cfg, f7).chosen == "zephyr,sram"   # .config alone
+    # a last link with less than the .config declares changes nothing
+    assert memory.place(70000, F746_DT, cfg, f7, linked={(0x20010000, 262144): 10}).use.declared_bytes == DECLARED
+    # the CLI, as mcubert_add_model() calls it: this model's arena symbol is left out
+    qm = modelfile.load(model)
+    dot = tmp_path / ".config"
+    dot.write_text(DOTCONFIG)
+    a = arena_size(qm, 64)
+    small = [F746[0], F746[1], f"zephyr,dtcm=0x20000000:{a - 1}"]
+    args = ["--dotconfig", str(dot), "--previous-elf", str(path), "--arena-symbol", "m_arena"]
+    assert _check(model, *args, board="other", dt=small) == 0
+    out = capsys.readouterr().out
+    assert _decision(out)["declared"] == "30000" and f"{memory.LINKED} {30000 - DECLARED}" in out
+    assert "counted what the last link (zephyr.elf) put in each region" in out
+    assert _check(model, *args[:-2], board="other", dt=small) == 0               # the arena is not left out
+    assert _decision(capsys.readouterr().out)["declared"] == "31000"
+    (tmp_path / "half.elf").write_bytes(b"\x7fELF\x01\x01")                      # an interrupted link
+    assert _check(model, "--dotconfig", str(dot), "--previous-elf", str(tmp_path / "half.elf"),
+                  board="other", dt=small) == 0
+    assert _decision(capsys.readouterr().out)["declared"] == str(DECLARED)
+
+
 @pytest.mark.skipif(ARM_GCC is None, reason="needs arm-none-eabi-gcc")
 def test_memcheck_on_a_linked_cortex_m_image(tmp_path):
     """A real link: the arena in a DTCM section of its own, the rest in FLASH and SRAM, as a
@@ -377,6 +416,7 @@ def test_kconfig_defaults_to_auto_and_f746_forces_nothing():
     assert "MCUBERT_ARENA_IN_DTCM=1" in cmake and "MCUBERT_ARENA_IN_DTCM" in (REPO / "include" / "mcubert"
                                                                                 / "zephyr.h").read_text()
     assert "mcubert.targets.zephyr memcheck" in cmake and "--dotconfig ${DOTCONFIG}" in cmake
+    assert "--previous-elf ${previous_elf}" in cmake and "--arena-symbol ${sym}" in cmake
 
 
 def test_fit_report_ranks_regions_as_the_build_places(model):

@@ -143,3 +143,11 @@ def flash_usage(elf: Elf, name: str, chosen: str, base: int, size: int) -> Usage
 
 def region_of(addr: int, regions: list[Usage]) -> Usage | None:
     return next((r for r in regions if r.base <= addr < r.base + r.size), None)
+
+
+def other_use(img: Elf, base: int, size: int, arena_symbols: list[str]) -> int:
+    """A RAM region's use less the arenas in it: what the rest of the image needs there."""
+    used = ram_usage(img, "", "", base, size).used
+    arenas = sum(s.size for name in set(arena_symbols) if (s := img.symbols.get(name))
+                 and base <= s.value < base + size)
+    return max(0, used - arenas)

@@ -10,8 +10,8 @@ Pure logic, tested without Zephyr (python/tests/test_zephyr_arena.py):
 - `declared_ram()`: the RAM that the Kconfig choices of the build already claim (stacks, heap,
   buffers) in Zephyr's own RAM (zephyr,sram), read from the build's .config.
 - `place()`: the first candidate whose free space (size minus what the rest of the image
-  declares there, minus earlier arenas) holds the arena, or the explicit choice checked the
-  same way.
+  declares there, or what the build's last link put there when that is more, minus earlier
+  arenas) holds the arena, or the explicit choice checked the same way.
 
 After the link, `mcubert.targets.elf` reads the real use of each region from zephyr.elf.
 """
@@ -28,6 +28,7 @@ DEFAULT_ORDER = ("zephyr,dtcm", "zephyr,sram")
 # CONFIG_MCUBERT_RAM_RESERVE's default (Kconfig), for a .config that predates it.
 DEFAULT_RESERVE = 2048
 EARLIER = "earlier arenas"
+LINKED = "more in the last link (zephyr.elf)"
 
 
 @dataclass
@@ -137,14 +138,20 @@ class RegionUse:
 
 
 def region_use(c: Candidate, dt: dict[str, tuple[int, int]], cfg: dict[str, str],
-               arenas: dict[str, int] | None = None) -> RegionUse:
+               arenas: dict[str, int] | None = None,
+               linked: dict[tuple[int, int], int] | None = None) -> RegionUse:
     """What else the image keeps in candidate c: the Kconfig-declared RAM when c is (or
-    overlaps) zephyr,sram, where Zephyr links its data, stacks and heaps; and the arenas that
-    earlier mcubert_add_model() calls put there (arenas: chosen node -> bytes). Without a
-    .config (cfg empty: a check outside a build) only the arenas count."""
+    overlaps) zephyr,sram, where Zephyr links its data, stacks and heaps; what the last link
+    of this build put there besides the arenas, where that is more (linked: (base, size) ->
+    bytes, from zephyr.elf when the build directory has one); and the arenas that earlier
+    mcubert_add_model() calls put there (arenas: chosen node -> bytes). Without a .config
+    (cfg empty: a check outside a build) only the arenas and the last link count."""
     use = RegionUse(c)
     if cfg and "zephyr,sram" in dt and c.overlaps(*dt["zephyr,sram"]):
         use.others += declared_ram(cfg)
+    extra = (linked or {}).get((c.base, c.size), 0) - use.declared_bytes
+    if extra > 0:
+        use.others.append((LINKED, extra))
     for chosen, n in (arenas or {}).items():
         if n and chosen in dt and c.overlaps(*dt[chosen]):
             use.others.append((f"{EARLIER} in {chosen}", n))
@@ -164,7 +171,8 @@ class Placement:
 
 
 def place(arena: int, dt: dict[str, tuple[int, int]], cfg: dict[str, str], profile=None,
-          explicit: str | None = None, arenas: dict[str, int] | None = None) -> Placement:
+          explicit: str | None = None, arenas: dict[str, int] | None = None,
+          linked: dict[tuple[int, int], int] | None = None) -> Placement:
     """The arena's region: `explicit` (a chosen node) if given and it fits, else the fastest
     candidate with room for it. A Placement with chosen None when it does not fit."""
     cands = candidates(dt, profile)
@@ -175,11 +183,11 @@ def place(arena: int, dt: dict[str, tuple[int, int]], cfg: dict[str, str], profi
             c = Candidate(explicit, DEFAULT_NAMES.get(explicit, explicit), base, size)
         if c is None:
             return Placement(None, None, [], auto=False)
-        use = region_use(c, dt, cfg, arenas)
+        use = region_use(c, dt, cfg, arenas, linked)
         return Placement(explicit if arena <= use.free else None, use, [use], auto=False)
     tried = []
     for c in cands:
-        use = region_use(c, dt, cfg, arenas)
+        use = region_use(c, dt, cfg, arenas, linked)
         tried.append(use)
         if arena <= use.free:
             return Placement(c.chosen, use, tried, auto=True)

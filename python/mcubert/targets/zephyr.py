@@ -83,7 +83,9 @@ def _n(x: int) -> str:
 def check_placement(model: str | Path, name: str, max_seq_len: int, mode: str, board: str, target: str | None,
                     arena_chosen: str, dt: dict[str, tuple[int, int]], tokenizer: bool = False,
                     cfg: dict[str, str] | None = None,
-                    arenas: dict[str, int] | None = None) -> tuple[bool, str, object, int]:
+                    arenas: dict[str, int] | None = None,
+                    previous_elf: str | Path | None = None,
+                    arena_symbols: list[str] | None = None) -> tuple[bool, str, object, int]:
     """(ok, message, placement, arena bytes): the arena placed in a devicetree region, the blob (and with
     tokenizer, the vocabulary blob and the Unicode tables) against zephyr,flash, and the board
     profile, if there is one, against the devicetree.
@@ -92,7 +94,9 @@ def check_placement(model: str | Path, name: str, max_seq_len: int, mode: str, b
     RAM order, DTCM before SRAM), any other value is the explicit choice (CONFIG_MCUBERT_ARENA_*).
     Either way the region must hold the arena beside what the rest of the image declares there
     (cfg, the build's .config: stacks, heaps, buffers, a reserve) and the arenas of earlier
-    mcubert_add_model() calls (arenas: chosen node -> bytes)."""
+    mcubert_add_model() calls (arenas: chosen node -> bytes). When the build directory holds a
+    linked image (previous_elf), what it put in each region besides the arenas (arena_symbols)
+    counts where that is more than the .config declares."""
     from . import boards
     from ..int8 import modelfile
     from .fit import arena_size, blob_size, max_fitting_seq_len
@@ -121,7 +125,17 @@ def check_placement(model: str | Path, name: str, max_seq_len: int, mode: str, b
                           + "\n  ".join(bad) + "\n  Update the profile: the search and the planner read it.")
 
     auto = arena_chosen == "auto"
-    pl = place(arena, dt, cfg, prof, explicit=None if auto else arena_chosen, arenas=arenas)
+    linked = None
+    if previous_elf and Path(previous_elf).is_file():
+        from . import elf as elfmod
+
+        try:
+            img = elfmod.read(previous_elf)
+            linked = {(b, z): elfmod.other_use(img, b, z, arena_symbols or []) for b, z in dt.values()}
+            notes.append(f"counted what the last link ({Path(previous_elf).name}) put in each region")
+        except ValueError:
+            pass     # a half-written image from an interrupted link: the .config alone counts
+    pl = place(arena, dt, cfg, prof, explicit=None if auto else arena_chosen, arenas=arenas, linked=linked)
     if not auto and pl.use is None:
         errors.append(f"mcubert: the arena goes to {arena_chosen}, which the devicetree of {where} does not choose")
     elif not pl.ok:
@@ -186,7 +200,8 @@ def cmd_check(a) -> int:
     try:
         ok, msg, pl, arena = check_placement(a.model, a.name, a.max_seq_len, a.schedule, a.board, a.board_target,
                                              a.arena_chosen, parse_dt_facts(a.dt), tokenizer=a.tokenizer,
-                                             cfg=load_dotconfig(a.dotconfig), arenas=_facts(a.arena_used))
+                                             cfg=load_dotconfig(a.dotconfig), arenas=_facts(a.arena_used),
+                                             previous_elf=a.previous_elf, arena_symbols=a.arena_symbol)
     except (ValueError, FileNotFoundError) as e:
         ok, msg = False, f"mcubert: cannot use model {a.model}: {e}"
     print(msg, file=sys.stdout if ok else sys.stderr)
@@ -299,6 +314,10 @@ def main(argv=None) -> int:
                                        "the arena's region")
     s.add_argument("--arena-used", action="append", default=[], metavar="CHOSEN=BYTES",
                    help="arenas that earlier models put in a region")
+    s.add_argument("--previous-elf", help="the build directory's last linked image, if any: what it put in each "
+                                          "region besides the arenas counts where that is more")
+    s.add_argument("--arena-symbol", action="append", default=[],
+                   help="the arenas' symbols (this model's and earlier ones'), left out of --previous-elf's use")
     s.add_argument("--dt", action="append", default=[], metavar="CHOSEN=BASE:SIZE",
                    help="a devicetree chosen region, e.g. zephyr,sram=0x20010000:262144")
     s.add_argument("--tokenizer", action="store_true",
