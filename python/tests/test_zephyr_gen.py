@@ -196,7 +196,9 @@ def test_check_arena_too_big_gives_numbers_and_a_hint_that_fits(model, capsys):
     err = capsys.readouterr().err
     assert f"needs an arena of {arena_size(qm, 64)} B at MAX_SEQ_LEN 64" in err and f"has {ram} B" in err
     best = int(err.split("Hint: MAX_SEQ_LEN ")[1].split()[0])
-    assert arena_size(qm, best) <= ram < arena_size(qm, best + 1) and best == 39
+    # the largest length that fits (the plan's tiles change with L, so the arena is not monotone)
+    assert arena_size(qm, best) <= ram < arena_size(qm, best + 1)
+    assert best == max(n for n in range(1, 64) if arena_size(qm, n) <= ram)
 
 
 def test_check_dtcm_and_flash(model, capsys):
