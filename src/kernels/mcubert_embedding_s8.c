@@ -133,9 +133,14 @@ __attribute__((naked, noinline)) static void emb_dots(const struct emb_job *job)
 }
 #pragma GCC diagnostic pop
 
-/* The word vector of channels [0, hidden rounded down to 2); returns how many it wrote. */
+/*
+ * The word vector of channels [0, hidden rounded down to 2); returns how many it wrote.
+ * With pq (a dense position row pos whose requantisation has a shift >= 33), each channel
+ * gets its position term in the same pass: sat16(word + sat16(requant(pos))).
+ */
 static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t hidden,
-			const int32_t *mult, const int32_t *shift, int16_t *out)
+			const int32_t *mult, const int32_t *shift, const int8_t *pos,
+			const struct mcubert_rq *pq, int16_t *out)
 {
 	int32_t uu[EMB_ASM_MAX_RANK / 2], acc[EMB_ASM_CHUNK];
 	int32_t h = 0;
@@ -151,6 +156,22 @@ static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t
 		const struct emb_job job = {acc, uu + rank / 2, vt + h * rank, n / 2, rank};
 
 		emb_dots(&job);
+		if (pq != NULL) {
+			/* locals: the stores to out could alias *pq */
+			const int32_t pm = pq->mult, prnd = pq->rnd, psh = pq->sh;
+
+			for (int32_t t = 0; t < n; t++, h++) {
+				struct mcubert_rq q;
+
+				mcubert_rq_prepare(&q, mult[h], shift[h]);
+				const int32_t w = __ssat(mcubert_rq_apply(&q, acc[t]), 16);
+				const int32_t pe = __ssat(
+					mcubert_smmla((int32_t)((uint32_t)pos[h] << 24), pm, prnd) >> psh, 16);
+
+				out[h] = (int16_t)__ssat(w + pe, 16);
+			}
+			continue;
+		}
 		for (int32_t t = 0; t < n; t++, h++) {
 			struct mcubert_rq q;
 
@@ -172,8 +193,13 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	uint32_t u_off = 0;
 	uint32_t vt_off = 0;
 
-	for (uint32_t t = block * MCUBERT_CKPT_BLOCK; t < token; t++) {
-		row += (mcubert_embedding_cluster(p, t) == c);
+	if (p->cluster_bits == 0) {
+		/* one cluster: every token of the block before this one counts */
+		row += token - block * MCUBERT_CKPT_BLOCK;
+	} else {
+		for (uint32_t t = block * MCUBERT_CKPT_BLOCK; t < token; t++) {
+			row += (mcubert_embedding_cluster(p, t) == c);
+		}
 	}
 	for (uint32_t k = 0; k < c; k++) {
 		u_off += p->cluster_info[2 * k] * p->cluster_info[2 * k + 1];
@@ -185,12 +211,21 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	const int32_t *mult = p->rq + 2 * c * (uint32_t)hidden;
 	const int32_t *shift = mult + hidden;
 	int32_t h = 0;
+	/* channels [0, pos_done) already hold sat16(word + pe) */
+	int32_t pos_done = 0;
 
 	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
 #if MCUBERT_MAC_ASM
 	if (rank > 0 && rank <= EMB_ASM_MAX_RANK && (rank & 15) == 0 && ((uintptr_t)vt & 3u) == 0) {
-		h = word_asm(u, vt, rank, hidden, mult, shift, out);
+		struct mcubert_rq pq;
+		const int pos_fast = p->pos_rank == 0 && p->pos_shift + 24 >= 33 &&
+				     p->pos_shift <= 62 - 24;
+
+		mcubert_rq_prepare(&pq, p->pos_mult, p->pos_shift + 24);
+		h = word_asm(u, vt, rank, hidden, mult, shift, p->pos + position * (uint32_t)hidden,
+			     pos_fast ? &pq : NULL, out);
+		pos_done = pos_fast ? h : 0;
 	}
 #endif
 	/* four hidden channels per step: each U word is unpacked once for four V^T rows */
@@ -249,7 +284,7 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	} else {
 		const int8_t *pos = p->pos + position * (uint32_t)hidden;
 
-		h = 0;
+		h = pos_done;
 #if MCUBERT_DSP
 		/* pos is int8: requant(pos, M, S) = requant(pos * 2^24, M, S + 24), one SMMLA */
 		if (p->pos_shift + 24 >= 33 && p->pos_shift <= 62 - 24) {

@@ -10,9 +10,58 @@
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
 
+#include <math.h>
+
 #define LN_INV_BITS 46
 #define LN_Z_SHIFT 30
 #define LN_OUT_SHIFT 24
+
+/* a single-precision FPU seeds the row's square root and reciprocal (exact fix-ups follow) */
+#if !defined(MCUBERT_LN_FPU_SEED)
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+#define MCUBERT_LN_FPU_SEED 1
+#else
+#define MCUBERT_LN_FPU_SEED 0
+#endif
+#endif
+
+/*
+ * inv = floor(2^46 / floor(sqrt(var))), var >= 1. With the FPU and var < 2^46 (r < 2^23):
+ * sqrtf is within 2 of r, and the +-1 steps make it exact; for r >= 2^16 the float quotient
+ * q0 is within 65 of 2^46 / r, so rem = 2^46 - q0 r has |rem| < 2^31 (its low word, as
+ * 2^46 = 0 mod 2^32) and q0 + floor(rem / r) is the exact quotient; for r < 2^16 two 32-bit
+ * divisions of 2^30 and (2^30 mod r) 2^16 give it. Otherwise the 64-bit integer path.
+ */
+static int64_t ln_inv(uint64_t var)
+{
+#if MCUBERT_LN_FPU_SEED
+	if (var < ((uint64_t)1 << 46)) {
+		const float f = (float)(uint32_t)(var >> 32) * 4294967296.0f + (float)(uint32_t)var;
+		uint32_t r = (uint32_t)sqrtf(f);
+
+		while ((uint64_t)r * r > var) {
+			r--;
+		}
+		while ((uint64_t)(r + 1u) * (r + 1u) <= var) {
+			r++;
+		}
+		if (r < (1u << 16)) {
+			const uint32_t t = (1u << 30) / r;
+
+			return ((int64_t)t << 16) + (int64_t)((((1u << 30) - t * r) << 16) / r);
+		}
+		const uint32_t q0 = (uint32_t)(70368744177664.0f / (float)r);
+		const int32_t rem = -(int32_t)(q0 * r);
+		int32_t t = rem / (int32_t)r;
+
+		if (t * (int32_t)r > rem) {
+			t--;
+		}
+		return (int64_t)q0 + t;
+	}
+#endif
+	return (int64_t)(((uint64_t)1 << LN_INV_BITS) / mcubert_isqrt64(var));
+}
 
 #if MCUBERT_DSP
 
@@ -75,7 +124,7 @@ void mcubert_layernorm_s8(const int16_t *x, int32_t hidden, const int32_t *param
 	/* a power-of-two hidden size divides by a shift (the same quotient) */
 	const uint64_t var = ((hidden & (hidden - 1)) == 0 ? q >> mcubert_log2(hidden)
 							    : q / (uint64_t)hidden) + e;
-	const int64_t inv = (int64_t)(((uint64_t)1 << LN_INV_BITS) / mcubert_isqrt64(var));
+	const int64_t inv = ln_inv(var);
 	int32_t i = 0;
 
 #if MCUBERT_DSP
