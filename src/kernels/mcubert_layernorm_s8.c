@@ -10,8 +10,6 @@
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
 
-#include <math.h>
-
 #define LN_INV_BITS 46
 #define LN_Z_SHIFT 30
 #define LN_OUT_SHIFT 24
@@ -37,7 +35,8 @@ static int64_t ln_inv(uint64_t var)
 #if MCUBERT_LN_FPU_SEED
 	if (var < ((uint64_t)1 << 46)) {
 		const float f = (float)(uint32_t)(var >> 32) * 4294967296.0f + (float)(uint32_t)var;
-		uint32_t r = (uint32_t)sqrtf(f);
+		/* the builtin: -ffreestanding (Zephyr) would make sqrtf a soft libm call */
+		uint32_t r = (uint32_t)__builtin_sqrtf(f);
 
 		while ((uint64_t)r * r > var) {
 			r--;
