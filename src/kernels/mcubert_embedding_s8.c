@@ -73,20 +73,25 @@ static void add_low_rank_position(const struct mcubert_embedding_params *p, uint
 
 #if MCUBERT_DSP && MCUBERT_MAC_ASM
 #define EMB_ASM_MAX_RANK 128
-#define EMB_ASM_CHUNK 16
 
 struct emb_job {
-	int32_t *acc;      /* 0: out, one int32 per channel */
-	const int32_t *ue; /* 4: end of the unpacked U row (2 words per 4 elements) */
-	const int8_t *vt;  /* 8: V^T row of the first channel (rank bytes per row, aligned) */
-	int32_t pairs;     /* 12: channel pairs */
-	int32_t rank;      /* 16: a multiple of 16 */
+	int16_t *out;         /*  0: channel h's output, h the first channel of the pair */
+	const int32_t *mult;  /*  4: mult[h] */
+	const int32_t *shift; /*  8: shift[h] */
+	const int8_t *pos;    /* 12: pos[h] */
+	int32_t pm;           /* 16: position term ((pm * pos) >> 16 + prnd) >> psh; pm 0: none */
+	int32_t prnd;         /* 20 */
+	int32_t psh;          /* 24 */
+	int16_t *out_end;     /* 28: out past the last pair */
+	int32_t rank;         /* 32: a multiple of 16 */
+	const int32_t *ue;    /* 36: end of the unpacked U row (2 words per 4 elements) */
+	const int8_t *vt;     /* 40: V^T row of channel 0 (rank bytes per row, aligned) */
 };
 
 /*
- * acc[j] = U . V^T[j] for 2 * pairs channels: two channels per step, per 16 elements two
- * LDMs of the unpacked U row, four LDRDs of V^T, 16 SXTB16 and 16 SMLADs (32 MACs).
- * r1 walks U, r2 and r3 the two rows, r4/r5 accumulate, lr marks U's end.
+ * U . V^T[h] for two channels per step: per 16 elements two LDMs of the unpacked U row, four
+ * LDRDs of V^T, 16 SXTB16 and 16 SMLADs (32 MACs). r1 walks U, r2 and r3 the two rows,
+ * r4/r5 accumulate, lr marks U's end.
  */
 #define EMB_ROW(rp, acc)                                                                          \
 	"ldrd r10, r11, [" rp "], #8\n\t"                                                         \
@@ -99,51 +104,90 @@ struct emb_job {
 	"sxtb16 r11, r11, ror #8\n\t"                                                             \
 	"smlad " acc ", r9, r11, " acc "\n\t"
 #define EMB_STEP "ldm r1!, {r6-r9}\n\t" EMB_ROW("r2", "r4") EMB_ROW("r3", "r5")
+/*
+ * One channel's output from its dot product: sat16(requant(acc) + pe), the requantisation as
+ * ((hi(acc * mult) >> (shift - 33)) + 1) >> 1 (mcubert_requant_s32) with the last shift in
+ * the SSAT. A shift < 33 takes the stub at label `stub`, which comes back to `back`.
+ * pe needs no saturation (the caller checks). r0/r6/r7/r8 walk out/mult/shift/pos, r9-r11
+ * hold pm, prnd, psh.
+ */
+#define EMB_OUT(acc, stub, back)                                                                  \
+	"ldr r1, [r6], #4\n\t"                                                                    \
+	"ldr r12, [r7], #4\n\t"                                                                   \
+	"subs r12, r12, #33\n\t"                                                                  \
+	"bmi " stub "f\n\t"                                                                       \
+	"smmul " acc ", " acc ", r1\n\t"                                                          \
+	"asr " acc ", " acc ", r12\n\t"                                                           \
+	"add " acc ", " acc ", #1\n\t"                                                            \
+	"ssat " acc ", #16, " acc ", asr #1\n" back ":\n\t"                                       \
+	"ldrsb r1, [r8], #1\n\t"                                                                  \
+	"smlawb r1, r9, r1, r10\n\t"                                                              \
+	"asr r1, r1, r11\n\t"                                                                     \
+	"add " acc ", " acc ", r1\n\t"                                                            \
+	"ssat " acc ", #16, " acc "\n\t"                                                          \
+	"strh " acc ", [r0], #2\n\t"
+/* shift 32 is (acc * mult + 2^31) >> 32, SMMULR; a shift < 32 leaves (label 9) */
+#define EMB_OUT32(acc, stub, back)                                                                \
+	stub ":\n\t"                                                                              \
+	"cmn r12, #1\n\t"                                                                         \
+	"bne 9b\n\t"                                                                              \
+	"smmulr " acc ", " acc ", r1\n\t"                                                         \
+	"ssat " acc ", #16, " acc "\n\t"                                                          \
+	"b " back "b\n"
 
+/*
+ * Channel pairs of one token, dot products, requantisation and position term in one loop.
+ * The job is copied to the stack frame (offsets above) and two zero words follow it: the
+ * accumulators' start. Returns out at the first pair not written.
+ */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
-__attribute__((naked, noinline)) static void emb_dots(const struct emb_job *job)
+__attribute__((naked, noinline)) static int16_t *emb_pairs(const struct emb_job *job)
 {
 	__asm__ volatile("push {r4-r11, lr}\n\t"
-			 "ldr r12, [r0, #16]\n\t"
-			 "ldr r3, [r0, #12]\n\t"
-			 "ldr r2, [r0, #8]\n\t"
-			 "ldr lr, [r0, #4]\n\t"
-			 "ldr r0, [r0]\n\t"
-			 "push {r3, r12}\n\t"
-			 "add r3, r2, r12\n"
-			 "1:\n\t"
+			 "movs r2, #0\n\t"
+			 "movs r3, #0\n\t"
+			 "push {r2, r3}\n\t"
+			 "ldr r11, [r0, #40]\n\t"
+			 "ldm r0, {r1-r10}\n\t"
+			 "push {r1-r10}\n\t"
+			 "mov r12, r9\n\t"
+			 "mov lr, r10\n\t"
+			 "mov r2, r11\n\t"
+			 "add r3, r2, r12\n\t"
 			 "sub r1, lr, r12, lsl #1\n\t"
 			 "movs r4, #0\n\t"
 			 "movs r5, #0\n"
 			 "2:\n\t" EMB_STEP EMB_STEP
 			 "cmp r1, lr\n\t"
 			 "bne 2b\n\t"
-			 "stm r0!, {r4, r5}\n\t"
+			 "ldm sp, {r0, r6-r11}\n\t" EMB_OUT("r4", "3", "4") EMB_OUT("r5", "5", "6")
+			 "stm sp, {r0, r6, r7, r8}\n\t"
 			 /* r3 has walked row h+1: it is row h+2 */
-			 "ldr r12, [sp, #4]\n\t"
+			 "ldrd r9, r12, [sp, #28]\n\t"
+			 "ldrd r4, r5, [sp, #40]\n\t"
+			 "sub r1, lr, r12, lsl #1\n\t"
 			 "mov r2, r3\n\t"
 			 "add r3, r3, r12\n\t"
-			 "ldr r4, [sp]\n\t"
-			 "subs r4, r4, #1\n\t"
-			 "str r4, [sp]\n\t"
-			 "bne 1b\n\t"
-			 "add sp, sp, #8\n\t"
-			 "pop {r4-r11, pc}\n\t");
+			 "cmp r0, r9\n\t"
+			 "bne 2b\n"
+			 "9:\n\t"
+			 "ldr r0, [sp]\n\t"
+			 "add sp, sp, #48\n\t"
+			 "pop {r4-r11, pc}\n" EMB_OUT32("r4", "3", "4") EMB_OUT32("r5", "5", "6"));
 }
 #pragma GCC diagnostic pop
 
 /*
- * The word vector of channels [0, hidden rounded down to 2); returns how many it wrote.
- * With pq (a dense position row pos whose requantisation has a shift >= 33), each channel
- * gets its position term in the same pass: sat16(word + sat16(requant(pos))).
+ * Channels [0, hidden rounded down to 2) of a token; returns how many it wrote. ps >= 17:
+ * the position term (pos row pos, one requantisation (pm, ps), no saturation needed) goes in
+ * the same pass as requant(pm * pos, 2^(ps-17), ps-16) by SMLAWB; pos NULL: none.
  */
 static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t hidden,
-			const int32_t *mult, const int32_t *shift, const int8_t *pos,
-			const struct mcubert_rq *pq, int16_t *out)
+			const int32_t *mult, const int32_t *shift, const int8_t *pos, int32_t pm,
+			int32_t ps, int16_t *out)
 {
-	int32_t uu[EMB_ASM_MAX_RANK / 2], acc[EMB_ASM_CHUNK];
-	int32_t h = 0;
+	int32_t uu[EMB_ASM_MAX_RANK / 2];
 
 	for (int32_t k = 0; k < rank; k += 4) {
 		const uint32_t x = mcubert_rd4(u + k);
@@ -151,35 +195,13 @@ static int32_t word_asm(const int8_t *u, const int8_t *vt, int32_t rank, int32_t
 		uu[k / 2] = __sxtb16(x);
 		uu[k / 2 + 1] = mcubert_sxtb16_ror8(x);
 	}
-	while (h + 2 <= hidden) {
-		const int32_t n = hidden - h < EMB_ASM_CHUNK ? (hidden - h) & ~1 : EMB_ASM_CHUNK;
-		const struct emb_job job = {acc, uu + rank / 2, vt + h * rank, n / 2, rank};
+	/* without a position term: pm = 0 makes it 0, and pos only needs to be readable */
+	const struct emb_job job = {out, mult, shift, pos != NULL ? pos : vt,
+				    pos != NULL ? pm : 0, pos != NULL ? 1 << (ps - 17) : 0,
+				    pos != NULL ? ps - 16 : 0, out + (hidden & ~1), rank,
+				    uu + rank / 2, vt};
 
-		emb_dots(&job);
-		if (pq != NULL) {
-			/* locals: the stores to out could alias *pq */
-			const int32_t pm = pq->mult, prnd = pq->rnd, psh = pq->sh;
-
-			for (int32_t t = 0; t < n; t++, h++) {
-				struct mcubert_rq q;
-
-				mcubert_rq_prepare(&q, mult[h], shift[h]);
-				const int32_t w = __ssat(mcubert_rq_apply(&q, acc[t]), 16);
-				const int32_t pe = __ssat(
-					mcubert_smmla((int32_t)((uint32_t)pos[h] << 24), pm, prnd) >> psh, 16);
-
-				out[h] = (int16_t)__ssat(w + pe, 16);
-			}
-			continue;
-		}
-		for (int32_t t = 0; t < n; t++, h++) {
-			struct mcubert_rq q;
-
-			mcubert_rq_prepare(&q, mult[h], shift[h]);
-			out[h] = (int16_t)__ssat(mcubert_rq_apply(&q, acc[t]), 16);
-		}
-	}
-	return h;
+	return (int32_t)(emb_pairs(&job) - out);
 }
 #endif
 
@@ -217,14 +239,19 @@ void mcubert_embedding_s8(const struct mcubert_embedding_params *p, uint32_t tok
 	/* out[h] = word[h] first; the position term is added below, as sat16(word + pe) */
 #if MCUBERT_DSP
 #if MCUBERT_MAC_ASM
-	if (rank > 0 && rank <= EMB_ASM_MAX_RANK && (rank & 15) == 0 && ((uintptr_t)vt & 3u) == 0) {
-		struct mcubert_rq pq;
-		const int pos_fast = p->pos_rank == 0 && p->pos_shift + 24 >= 33 &&
-				     p->pos_shift <= 62 - 24;
+	if (rank > 0 && rank <= EMB_ASM_MAX_RANK && (rank & 15) == 0 && ((uintptr_t)vt & 3u) == 0 &&
+	    hidden >= 2) {
+		const int32_t ps = p->pos_shift;
+		const int8_t *pos = p->pos + position * (uint32_t)hidden;
+		/* the SMLAWB form needs ps in [17, 47]; no pe may saturate (pe is monotonic in pos) */
+		const int pos_fast = p->pos_rank == 0 && ps >= 17 && ps <= 47 &&
+				     mcubert_requant_s32(127, p->pos_mult, ps) <= 32767 &&
+				     mcubert_requant_s32(-128, p->pos_mult, ps) >= -32768 &&
+				     mcubert_requant_s32(127, p->pos_mult, ps) >= -32768 &&
+				     mcubert_requant_s32(-128, p->pos_mult, ps) <= 32767;
 
-		mcubert_rq_prepare(&pq, p->pos_mult, p->pos_shift + 24);
-		h = word_asm(u, vt, rank, hidden, mult, shift, p->pos + position * (uint32_t)hidden,
-			     pos_fast ? &pq : NULL, out);
+		h = word_asm(u, vt, rank, hidden, mult, shift, pos_fast ? pos : NULL, p->pos_mult, ps,
+			     out);
 		pos_done = pos_fast ? h : 0;
 	}
 #endif
