@@ -366,7 +366,8 @@ def _residual_add(h: Header, rng, i: int, c) -> None:
 
 # ---------------------------------------------------------------- embedding
 
-# (vocab, hidden, ranks per cluster, max positions, tokens to look up[, low-rank position width k])
+# (vocab, hidden, ranks per cluster, max positions, tokens to look up[, low-rank position width k
+#  [, dense position (mult or None for a random one, shift)]])
 EMBEDDING_CASES = [
     (70, 8, (6,), 8, 5),                       # one cluster: no map (0 bits)
     (150, 9, (5, 0), 12, 8),                   # 1-bit map, a rank-0 cluster, odd hidden
@@ -377,6 +378,11 @@ EMBEDDING_CASES = [
     (120, 16, (8,), 20, 10, 8),                # k a multiple of 4
     (100, 13, (0, 6), 9, 9, 7),                # k = 4 + tail, odd hidden, a rank-0 cluster
     (160, 37, (16, 32, 0), 12, 12),            # ranks of 16k: Cortex-M assembly, 16-channel chunks
+    # the assembly's position term (SMLAWB) needs a shift in 17..47 and no saturating pe:
+    (160, 37, (16, 32, 0), 12, 12, 0, (1 << 24, 17)),   # the lowest shift, pe up to 16,256
+    (96, 20, (48, 16), 12, 10, 0, (None, 47)),          # the highest
+    (160, 37, (16, 32, 0), 12, 12, 0, (None, 12)),      # below: the C position loop, pe saturates
+    (96, 20, (48, 16), 12, 10, 0, (None, 20)),          # in range, but pe saturates
 ]
 
 
@@ -399,6 +405,8 @@ def _embedding(h: Header, rng, i: int, c) -> None:
     else:
         pos = _rand_s8(rng, (max_pos, H))
         pm, ps = int(_mults(rng, 1)[0]), int(rng.integers(25, 31))
+        if len(c) > 6:
+            pm, ps = (pm if c[6][0] is None else c[6][0]), c[6][1]
     # first and last token, a token at a checkpoint block boundary, the rest random
     toks = np.concatenate([[0, V - 1, min(CKPT_BLOCK, V - 1)], rng.integers(0, V, size=n_tok - 3)]).astype(np.uint16)
     positions = rng.integers(0, max_pos, size=n_tok).astype(np.uint16)
