@@ -36,11 +36,53 @@ MCUBERT_INLINE int32_t bias_of(const struct mcubert_linear_params *p, int32_t o)
 
 #if MCUBERT_DSP
 
+#if MCUBERT_MAC_ASM
+/*
+ * The signed whole blocks of mcubert_unpack_4rows, n4 >= 1: per block four LDRs, eight
+ * SXTB16 and one STM. r1, r2, r3, r12 walk the rows, r0 the output, lr is its end.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+__attribute__((naked, noinline)) static void unpack_s8_asm(int32_t *out, const int8_t *const a[4],
+							   int32_t n4)
+{
+	__asm__ volatile("push {r4-r11, lr}\n\t"
+			 "add lr, r0, r2, lsl #5\n\t"
+			 "ldm r1, {r1, r2, r3, r12}\n"
+			 "1:\n\t"
+			 "ldr r8, [r1], #4\n\t"
+			 "ldr r9, [r2], #4\n\t"
+			 "ldr r10, [r3], #4\n\t"
+			 "ldr r11, [r12], #4\n\t"
+			 "sxtb16 r4, r8\n\t"
+			 "sxtb16 r5, r9\n\t"
+			 "sxtb16 r6, r10\n\t"
+			 "sxtb16 r7, r11\n\t"
+			 "sxtb16 r8, r8, ror #8\n\t"
+			 "sxtb16 r9, r9, ror #8\n\t"
+			 "sxtb16 r10, r10, ror #8\n\t"
+			 "sxtb16 r11, r11, ror #8\n\t"
+			 "stm r0!, {r4-r11}\n\t"
+			 "cmp r0, lr\n\t"
+			 "bne 1b\n\t"
+			 "pop {r4-r11, pc}\n\t");
+}
+#pragma GCC diagnostic pop
+#endif
+
 int32_t mcubert_unpack_4rows(const int8_t *const a[4], int32_t n, int32_t *out, int is_unsigned)
 {
 	const int32_t n4 = n >> 2, npairs = (n + 7) >> 3;
 	const int8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
 	int32_t i = 0;
+
+#if MCUBERT_MAC_ASM
+	if (!is_unsigned && n4 > 0) {
+		unpack_s8_asm(out, a, n4);
+		out += 8 * n4;
+		i = n4;
+	}
+#endif
 
 	/* the whole blocks: one loop per signedness, straight-line over the four rows */
 	for (; !is_unsigned && i < n4; i++, out += 8) {
@@ -114,15 +156,15 @@ void mcubert_mac_4x1_unaligned(int32_t acc[4], const int32_t *a, const int8_t *b
 	MCUBERT_QUARTER_ACC("r12") MCUBERT_QUARTER_ACC("r12, ror #8")
 #define MCUBERT_PAIR                                                                              \
 	"ldrd r0, r12, [r2], #8\n\t" MCUBERT_QUARTER_ACC("r0") MCUBERT_PAIR_TAIL
-/* the first pair of a channel: the bias (r3) is the accumulators' start */
+/* the first pair of a channel: the bias (r4) is the accumulators' start */
 #define MCUBERT_PAIR_BIAS                                                                         \
 	"ldrd r0, r12, [r2], #8\n\t"                                                              \
 	"ldm r1!, {r8-r11}\n\t"                                                                   \
 	"sxtb16 lr, r0\n\t"                                                                       \
-	"smlad r4, r8, lr, r3\n\t"                                                                \
-	"smlad r5, r9, lr, r3\n\t"                                                                \
-	"smlad r6, r10, lr, r3\n\t"                                                               \
-	"smlad r7, r11, lr, r3\n\t" MCUBERT_PAIR_TAIL
+	"smlad r5, r9, lr, r4\n\t"                                                                \
+	"smlad r6, r10, lr, r4\n\t"                                                               \
+	"smlad r7, r11, lr, r4\n\t"                                                               \
+	"smlad r4, r8, lr, r4\n\t" MCUBERT_PAIR_TAIL
 
 /* naked: the body is all assembly, the arguments arrive in r0-r3 */
 #pragma GCC diagnostic push
@@ -157,74 +199,95 @@ __attribute__((naked, noinline)) void mcubert_mac_4x1_asm(int32_t acc[4], const 
 /*
  * Four rows of a linear layer over a range of output channels, requantised and stored:
  * mcubert_mac_4x1 per channel with the bias as the start and every shift >= 33
- * (mcubert_rq_apply's SMMLA form), the loop over channels in assembly too. The job is
- * copied to the stack frame; offsets below are its fields'.
+ * (mcubert_rq_apply's SMMLA form), the loop over channels in assembly too, 8 pairs per
+ * loop step. The first nine words of the job are the stack frame (offsets below, slot 36
+ * the loop's entry); bias and shift are found from mult. In the loop r1 walks xs to x_end
+ * (r3), r2 the weights, r8 mult; r11 = bias - mult.
  */
 struct rows_job {
-	const int8_t *w;      /*  0: weight row of the current channel */
-	const int32_t *bias;  /*  4: bias of the current channel */
-	const int32_t *mult;  /*  8 */
-	const int32_t *shift; /* 12 */
-	uint8_t *y;           /* 16: output of the current channel, row 0 */
-	uint8_t *y_end;       /* 20: y past the last channel */
-	const int32_t *xs;    /* 24: four unpacked rows */
-	int32_t np4;          /* 28: weight pairs / 4, >= 1 */
-	int32_t ystr;         /* 32: bytes between output rows */
-	int32_t s16;          /* 36: int16 outputs (else int8) */
-	int32_t ych;          /* 40: bytes between output channels */
+	const int32_t *xs;    /*  0: four unpacked rows */
+	const int32_t *mult;  /*  4: mult of the current channel */
+	uint8_t *y;           /*  8: output of the current channel, row 0 */
+	int32_t shift_off;    /* 12: shift - mult, bytes */
+	int32_t bias_off;     /* 16: bias - mult, bytes */
+	int32_t ystr;         /* 20: bytes between output rows */
+	int32_t ych;          /* 24: bytes between output channels */
+	int32_t s16;          /* 28: int16 outputs (else int8); the frame holds the store's address */
+	const int32_t *m_end; /* 32: mult past the last channel */
+	const int8_t *w;      /* 36: weight row of the first channel */
+	const int32_t *x_end; /* 40: xs past the last pair (4k pairs, k >= 1) */
 };
 
 #define MCUBERT_RQ_STORE(ins, bits)                                                               \
-	"ssat r4, #" bits ", r4\n\t" ins " r4, [r11]\n\t"                                         \
-	"ssat r5, #" bits ", r5\n\t" ins " r5, [r11, r2]\n\t"                                     \
-	"add r11, r11, r2, lsl #1\n\t"                                                            \
-	"ssat r6, #" bits ", r6\n\t" ins " r6, [r11]\n\t"                                         \
-	"ssat r7, #" bits ", r7\n\t" ins " r7, [r11, r2]\n\t"                                     \
-	"cmp lr, r12\n\t"                                                                         \
+	"ssat r4, #" bits ", r4\n\t" ins " r4, [r9]\n\t"                                          \
+	"ssat r5, #" bits ", r5\n\t" ins " r5, [r9, r12]\n\t"                                     \
+	"add r9, r9, r12, lsl #1\n\t"                                                             \
+	"ssat r6, #" bits ", r6\n\t" ins " r6, [r9]\n\t"                                          \
+	"ssat r7, #" bits ", r7\n\t" ins " r7, [r9, r12]\n\t"                                     \
+	"ldr r0, [sp, #32]\n\t"                                                                   \
+	"cmp r8, r0\n\t"                                                                          \
 	"bne 5b\n\t"                                                                              \
-	"add sp, sp, #48\n\t"                                                                     \
-	"pop {r4-r11, pc}\n\t"
+	"add sp, sp, #40\n\t"                                                                     \
+	"pop {r4-r11, pc}\n"
 
-__attribute__((naked, noinline)) static void rows_asm(struct rows_job *job)
+__attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job)
 {
 	__asm__ volatile("push {r4-r11, lr}\n\t"
-			 "sub sp, sp, #48\n\t"
+			 "sub sp, sp, #40\n\t"
 			 "ldm r0, {r1-r11}\n\t"
-			 "stm sp, {r1-r11}\n"
+			 /* slot 28: the address (Thumb bit set) of the int8 or int16 store */
+			 "adr r0, 8f\n\t"
+			 "cmp r8, #0\n\t"
+			 "beq 1f\n\t"
+			 "adr r0, 9f\n"
+			 "1:\n\t"
+			 "orr r8, r0, #1\n\t"
+			 "stm sp, {r1-r9}\n\t"
+			 /* slot 36: where the first 8-pair block starts: 7 pairs in for 8k pairs, else 3 */
+			 "sub r0, r11, r1\n\t"
+			 "tst r0, #256\n\t"
+			 "adr.w r0, 71f\n\t"
+			 "beq 2f\n\t"
+			 "adr.w r0, 72f\n"
+			 "2:\n\t"
+			 "orr r0, r0, #1\n\t"
+			 "str r0, [sp, #36]\n\t"
+			 "mov r8, r2\n\t"
+			 "mov r2, r10\n\t"
+			 "mov r3, r11\n\t"
+			 "mov r11, r5\n"
 			 "5:\n\t"
-			 "ldm sp, {r2, r3}\n\t"
-			 "ldr r1, [sp, #24]\n\t"
-			 "ldr r3, [r3]\n\t" MCUBERT_PAIR_BIAS
-			 "ldr r3, [sp, #28]\n\t"
-			 "b 7f\n"
+			 "ldr r4, [r8, r11]\n\t" MCUBERT_PAIR_BIAS
+			 "ldr pc, [sp, #36]\n"
 			 "6:\n\t" MCUBERT_PAIR
-			 "7:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
-			 "subs r3, r3, #1\n\t"
+			 "71:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
+			 "72:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
+			 "cmp r1, r3\n\t"
 			 "bne 6b\n\t"
-			 /* r2: the next channel's weights (rows are 8 * pairs bytes); its pointers */
-			 "ldm sp, {r3, r8, r9, r10, r11, r12}\n\t"
-			 "ldr r0, [r9], #4\n\t"
-			 "ldr r1, [r10], #4\n\t"
-			 "add r8, r8, #4\n\t"
-			 "ldr lr, [sp, #40]\n\t"
-			 "add lr, r11, lr\n\t"
-			 "stm sp, {r2, r8, r9, r10, lr}\n\t"
+			 /* r2: the next channel's weights (rows are 8 * pairs bytes) */
+			 "ldm sp, {r1, r8, r9, r10, r11, r12, lr}\n\t"
+			 "ldr r10, [r8, r10]\n\t"
+			 "ldr r0, [r8], #4\n\t"
+			 "add lr, r9, lr\n\t"
+			 "stm sp, {r1, r8, lr}\n\t"
 			 /* v = (hi(acc * mult) + 2^(sh-1)) >> sh, sh = shift - 32 */
-			 "sub r1, r1, #32\n\t"
-			 "sub r9, r1, #1\n\t"
-			 "movs r2, #1\n\t"
-			 "lsl r9, r2, r9\n\t"
-			 "ldrd r2, r3, [sp, #32]\n\t"
-			 "smmla r4, r4, r0, r9\n\t"
-			 "asr r4, r4, r1\n\t"
-			 "smmla r5, r5, r0, r9\n\t"
-			 "asr r5, r5, r1\n\t"
-			 "smmla r6, r6, r0, r9\n\t"
-			 "asr r6, r6, r1\n\t"
-			 "smmla r7, r7, r0, r9\n\t"
-			 "asr r7, r7, r1\n\t"
-			 "cbnz r3, 8f\n\t" MCUBERT_RQ_STORE("strb", "8")
-			 "8:\n\t" MCUBERT_RQ_STORE("strh", "16"));
+			 "sub r10, r10, #32\n\t"
+			 "movs lr, #1\n\t"
+			 "lsl lr, lr, r10\n\t"
+			 "lsr lr, lr, #1\n\t"
+			 "smmla r4, r4, r0, lr\n\t"
+			 "asr r4, r4, r10\n\t"
+			 "smmla r5, r5, r0, lr\n\t"
+			 "asr r5, r5, r10\n\t"
+			 "smmla r6, r6, r0, lr\n\t"
+			 "asr r6, r6, r10\n\t"
+			 "smmla r7, r7, r0, lr\n\t"
+			 "asr r7, r7, r10\n\t"
+			 "ldr pc, [sp, #28]\n\t"
+			 ".align 2\n"
+			 "8:\n\t" MCUBERT_RQ_STORE("strb", "8")
+			 ".align 2\n"
+			 "9:\n\t" MCUBERT_RQ_STORE("strh", "16"));
 }
 #pragma GCC diagnostic pop
 #endif
@@ -274,10 +337,11 @@ static void linear(const struct mcubert_kernel_ctx *ctx, const struct mcubert_li
 #if MCUBERT_MAC_ASM
 		if (fast && nr == 4) {
 			const int32_t sz = kind == OUT_S16 ? 2 : 1;
-			struct rows_job job = {w + o0 * kp, bias + o0, mult + o0, shift + o0,
-					       (uint8_t *)y + sz * idx,
-					       (uint8_t *)y + sz * (idx + (o1 - o0) * ych), xs, np >> 2,
-					       sz * ystr, kind == OUT_S16, sz * ych};
+			struct rows_job job = {xs, mult + o0, (uint8_t *)y + sz * idx,
+					       (int32_t)((const uint8_t *)shift - (const uint8_t *)mult),
+					       (int32_t)((const uint8_t *)bias - (const uint8_t *)mult),
+					       sz * ystr, sz * ych, kind == OUT_S16, mult + o1,
+					       w + o0 * kp, xs + 16 * np};
 
 			rows_asm(&job);
 			continue;
