@@ -151,6 +151,8 @@ LINEAR_CASES = [
     (16, 6, 128, 5, 0, 5, 128, 5, 1, 0, True, 0),     # int16, a 2-row tail after the group
     (32, 1, 24, 3, 0, 3, 24, 3, 1, 0, True, 40),      # logits, wide shifts: int32 saturation
     (32, 2, 11, 5, 0, 5, 11, 5, 1, 2, True, 40),
+    (8, 4, 96, 7, 1, 6, 96, 6, 1, 0, True, 1),        # 12 pairs: the 8-pair loop entered 3 in
+    (16, 8, 160, 3, 0, 3, 160, 3, 1, 0, True, 1),     # 20 pairs, int16
 ]
 
 
