@@ -196,26 +196,36 @@ __attribute__((naked, noinline)) void mcubert_mac_4x1_asm(int32_t acc[4], const 
 			 "pop {r4-r11, pc}\n\t");
 }
 
+/* 2^(S-33) for the shifts 33..62 the channel loop takes: its rounding term, one load */
+static const int32_t rq_rnd[63] = {
+	[33] = 1 << 0,  1 << 1,  1 << 2,  1 << 3,  1 << 4,  1 << 5,  1 << 6,  1 << 7,
+	1 << 8,  1 << 9,  1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15, 1 << 16,
+	1 << 17, 1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 24, 1 << 25,
+	1 << 26, 1 << 27, 1 << 28, 1 << 29};
+
 /*
  * Four rows of a linear layer over a range of output channels, requantised and stored:
- * mcubert_mac_4x1 per channel with the bias as the start and every shift >= 33
- * (mcubert_rq_apply's SMMLA form), the loop over channels in assembly too, 8 pairs per
- * loop step. The first nine words of the job are the stack frame (offsets below, slot 36
- * the loop's entry); bias and shift are found from mult. In the loop r1 walks xs to x_end
- * (r3), r2 the weights, r8 mult; r11 = bias - mult.
+ * mcubert_mac_4x1 per channel with the bias as the start and every shift in 33..62
+ * (mcubert_rq_apply's SMMLA form, the rounding term from rq_rnd), the loop over channels in
+ * assembly too, 8 pairs per loop step. The first twelve words of the job are the stack
+ * frame (offsets below); bias and shift are found from mult. In the loop r1 walks xs to
+ * x_end (r3), r2 the weights, r8 mult; r11 = bias - mult. The channel's tail uses r3 too
+ * and reloads it with m_end.
  */
 struct rows_job {
 	const int32_t *xs;    /*  0: four unpacked rows */
-	const int32_t *mult;  /*  4: mult of the current channel */
-	uint8_t *y;           /*  8: output of the current channel, row 0 */
-	int32_t shift_off;    /* 12: shift - mult, bytes */
-	int32_t bias_off;     /* 16: bias - mult, bytes */
-	int32_t ystr;         /* 20: bytes between output rows */
-	int32_t ych;          /* 24: bytes between output channels */
-	int32_t s16;          /* 28: int16 outputs (else int8); the frame holds the store's address */
-	const int32_t *m_end; /* 32: mult past the last channel */
-	const int8_t *w;      /* 36: weight row of the first channel */
-	const int32_t *x_end; /* 40: xs past the last pair (4k pairs, k >= 1) */
+	const int32_t *rnd;   /*  4: rq_rnd */
+	const int32_t *mult;  /*  8: mult of the current channel */
+	uint8_t *y;           /* 12: output of the current channel, row 0 */
+	int32_t shift_off;    /* 16: shift - mult, bytes */
+	int32_t bias_off;     /* 20: bias - mult, bytes */
+	int32_t ystr;         /* 24: bytes between output rows */
+	int32_t ych;          /* 28: bytes between output channels */
+	int32_t s16;          /* 32: int16 outputs (else int8); the frame: the store's address */
+	int32_t entry;        /* 36: the frame: where the first 8-pair block starts */
+	const int32_t *m_end; /* 40: mult past the last channel */
+	const int32_t *x_end; /* 44: xs past the last pair (4k pairs, k >= 1) */
+	const int8_t *w;      /* 48: weight row of the first channel */
 };
 
 #define MCUBERT_RQ_STORE(ins, bits)                                                               \
@@ -224,38 +234,38 @@ struct rows_job {
 	"add r9, r9, r12, lsl #1\n\t"                                                             \
 	"ssat r6, #" bits ", r6\n\t" ins " r6, [r9]\n\t"                                          \
 	"ssat r7, #" bits ", r7\n\t" ins " r7, [r9, r12]\n\t"                                     \
-	"ldr r0, [sp, #32]\n\t"                                                                   \
+	"ldrd r0, r3, [sp, #40]\n\t"                                                              \
 	"cmp r8, r0\n\t"                                                                          \
 	"bne 5b\n\t"                                                                              \
-	"add sp, sp, #40\n\t"                                                                     \
+	"add sp, sp, #48\n\t"                                                                     \
 	"pop {r4-r11, pc}\n"
 
 __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job)
 {
 	__asm__ volatile("push {r4-r11, lr}\n\t"
-			 "sub sp, sp, #40\n\t"
-			 "ldm r0, {r1-r11}\n\t"
-			 /* slot 28: the address (Thumb bit set) of the int8 or int16 store */
-			 "adr r0, 8f\n\t"
-			 "cmp r8, #0\n\t"
+			 "sub sp, sp, #48\n\t"
+			 "ldm r0, {r1-r12}\n\t"
+			 "ldr lr, [r0, #48]\n\t"
+			 /* slot 32: the address (Thumb bit set) of the int8 or int16 store */
+			 "adr.w r0, 8f\n\t"
+			 "cmp r9, #0\n\t"
 			 "beq 1f\n\t"
-			 "adr r0, 9f\n"
+			 "adr.w r0, 9f\n"
 			 "1:\n\t"
-			 "orr r8, r0, #1\n\t"
-			 "stm sp, {r1-r9}\n\t"
-			 /* slot 36: where the first 8-pair block starts: 7 pairs in for 8k pairs, else 3 */
-			 "sub r0, r11, r1\n\t"
+			 "orr r9, r0, #1\n\t"
+			 /* slot 36: the first 8-pair block's entry: 7 pairs in for 8k pairs, else 3 */
+			 "sub r0, r12, r1\n\t"
 			 "tst r0, #256\n\t"
 			 "adr.w r0, 71f\n\t"
 			 "beq 2f\n\t"
 			 "adr.w r0, 72f\n"
 			 "2:\n\t"
-			 "orr r0, r0, #1\n\t"
-			 "str r0, [sp, #36]\n\t"
-			 "mov r8, r2\n\t"
-			 "mov r2, r10\n\t"
-			 "mov r3, r11\n\t"
-			 "mov r11, r5\n"
+			 "orr r10, r0, #1\n\t"
+			 "stm sp, {r1-r12}\n\t"
+			 "mov r8, r3\n\t"
+			 "mov r2, lr\n\t"
+			 "mov r3, r12\n\t"
+			 "mov r11, r6\n"
 			 "5:\n\t"
 			 "ldr r4, [r8, r11]\n\t" MCUBERT_PAIR_BIAS
 			 "ldr pc, [sp, #36]\n"
@@ -265,25 +275,23 @@ __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job
 			 "cmp r1, r3\n\t"
 			 "bne 6b\n\t"
 			 /* r2: the next channel's weights (rows are 8 * pairs bytes) */
-			 "ldm sp, {r1, r8, r9, r10, r11, r12, lr}\n\t"
+			 "ldm sp, {r1, r3, r8-r12, lr}\n\t"
 			 "ldr r10, [r8, r10]\n\t"
 			 "ldr r0, [r8], #4\n\t"
 			 "add lr, r9, lr\n\t"
-			 "stm sp, {r1, r8, lr}\n\t"
+			 "stm sp, {r1, r3, r8, lr}\n\t"
 			 /* v = (hi(acc * mult) + 2^(sh-1)) >> sh, sh = shift - 32 */
+			 "ldr r3, [r3, r10, lsl #2]\n\t"
 			 "sub r10, r10, #32\n\t"
-			 "movs lr, #1\n\t"
-			 "lsl lr, lr, r10\n\t"
-			 "lsr lr, lr, #1\n\t"
-			 "smmla r4, r4, r0, lr\n\t"
+			 "smmla r4, r4, r0, r3\n\t"
 			 "asr r4, r4, r10\n\t"
-			 "smmla r5, r5, r0, lr\n\t"
+			 "smmla r5, r5, r0, r3\n\t"
 			 "asr r5, r5, r10\n\t"
-			 "smmla r6, r6, r0, lr\n\t"
+			 "smmla r6, r6, r0, r3\n\t"
 			 "asr r6, r6, r10\n\t"
-			 "smmla r7, r7, r0, lr\n\t"
+			 "smmla r7, r7, r0, r3\n\t"
 			 "asr r7, r7, r10\n\t"
-			 "ldr pc, [sp, #28]\n\t"
+			 "ldr pc, [sp, #32]\n\t"
 			 ".align 2\n"
 			 "8:\n\t" MCUBERT_RQ_STORE("strb", "8")
 			 ".align 2\n"
@@ -315,12 +323,12 @@ static void linear(const struct mcubert_kernel_ctx *ctx, const struct mcubert_li
 
 #if MCUBERT_MAC_ASM
 	/* the assembly channel loop: full groups of 4 rows, int8/int16 outputs, a bias, every
-	 * shift >= 33, 4k pairs of 8-byte aligned weights */
+	 * shift in 33..62, 4k pairs of 8-byte aligned weights */
 	int fast = bias != 0 && kind != OUT_S32 && o1 > o0 && np >= 4 && (np & 3) == 0 &&
 		   ((uintptr_t)w & 3u) == 0;
 
 	for (int32_t o = o0; fast && o < o1; o++) {
-		fast = shift[o] >= 33;
+		fast = shift[o] >= 33 && shift[o] <= 62;
 	}
 #endif
 	for (int32_t r = 0; r < rows; r += 4) {
@@ -337,11 +345,11 @@ static void linear(const struct mcubert_kernel_ctx *ctx, const struct mcubert_li
 #if MCUBERT_MAC_ASM
 		if (fast && nr == 4) {
 			const int32_t sz = kind == OUT_S16 ? 2 : 1;
-			struct rows_job job = {xs, mult + o0, (uint8_t *)y + sz * idx,
+			struct rows_job job = {xs, rq_rnd, mult + o0, (uint8_t *)y + sz * idx,
 					       (int32_t)((const uint8_t *)shift - (const uint8_t *)mult),
 					       (int32_t)((const uint8_t *)bias - (const uint8_t *)mult),
-					       sz * ystr, sz * ych, kind == OUT_S16, mult + o1,
-					       w + o0 * kp, xs + 16 * np};
+					       sz * ystr, sz * ych, kind == OUT_S16, 0, mult + o1,
+					       xs + 16 * np, w + o0 * kp};
 
 			rows_asm(&job);
 			continue;
