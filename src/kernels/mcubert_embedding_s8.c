@@ -7,7 +7,8 @@
  * of 64) plus a scan of the block, so the index costs ~2 bits + 2K/64 bytes per token.
  * The position table is dense, or low rank (A' . B'^T, segment A folded into a column of A').
  * SIMD path: the rank-r dot products four output channels at a time; on Cortex-M with a rank
- * that is a multiple of 16, two at a time in assembly over an unpacked U row.
+ * that is a multiple of 16, two at a time in assembly over an unpacked U row, with each
+ * channel's requantisation and dense position term in the same loop.
  */
 #include "mcubert/mcubert_kernels.h"
 #include "../mcubert_support.h"
