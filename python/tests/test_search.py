@@ -596,6 +596,54 @@ def test_gated_rank_embedding_floor():
     assert GatedRankEmbedding(cl, us, vs, [0.2, 5.0], 1.0, (0.1, 0.1), 10).hard_ranks() == [0, 5]
 
 
+def test_straight_through_gates_ship_what_they_train():
+    """relax "st": a cluster whose soft rank sits at a gate's midpoint (rho = 1/2, gate 1/2 in
+    the soft relaxation) gets no direction in the forward pass, as its hard rank says, yet rho
+    still gets a gradient; "soft" gives it half a direction for free."""
+    from mcubert.training.search import GatedRankEmbedding
+
+    torch.manual_seed(0)
+    cl = np.array([0] * 6 + [1] * 10)
+    us = [torch.randn(6, 4), torch.randn(10, 6)]
+    vs = [torch.randn(4, 8), torch.randn(6, 8)]
+    ids = torch.arange(16)
+    for relax in ("st", "soft"):
+        emb = GatedRankEmbedding(cl, us, vs, [0.5, 2.3], 1.0, (0.5, 0.5), 10, relax=relax)
+        assert emb.hard_ranks() == [0, 2]
+        out = emb(ids)
+        rare = out[:6]
+        if relax == "st":
+            assert torch.equal(rare, torch.zeros_like(rare))
+            want = (us[1][:, :2] @ vs[1][:2])
+            assert torch.allclose(out[6:], want, atol=1e-5)
+        else:
+            assert rare.abs().sum() > 0
+        out.pow(2).sum().backward()
+        assert emb.rho.grad is not None and emb.rho.grad.abs().sum() > 0
+        soft = emb.gates(0, soft_only=True)
+        assert torch.allclose(soft[0], torch.tensor(0.5))
+
+
+def test_straight_through_assignment_is_the_argmax_row():
+    """relax "st" in stage 1: a token's row is its argmax cluster's (hard_table), while alpha gets
+    the softmax's gradient; "soft" mixes the candidates."""
+    from mcubert.training.search import SoftAssignEmbedding
+
+    torch.manual_seed(1)
+    dense = torch.randn(20, 8)
+    alpha0 = torch.randn(20, 3)
+    ids = torch.arange(20)
+    for relax in ("st", "soft"):
+        emb = SoftAssignEmbedding(dense, [0, 2, 8], alpha0, 1.0, (1.0, 1.0), 10, relax=relax)
+        out = emb(ids)
+        hard = emb.hard_table(emb.logits().argmax(1).numpy())
+        assert torch.allclose(out, hard, atol=1e-5) == (relax == "st")
+        out.pow(2).sum().backward()
+        assert emb.alpha.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="relax"):
+        SoftAssignEmbedding(dense, [0, 2, 8], alpha0, 1.0, (1.0, 1.0), 10, relax="gumbel")
+
+
 def test_position_rank_is_trained_and_counted(student, tmp_path):
     """--position-rank: the baseline fine-tunes a rank-3 position table, the budget's rest of the
     model shrinks by exactly the saved bytes, and the int8 blob has the predicted size."""

@@ -81,6 +81,9 @@ class SearchConfig(RunConfig):
     rank_lr: float = 0.05             # effective Adam step of a cluster's soft rank (ranks per step)
     rank_floor: int | None = None     # stage 2 keeps every cluster at this rank or more (capped at the
                                       # cluster's size); None: the smallest candidate rank of stage 1
+    relax: str = "st"                 # forward pass of both stages: "st" = the discrete choice (argmax
+                                      # cluster, open gates) with the soft choice's gradient
+                                      # (straight-through); "soft" = the soft mixture / gates themselves
     search_positions: bool = False    # stage 2 also gates the (dense) position table's singular
                                       # directions: the position rank is chosen under the same budget
 
@@ -436,6 +439,17 @@ def budget_penalty(soft: torch.Tensor, hard, budget: int, penalty: float, cost: 
     return penalty * torch.relu(soft - budget) / budget
 
 
+def rank_gates(rho: torch.Tensor, n: int, temp: float, relax: str, soft_only: bool = False) -> torch.Tensor:
+    """Gates of n sorted directions at soft rank rho: sigmoid((rho - i - 1/2) / T). relax "st":
+    open (1) or closed (0) in value, the sigmoid's gradient, so that a gate parked at 1/2 does
+    not give half a direction that the hard rank does not pay for."""
+    i = torch.arange(n, dtype=torch.float32)
+    soft = torch.sigmoid((rho - i - 0.5) / temp)
+    if relax == "soft" or soft_only:
+        return soft
+    return soft + ((rho - i - 0.5 > 0).to(soft.dtype) - soft).detach()
+
+
 def _anneal(start: float, end: float, step: int, total: int) -> float:
     return start * (end / start) ** min(1.0, step / max(1, total))
 
@@ -447,8 +461,11 @@ class SoftAssignEmbedding(nn.Module):
     faster than the weights (fit() has one learning rate)."""
 
     def __init__(self, dense: torch.Tensor, ranks: list[int], alpha0: torch.Tensor, alpha_scale: float,
-                 tau: tuple[float, float], total_steps: int):
+                 tau: tuple[float, float], total_steps: int, relax: str = "soft"):
         super().__init__()
+        if relax not in ("st", "soft"):
+            raise ValueError(f"relax must be 'st' or 'soft', got {relax!r}")
+        self.relax = relax
         self.vocab_size, self.hidden_size = dense.shape
         self.ranks = [int(r) for r in ranks]
         u, s, vt = torch.linalg.svd(dense.double(), full_matrices=False)
@@ -473,6 +490,11 @@ class SoftAssignEmbedding(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         flat = input_ids.reshape(-1)
         p = self.probs(flat)
+        if self.relax == "st":
+            # the argmax cluster's row in value, the softmax's gradient: the model trains on the
+            # assignment it will ship (a soft mix is a row no cluster can hold)
+            hard = torch.nn.functional.one_hot(p.argmax(1), p.shape[1]).to(p.dtype)
+            p = p + (hard - p).detach()
         out = self.V[-1].new_zeros(flat.numel(), self.hidden_size)
         for k, r in enumerate(self.ranks):
             if r:
@@ -504,8 +526,12 @@ class GatedRankEmbedding(nn.Module):
     goes below the cluster's floor: the paper's hard floor, so that rare tokens keep a vector."""
 
     def __init__(self, cluster_of: np.ndarray, us: list[torch.Tensor], vs: list[torch.Tensor], rho0: list[float],
-                 rank_scale: float, temp: tuple[float, float], total_steps: int, floors: list[int] | None = None):
+                 rank_scale: float, temp: tuple[float, float], total_steps: int, floors: list[int] | None = None,
+                 relax: str = "soft"):
         super().__init__()
+        if relax not in ("st", "soft"):
+            raise ValueError(f"relax must be 'st' or 'soft', got {relax!r}")
+        self.relax = relax
         self.floors = [0] * len(us) if floors is None else [int(f) for f in floors]
         cl = torch.as_tensor(np.asarray(cluster_of), dtype=torch.long)
         self.vocab_size, self.hidden_size = len(cl), vs[0].shape[1]
@@ -531,9 +557,8 @@ class GatedRankEmbedding(nn.Module):
         """rho in ranks, never below the cluster's floor (the gates below it stay open)."""
         return torch.maximum(self.rho * self.rank_scale, torch.tensor(self.floors, dtype=torch.float32))
 
-    def gates(self, c: int) -> torch.Tensor:
-        i = torch.arange(self.V[c].shape[0], dtype=torch.float32)
-        return torch.sigmoid((self.soft_ranks()[c] - i - 0.5) / self.temp)
+    def gates(self, c: int, soft_only: bool = False) -> torch.Tensor:
+        return rank_gates(self.soft_ranks()[c], self.V[c].shape[0], self.temp, self.relax, soft_only)
 
     def hard_ranks(self) -> list[int]:
         rho = self.soft_ranks().detach()
@@ -559,8 +584,9 @@ class GatedPositions(nn.Module):
     singular directions, gated like a cluster (g_i = sigmoid((rho - i - 1/2) / T), rho >= 1, on
     the word embedding's temperature schedule, `temp_of`), in place of BertEmbeddings' table."""
 
-    def __init__(self, table: torch.Tensor, m: int, rho0: float, rank_scale: float, temp_of):
+    def __init__(self, table: torch.Tensor, m: int, rho0: float, rank_scale: float, temp_of, relax: str = "soft"):
         super().__init__()
+        self.relax = relax
         u, s, vt = torch.linalg.svd(table.double(), full_matrices=False)
         self.U = nn.Parameter(u[:, :m].float().contiguous())
         self.V = nn.Parameter((s[:m, None] * vt[:m]).float().contiguous())
@@ -571,9 +597,8 @@ class GatedPositions(nn.Module):
     def soft_rank(self) -> torch.Tensor:
         return torch.clamp(self.rho * self.rank_scale, min=1.0)
 
-    def gates(self) -> torch.Tensor:
-        i = torch.arange(self.V.shape[0], dtype=torch.float32)
-        return torch.sigmoid((self.soft_rank() - i - 0.5) / self.temp_of())
+    def gates(self, soft_only: bool = False) -> torch.Tensor:
+        return rank_gates(self.soft_rank(), self.V.shape[0], self.temp_of(), self.relax, soft_only)
 
     def hard_rank(self) -> int:
         return int(((self.soft_rank().detach() - torch.arange(self.V.shape[0]) - 0.5) > 0).sum())
@@ -792,7 +817,8 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     else:
         raise ValueError(f"init must be 'frequency' or 'uniform', got {cfg.init!r}")
     total = _steps(cfg, dd, cfg.stage1_epochs)
-    emb = SoftAssignEmbedding(dense, ranks, alpha0, cfg.alpha_lr / cfg.lr, (cfg.tau_start, cfg.tau_end), total)
+    emb = SoftAssignEmbedding(dense, ranks, alpha0, cfg.alpha_lr / cfg.lr, (cfg.tau_start, cfg.tau_end), total,
+                               cfg.relax)
     model = _with_embedding(cfg, emb, None)
     del student
     fixed = B.embedding_fixed_bytes(K, vocab, hidden) + hidden * sum(ranks)
@@ -854,7 +880,7 @@ def _gate_positions(cfg: SearchConfig, model, emb: GatedRankEmbedding, s1: dict,
     joint = budget + dense
     left = joint - B.embedding_flash_bytes(emb.sizes, emb.hard_ranks(), emb.vocab_size, hidden)
     rho0 = max([r for r in range(1, m + 1) if B.position_flash_bytes(hidden, n_pos, r + 1) <= left], default=1)
-    pos = GatedPositions(table, m, float(rho0), cfg.rank_lr / cfg.lr, lambda: emb.temp)
+    pos = GatedPositions(table, m, float(rho0), cfg.rank_lr / cfg.lr, lambda: emb.temp, cfg.relax)
     model.bert.embeddings.position_embeddings = pos
     log.info(f"stage 2: position table {n_pos} x {hidden} gated, start rank {rho0} of {m}; "
              f"budget {budget} B + dense positions {dense} B = {joint} B")
@@ -886,7 +912,7 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     floor = min(s1["candidate_ranks"]) if cfg.rank_floor is None else int(cfg.rank_floor)
     floors = [min(floor, r, v.shape[0]) for r, v in zip(r1, vs)]   # never above where stage 1 left it
     emb = GatedRankEmbedding(cluster_of, us, vs, [float(x) for x in r1], cfg.rank_lr / cfg.lr,
-                             (cfg.gate_temp_start, cfg.gate_temp_end), total, floors)
+                             (cfg.gate_temp_start, cfg.gate_temp_end), total, floors, cfg.relax)
     model = _with_embedding(cfg, emb, s1["rest"])
     sizes = torch.tensor(emb.sizes, dtype=torch.float32)
     fixed = B.embedding_fixed_bytes(K, vocab, hidden)
@@ -904,8 +930,8 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
         return (n + hidden) * (rank + 1) + B.position_flash_bytes(hidden, n, 1) - (n + hidden)
 
     def soft_bytes():
-        b = fixed + sum((sizes[c] + hidden) * emb.gates(c).sum() for c in range(K))
-        return b + pos_bytes(pos.gates().sum()) if pos is not None else b
+        b = fixed + sum((sizes[c] + hidden) * emb.gates(c, soft_only=True).sum() for c in range(K))
+        return b + pos_bytes(pos.gates(soft_only=True).sum()) if pos is not None else b
 
     def loss(mdl, x, m, y, idx):
         if mdl.training:
