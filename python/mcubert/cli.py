@@ -549,7 +549,7 @@ def cmd_search(a) -> int:
             raise CliError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
-                                rank_floor=a.rank_floor, search_positions=searched))
+                                rank_floor=a.rank_floor, search_positions=searched, relax=a.relax))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))
@@ -628,7 +628,7 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit", "position_rank", "search_clusters"):
+              "limit", "position_rank", "search_clusters", "search_relax"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -935,6 +935,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stage2-epochs", type=POSITIVE, default=1, help="stage 2 (rank gates) epochs")
     s.add_argument("--rank-floor", type=NONNEG, help="stage 2 keeps every cluster at this rank or more "
                                                      "(default: the smallest candidate rank)")
+    s.add_argument("--relax", choices=["st", "soft"], default="st",
+                   help="stages' forward pass: st = the discrete choice with the soft gradient (straight-through, "
+                        "default); soft = the soft assignment and gates themselves")
 
     s = cmd("baseline", "svd / fwsvd / adaptive / prune embedding (same budget and fine-tuning), or dense",
             cmd_search)
@@ -973,6 +976,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every method: position table as a rank-R factorisation (default: dense)")
     s.add_argument("--search-clusters", type=_clusters,
                    help="the search's cluster count, or `auto` (default 4)")
+    s.add_argument("--search-relax", choices=["st", "soft"], help="the search's relaxation (default st)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     run_args(s, "runs/rt", "output directory, one subdirectory per stage")

@@ -805,3 +805,19 @@ def test_search_with_auto_clusters(student, tmp_path):
     assert m["embedding_bytes"] <= BUDGET
     assert main(["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET),
                  "--clusters", "auto", "--ranks", "1,2", "--threads", "1"]) == 2
+
+
+def test_sweep_made_before_the_relaxation_option_was_soft(tmp_path):
+    """A sweep directory whose config predates `search_relax` holds soft-relaxation points: the
+    default (st) refuses to add to it, `--search-relax soft` continues it."""
+    from dataclasses import asdict
+
+    from mcubert.training import sweep
+
+    old = asdict(sweep.SweepConfig(out=str(tmp_path)))
+    del old["search_relax"]
+    (tmp_path / "sweep_config.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="another search_relax"):
+        sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none")))
+    with pytest.raises(ValueError, match="no distill_set.npz"):    # past the check: it goes on to the student
+        sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none"), search_relax="soft"))

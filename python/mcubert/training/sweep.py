@@ -50,6 +50,7 @@ class SweepConfig:
     calib_samples: int = 256
     position_rank: int | None = None  # every method: the position table at this rank (None: dense)
     search_clusters: int | str = 4    # the search's cluster count, or "auto" (search.choose_clusters)
+    search_relax: str = "st"          # the search's relaxation (SearchConfig.relax)
     limit: int | None = None          # smoke runs: every stage and the evaluation on N rows
     smoke: bool = False               # teacher and student: the pipeline's smoke recipe
 
@@ -101,7 +102,7 @@ def run_point(cfg: SweepConfig, student: Path, method: str, budget: int, seed: i
     try:
         if method == "search":
             m = search(SearchConfig(**rc, stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
-                                    clusters=cfg.search_clusters))
+                                    clusters=cfg.search_clusters, relax=cfg.search_relax))
         else:
             m = baseline(method, RunConfig(**rc))
     except ValueError as e:
@@ -228,8 +229,10 @@ def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
     if f.is_file():
         old = json.loads(f.read_text())
         fixed = ("data", "data_options", "preset", "board", "stage_limit", "finetune_epochs", "stage1_epochs",
-                 "stage2_epochs", "calib_samples", "position_rank", "search_clusters", "limit", "smoke")
+                 "stage2_epochs", "calib_samples", "position_rank", "search_clusters", "search_relax", "limit",
+                 "smoke")
         base = json.loads(json.dumps(asdict(SweepConfig())))   # a key an older sweep lacks has its default
+        base["search_relax"] = "soft"                            # ... except the relaxation: before it, soft
         diff = [k for k in fixed if old.get(k, base[k]) != mine.get(k)]
         if diff:
             raise ValueError(f"{out} holds a sweep with another {diff[0]} ({old.get(diff[0])!r}); "
