@@ -633,7 +633,7 @@ def cmd_sweep(a) -> int:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
         cfg.stage_limit = None
-    r = sweep.run(cfg, Path(a.plot) if a.plot else None)
+    r = sweep.run(cfg, Path(a.plot) if a.plot else None, report_only=a.report)
     print(sweep.table(r["aggregate"], f"{r['dataset']}: {cfg.preset}"))
     print(f"wrote {Path(a.out) / 'sweep.json'}, {Path(a.out) / 'sweep.md'}, "
           f"{a.plot or Path(a.out) / 'pareto.png'}")
@@ -977,6 +977,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--search-clusters", type=_clusters,
                    help="the search's cluster count, or `auto` (default 4)")
     s.add_argument("--search-relax", choices=["st", "soft"], help="the search's relaxation (default st)")
+    s.add_argument("--report", action="store_true",
+                   help="train nothing: report the points already finished (a sweep running or cut off)")
 
     s = cmd("pipeline", "data -> teacher -> student -> search -> int8 -> eval, resumable", cmd_pipeline)
     run_args(s, "runs/rt", "output directory, one subdirectory per stage")

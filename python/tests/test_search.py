@@ -549,6 +549,17 @@ def test_sweep_points_resume_and_report(student, tmp_path, capsys):
     assert main(args) == 0                              # resumed: every point already there
     assert "point 1/" not in capsys.readouterr().out
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("points/*/point.json")}
+    # --report: the finished points of a partial run, without training anything
+    one = out / "points" / f"prune-{BASE_BUDGET}-s1" / "point.json"
+    one.rename(one.with_suffix(".bak"))
+    assert main(args[:-2] + ["--report"]) == 0
+    assert "point 1/" not in capsys.readouterr().out and not one.is_file()
+    part = json.loads((out / "sweep.json").read_text())
+    assert part["missing_points"] == 1 and len(part["points"]) == 2 * 2 * 5 - 1
+    assert "(19 of 20 points finished)" in (out / "sweep.md").read_text()
+    one.with_suffix(".bak").rename(one)
+    assert main(["sweep", "--out", str(tmp_path / "none"), "--report"]) == 2
+    assert "no sweep to report" in capsys.readouterr().err
     # another protocol in the same directory is refused
     assert main(args[:-2] + ["--finetune-epochs", "2"]) == 2
     assert "another finetune_epochs" in capsys.readouterr().err

@@ -218,7 +218,9 @@ def plot(agg: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
+def run(cfg: SweepConfig, plot_to: Path | None = None, report_only: bool = False) -> dict:
+    """Run the sweep's missing points, then write the report. report_only: train nothing, report
+    the points already finished (of a sweep still running, or cut off)."""
     from .pipeline import PipelineConfig, prepare_data, teacher_and_student
 
     cfg.check()
@@ -237,6 +239,10 @@ def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
         if diff:
             raise ValueError(f"{out} holds a sweep with another {diff[0]} ({old.get(diff[0])!r}); "
                              f"use another --out")
+    if report_only:
+        if not f.is_file():
+            raise ValueError(f"{out}: no sweep to report (no sweep_config.json)")
+        return _report(cfg, out, mine, None, plot_to)
     f.write_text(json.dumps(mine, indent=2) + "\n")
     if cfg.student:
         student = Path(cfg.student)
@@ -260,12 +266,33 @@ def run(cfg: SweepConfig, plot_to: Path | None = None) -> dict:
         if not done:
             _say(f"  {'int8 test %.4f, dev %.4f, %d B' % (p['int8_test_accuracy'], p['dev_accuracy'], p['blob_bytes']) if p['fits'] else 'does not fit'}"
                  f" ({p['seconds']:.0f} s; {(time.time() - t0) / 60:.1f} min so far)")
+    return _report(cfg, out, mine, points, plot_to)
+
+
+def _report(cfg: SweepConfig, out: Path, mine: dict, points: list[dict] | None, plot_to: Path | None) -> dict:
+    """sweep.json, sweep.md and the plot, from `points` or (None) from every finished point of
+    this configuration's seeds, budgets and methods in `out`."""
+    todo = [(s, b, m) for s in cfg.seeds for b in cfg.budgets for m in cfg.methods]
+    missing = 0
+    if points is None:
+        points = []
+        for seed, budget, method in todo:
+            f = point_dir(out, method, budget, seed) / "point.json"
+            if f.is_file():
+                points.append(json.loads(f.read_text()))
+            else:
+                missing += 1
+        if not points:
+            raise ValueError(f"{out}: no finished point to report")
     agg = aggregate(points)
     from .train import data_of
 
-    name = data_of(student)
-    title = f"{name}: {cfg.preset}, {len(cfg.seeds)} seed(s) a point"
-    res = {"config": mine, "dataset": name, "points": points, "aggregate": agg, "verdicts": verdicts(agg)}
+    student = Path(cfg.student) if cfg.student else out / f"student-{cfg.preset}"
+    name = data_of(student) if (student / "config.json").is_file() else cfg.data
+    title = (f"{name}: {cfg.preset}, {len(cfg.seeds)} seed(s) a point"
+             + (f" ({len(points)} of {len(todo)} points finished)" if missing else ""))
+    res = {"config": mine, "dataset": name, "points": points, "aggregate": agg, "verdicts": verdicts(agg),
+           "missing_points": missing}
     (out / "sweep.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "sweep.md").write_text(table(agg, title))
     try:
