@@ -157,9 +157,9 @@ def verdicts(agg: list[dict]) -> list[dict]:
     res = []
     for budget in sorted({a["budget"] for a in agg}):
         rows = {a["method"]: a for a in agg if a["budget"] == budget and a["fits"]}
-        if "search" not in rows:
-            continue
         base = {m: r for m, r in rows.items() if m != "search"}
+        if "search" not in rows or not base:
+            continue
         v = {"budget": budget}
         for k in ("dev_accuracy", "int8_test_accuracy"):
             if base:
