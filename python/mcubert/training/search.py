@@ -439,6 +439,12 @@ def budget_penalty(soft: torch.Tensor, hard, budget: int, penalty: float, cost: 
     return penalty * torch.relu(soft - budget) / budget
 
 
+def _relax(relax: str) -> str:
+    if relax not in ("st", "soft"):
+        raise ValueError(f"relax must be 'st' or 'soft', got {relax!r}")
+    return relax
+
+
 def rank_gates(rho: torch.Tensor, n: int, temp: float, relax: str, soft_only: bool = False) -> torch.Tensor:
     """Gates of n sorted directions at soft rank rho: sigmoid((rho - i - 1/2) / T). relax "st":
     open (1) or closed (0) in value, the sigmoid's gradient, so that a gate parked at 1/2 does
@@ -463,9 +469,7 @@ class SoftAssignEmbedding(nn.Module):
     def __init__(self, dense: torch.Tensor, ranks: list[int], alpha0: torch.Tensor, alpha_scale: float,
                  tau: tuple[float, float], total_steps: int, relax: str = "soft"):
         super().__init__()
-        if relax not in ("st", "soft"):
-            raise ValueError(f"relax must be 'st' or 'soft', got {relax!r}")
-        self.relax = relax
+        self.relax = _relax(relax)
         self.vocab_size, self.hidden_size = dense.shape
         self.ranks = [int(r) for r in ranks]
         u, s, vt = torch.linalg.svd(dense.double(), full_matrices=False)
@@ -529,9 +533,7 @@ class GatedRankEmbedding(nn.Module):
                  rank_scale: float, temp: tuple[float, float], total_steps: int, floors: list[int] | None = None,
                  relax: str = "soft"):
         super().__init__()
-        if relax not in ("st", "soft"):
-            raise ValueError(f"relax must be 'st' or 'soft', got {relax!r}")
-        self.relax = relax
+        self.relax = _relax(relax)
         self.floors = [0] * len(us) if floors is None else [int(f) for f in floors]
         cl = torch.as_tensor(np.asarray(cluster_of), dtype=torch.long)
         self.vocab_size, self.hidden_size = len(cl), vs[0].shape[1]
