@@ -324,6 +324,19 @@ def test_resume_equals_uninterrupted(searched, student):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_refuses_other_options(searched, tmp_path):
+    """A half-finished stage made with one option must not be resumed under another."""
+    cfg = json.loads((searched / "metrics.json").read_text())["config"]
+    cfg.update(out=str(tmp_path / "r"), resume=False)
+    assert search(SearchConfig(**cfg), stop_after=("stage1", 0)) is None
+    assert json.loads((tmp_path / "r" / "run_config.json").read_text())["penalty"] == cfg["penalty"]
+    with pytest.raises(ValueError, match="another penalty"):
+        search(SearchConfig(**{**cfg, "resume": True, "penalty": cfg["penalty"] + 1}), stop_after=("stage1", 0))
+    # the same options resume; without --resume the directory starts over under the new ones
+    assert search(SearchConfig(**{**cfg, "resume": True}), stop_after=("stage1", 0)) is None
+    assert search(SearchConfig(**{**cfg, "penalty": cfg["penalty"] + 1}), stop_after=("stage1", 0)) is None
+
+
 def test_stage1_sinks_unseen_tokens(student, tmp_path):
     """No frequency prior (uniform alpha; the soft expected bytes, which start far over budget):
     the budget term alone drives the never-seen tokens into the rank-0 candidate, while the

@@ -102,7 +102,7 @@ def baseline(kind: str, cfg: RunConfig, stop_after: tuple[str, int] | None = Non
         raise ValueError(f"unknown baseline {kind!r}; choose from {', '.join(KINDS)}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    _fresh(out, cfg.resume, ("finetune",))
+    _fresh(out, cfg.resume, ("finetune",), {"kind": kind, **asdict(cfg)})
     log = _log(out)
     if cfg.resume and (out / "metrics.json").is_file():
         m = json.loads((out / "metrics.json").read_text())

@@ -763,15 +763,28 @@ def _write_metrics(out: Path, metrics: dict) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def _fresh(out: Path, resume: bool, stages: tuple[str, ...]) -> None:
-    """Without resume, forget this output directory's earlier stage results."""
+def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict | None = None) -> None:
+    """Without resume, forget this output directory's earlier stage results. With resume, refuse
+    a directory whose half-finished stages were made with other options (run_config.json):
+    resuming them would mix two configurations. config: the run's options, recorded."""
+    f = out / "run_config.json"
+    mine = None if config is None else {k: v for k, v in json.loads(json.dumps(config)).items()
+                                        if k not in ("out", "resume")}
     if resume:
-        return
-    for s in stages:
-        if (out / s).is_dir():
-            shutil.rmtree(out / s)
-    if (out / "metrics.json").is_file():
-        (out / "metrics.json").unlink()
+        if mine is not None and f.is_file():
+            old = json.loads(f.read_text())
+            diff = sorted(k for k in old.keys() | mine.keys() if old.get(k) != mine.get(k))
+            if diff:
+                raise ValueError(f"--resume: {out} holds a run with another {diff[0]} ({old.get(diff[0])!r}, "
+                                 f"now {mine.get(diff[0])!r}); use another --out, or drop --resume")
+    else:
+        for s in stages:
+            if (out / s).is_dir():
+                shutil.rmtree(out / s)
+        if (out / "metrics.json").is_file():
+            (out / "metrics.json").unlink()
+    if mine is not None:
+        f.write_text(json.dumps(mine, indent=2) + "\n")
 
 
 def summary(m: dict) -> str:
@@ -994,7 +1007,7 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     it then returns None."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    _fresh(out, cfg.resume, ("stage1", "stage2", "finetune"))
+    _fresh(out, cfg.resume, ("stage1", "stage2", "finetune"), asdict(cfg))
     log = _log(out)
     if cfg.resume and (out / "metrics.json").is_file():
         m = json.loads((out / "metrics.json").read_text())
