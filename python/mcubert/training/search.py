@@ -379,7 +379,7 @@ def default_ranks(k: int, hidden: int, vocab: int, budget: int) -> list[int]:
 
 def frequency_plan(counts: np.ndarray, k: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
     """Stage 1's starting point for k clusters: frequency buckets over ladder_ranks(k, hidden),
-    with a rank-0 floor when the floor rank alone is over budget. Returns (cluster per token,
+    with the floor lowered as default_ranks does when it is over budget. Returns (cluster per token,
     indexing the candidates; candidate ranks, cheapest first)."""
     vocab = len(counts)
     ranks = default_ranks(k, hidden, vocab, budget)
