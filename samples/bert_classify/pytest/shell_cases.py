@@ -16,7 +16,7 @@ CASES = [
     ("I LOVED IT!!! Best movie of the year.", "positive"),
     ("The acting was superb and the story moved me to tears", "positive"),
     ("boring, boring, boring", "negative"),
-    ('"A masterpiece" said nobody ever', "positive"),
+    ('"A masterpiece" said everybody', "positive"),
     ("what a charming, clever and touching little film", "positive"),
     ("an ugly, pointless and tedious waste of time", "negative"),
     # 162 tokens: cut to the model's 128, as the reference cuts it
