@@ -391,6 +391,28 @@ def test_default_floor_falls_back_to_rank_0_when_over_budget(student, tmp_path):
                             ranks=[1, 4, HIDDEN], **FAST))
 
 
+def test_default_floor_falls_to_the_largest_rank_that_fits():
+    """When the ladder's floor is over budget, the floor falls to the largest rank at which every
+    token fits with the index tables of K clusters, not straight to 0 (rank-0 tokens that the
+    training never shows cost test accuracy)."""
+    from mcubert.training.search import assignment_bytes, default_ranks, frequency_plan
+
+    assert ladder_ranks(2, HIDDEN) == [4, HIDDEN]
+    for budget in (70000, 80000, 100000):
+        ranks = default_ranks(2, HIDDEN, VOCAB, budget)
+        floor = ranks[0]
+        assert ranks[1:] == [HIDDEN] and 1 <= floor < 4
+
+        def cost(r):
+            return B.embedding_flash_bytes([VOCAB - 1, 1], [r, 0], VOCAB, HIDDEN)
+        assert cost(floor) <= budget < cost(floor + 1), budget
+        # stage 1's starting plan exists at that floor and keeps every token at rank >= floor
+        of, rk = frequency_plan(np.ones(VOCAB, np.int64), 2, HIDDEN, budget)
+        assert rk == ranks and assignment_bytes(of, rk, HIDDEN) <= budget
+    assert default_ranks(2, HIDDEN, VOCAB, 200000) == [4, HIDDEN]        # the ladder fits: unchanged
+    assert default_ranks(2, HIDDEN, VOCAB, 30000) == [0, HIDDEN]         # not even rank 1 fits
+
+
 def test_one_cluster_takes_the_largest_rank_that_fits(student, tmp_path):
     """--clusters 1 without ranks is SVD's plan (every token at the largest rank in the budget),
     not the ladder's rank-16 table cut to rank 0."""
