@@ -772,15 +772,14 @@ def _write_metrics(out: Path, metrics: dict) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict | None = None) -> None:
+def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict) -> None:
     """Without resume, forget this output directory's earlier stage results. With resume, refuse
     a directory whose half-finished stages were made with other options (run_config.json):
     resuming them would mix two configurations. config: the run's options, recorded."""
     f = out / "run_config.json"
-    mine = None if config is None else {k: v for k, v in json.loads(json.dumps(config)).items()
-                                        if k not in ("out", "resume")}
+    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in ("out", "resume")}
     if resume:
-        if mine is not None and f.is_file():
+        if f.is_file():
             old = json.loads(f.read_text())
             diff = sorted(k for k in old.keys() | mine.keys() if old.get(k) != mine.get(k))
             if diff:
@@ -792,8 +791,7 @@ def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict | None
                 shutil.rmtree(out / s)
         if (out / "metrics.json").is_file():
             (out / "metrics.json").unlink()
-    if mine is not None:
-        f.write_text(json.dumps(mine, indent=2) + "\n")
+    f.write_text(json.dumps(mine, indent=2) + "\n")
 
 
 def summary(m: dict) -> str:
