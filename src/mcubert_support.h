@@ -34,6 +34,11 @@
 #define MCUBERT_DSP 0
 #endif
 
+/* Kconfig MCUBERT_CODE_SPEED: larger, faster assembly in the SIMD linear kernel */
+#ifndef MCUBERT_CODE_SPEED
+#define MCUBERT_CODE_SPEED 0
+#endif
+
 /* (acc * mult + 2^(shift-1)) >> shift with a 64-bit product: one rounding, half up. */
 MCUBERT_INLINE int64_t mcubert_requant(int64_t acc, int32_t mult, int32_t shift)
 {

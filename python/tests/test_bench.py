@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The benchmark machinery on the emulated Cortex-M7: all four configurations agree bit for bit
+"""The benchmark machinery on the emulated Cortex-M7: all five configurations agree bit for bit
 (bench.inference raises otherwise), counts are deterministic, the kernel and code-size readers
 parse real output. No speed is asserted here: figures come from `mcubert bench` only."""
 from __future__ import annotations
@@ -38,16 +38,22 @@ def test_kernel_and_size_readers():
     ks = bench.kernels()
     simd = [(k["kernel"], k["shape"]) for k in ks if k["build"] == "cortex-m7"]
     port = [(k["kernel"], k["shape"]) for k in ks if k["build"] == "cortex-m7-portable"]
-    assert simd and simd == port
+    fast = [(k["kernel"], k["shape"]) for k in ks if k["build"] == "cortex-m7-speed"]
+    assert simd and simd == port == fast
+    # MCUBERT_CODE_SPEED: fewer instructions on every linear shape, for more .text
+    by = {(k["build"], k["kernel"], k["shape"]): k["insns"] for k in ks}
+    lin = [k for k in simd if k[0].startswith("linear")]
+    assert lin and all(by[("cortex-m7-speed", *k)] < by[("cortex-m7", *k)] for k in lin)
     assert {"linear_s8", "attn_qk_s8", "attn_pv_s8", "softmax_s8", "layernorm_s8", "embedding_s8"} <= {k[0] for k in simd}
     assert all(k["insns"] > 0 for k in ks)
     sizes = {c["build"]: c for c in bench.code_size()}
-    assert set(sizes) == {"cortex-m7", "cortex-m7-portable", "cortex-m3"}
+    assert set(sizes) == {"cortex-m7", "cortex-m7-speed", "cortex-m7-portable", "cortex-m3"}
     # cmake/mcubert_sources.cmake: one object per source, the tokenizer's sized apart
     n_sources = len([s for s in runtime_sources() if "mcubert_tokenize" not in s and "unicode_tables" not in s])
     assert all(c["text"] > 1000 and c["objects"] == n_sources for c in sizes.values())
     # the SIMD build carries more code than the portable one built for the same core
     assert sizes["cortex-m7"]["text"] > sizes["cortex-m7-portable"]["text"]
+    assert sizes["cortex-m7-speed"]["text"] > sizes["cortex-m7"]["text"]
     assert "| linear_s8 |" in bench.tables(bench.Results(kernels=ks, code_size=list(sizes.values())))
 
 

@@ -33,6 +33,9 @@ WARN = ["-std=c99", "-Wall", "-Wextra", "-Wshadow", "-Werror"]
 CROSS = {
     "cortex-m7": (["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb"], "0x60000000"),
     "cortex-m3": (["-mcpu=cortex-m3", "-mthumb"], "0x21000000"),
+    # Kconfig MCUBERT_CODE_SPEED: the larger SIMD channel loop
+    "cortex-m7-speed": (["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb",
+                         "-DMCUBERT_CODE_SPEED=1"], "0x60000000"),
 }
 
 
@@ -95,6 +98,18 @@ def test_generator_needs_numpy_only():
             "sys.exit(str(bad) if bad else 0)")
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_shift_sweep_cases_catch_a_shift_off_by_one():
+    """The "sweep" linear cases exist for MCUBERT_CODE_SPEED's one store block per shift
+    33..62. They cover every shift for int8 and int16 outputs, and the generator refuses
+    vectors where a shift off by one leaves some channel's outputs unchanged (S <= 61)."""
+    sweeps = [c for c in golden.LINEAR_CASES if c[-1] == "sweep"]
+    for bits in (8, 16):
+        shifts = {33 + o % 30 for c in sweeps if c[0] == bits for o in range(c[4], c[4] + c[5])}
+        assert shifts == set(range(33, 63)), bits
+    for seed in (golden.DEFAULT_SEED, 3, 5, 11):
+        golden.generate(seed)       # raises ValueError where a sweep channel would hide it
 
 
 def test_generator_is_deterministic():

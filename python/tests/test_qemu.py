@@ -27,6 +27,8 @@ if _MISSING and not os.environ.get("MCUBERT_REQUIRE_QEMU"):
     pytest.skip(f"no {', '.join(_MISSING)} (bash scripts/setup.sh installs them)", allow_module_level=True)
 
 CORES = ["cortex-m7", "cortex-m3"]
+# the bit-exactness tests also run the M7 build with Kconfig MCUBERT_CODE_SPEED's kernels
+EXACT_CORES = [*CORES, "cortex-m7-speed"]
 # (layers, hidden, heads, ffn, clusters, ranks, max_len[, position rank]): fewer and smaller than
 # test_bitexact.py, but with the odd widths SIMD kernels need tail code for.
 SHAPES = [
@@ -61,7 +63,7 @@ def shaped(request, tmp_path_factory):
     return qm, max_len, inputs
 
 
-@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("core", EXACT_CORES)
 @pytest.mark.parametrize("mode", ["fine", "layerwise"])
 def test_bit_exact(shaped, mode, core):
     qm, L, inputs = shaped
@@ -69,7 +71,7 @@ def test_bit_exact(shaped, mode, core):
     assert r.ok, r.mismatches[:2]
 
 
-@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("core", EXACT_CORES)
 def test_bit_exact_forced_tilings(shaped, core):
     qm, L, inputs = shaped
     for kw in TILINGS:

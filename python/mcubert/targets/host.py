@@ -39,10 +39,13 @@ VARIANTS = {"release": ["-DCMAKE_BUILD_TYPE=Release"],
             "cortex-m7": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DCMAKE_BUILD_TYPE=Release"],
             "cortex-m3": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m3", "-DCMAKE_BUILD_TYPE=Release"],
             "cortex-m7-portable": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DMCUBERT_PORTABLE=ON",
-                                   "-DCMAKE_BUILD_TYPE=Release"]}
+                                   "-DCMAKE_BUILD_TYPE=Release"],
+            # Kconfig MCUBERT_CODE_SPEED: the larger, faster SIMD channel loop
+            "cortex-m7-speed": [_TOOLCHAIN, "-DMCUBERT_CPU=cortex-m7", "-DMCUBERT_CODE_SPEED=ON",
+                                "-DCMAKE_BUILD_TYPE=Release"]}
 # Emulated cores: QEMU board and CPU for each cross variant.
 QEMU_BOARDS = {"cortex-m7": ("mps2-an500", "cortex-m7"), "cortex-m3": ("mps2-an385", "cortex-m3"),
-               "cortex-m7-portable": ("mps2-an500", "cortex-m7")}
+               "cortex-m7-portable": ("mps2-an500", "cortex-m7"), "cortex-m7-speed": ("mps2-an500", "cortex-m7")}
 TARGETS = ["host", *QEMU_BOARDS]
 _SETUP_HINT = ("run `bash scripts/setup.sh`, or install the Debian packages "
                "gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm")

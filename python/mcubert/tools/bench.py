@@ -5,12 +5,13 @@ Counts come from SysTick under -icount shift=0 (tests/runner/mcubert_icount.h): 
 40-instruction resolution. They are instructions, not cycles: QEMU models no pipeline or
 memory timing. Never timed tests: run `mcubert bench` and record its output.
 
-Per inference, one full-length input (n = L tokens), four configurations:
-    dsp-fine       SIMD kernels, fine schedule        (build cortex-m7)
-    portable-fine  portable kernels, fine schedule    (build cortex-m7-portable)
-    dsp-layerwise  SIMD kernels, layer-wise schedule  (build cortex-m7)
-    naive          tests/bench/mcubert_naive.c: plain per-op loops, every layer all rows
-All four must return the same logits; the benchmark checks it.
+Per inference, one full-length input (n = L tokens), five configurations:
+    dsp-fine        SIMD kernels, fine schedule        (build cortex-m7: Kconfig MCUBERT_CODE_SIZE)
+    dsp-speed-fine  the same with MCUBERT_CODE_SPEED   (build cortex-m7-speed: about 2 KiB more .text)
+    portable-fine   portable kernels, fine schedule    (build cortex-m7-portable)
+    dsp-layerwise   SIMD kernels, layer-wise schedule  (build cortex-m7)
+    naive           tests/bench/mcubert_naive.c: plain per-op loops, every layer all rows
+All five must return the same logits; the benchmark checks it.
 
 The tokenizer (src/mcubert_tokenize.c, bert-base-uncased's vocabulary): instructions per input
 byte and per sentence over the Rotten Tomatoes test sentences on the emulated Cortex-M7 (ids
@@ -41,7 +42,9 @@ from ..targets import host
 from ..export.generate import generate_from
 from ..int8.qmodel import QuantModel
 
-CONFIGS = ("dsp-fine", "portable-fine", "dsp-layerwise", "naive")
+CONFIGS = ("dsp-fine", "dsp-speed-fine", "portable-fine", "dsp-layerwise", "naive")
+_BUILD = {"dsp-fine": "cortex-m7", "dsp-speed-fine": "cortex-m7-speed", "portable-fine": "cortex-m7-portable",
+          "dsp-layerwise": "cortex-m7"}
 
 
 @dataclass
@@ -92,7 +95,7 @@ def _runner(config: str) -> host.Runner:
     if config == "naive":
         elf = host.build("cortex-m7") / "mcubert_naive_runner.elf"
         return host.Runner(lambda paths: host.qemu_argv("cortex-m7", elf, paths), timeout=3600)
-    return host.runner("cortex-m7-portable" if config == "portable-fine" else "cortex-m7")
+    return host.runner(_BUILD[config])
 
 
 def inference(qm: QuantModel, model: str, L: int, seed: int = 0) -> list[dict]:
@@ -117,7 +120,7 @@ _LINE = re.compile(r"kernel=(\S+) shape=(\S+) macs=(\d+) elems=(\d+) insns=(\d+)
 
 def kernels() -> list[dict]:
     out = []
-    for build in ("cortex-m7", "cortex-m7-portable"):
+    for build in ("cortex-m7", "cortex-m7-speed", "cortex-m7-portable"):
         elf = host.build(build) / "mcubert_bench_kernels.elf"
         r = subprocess.run(host.qemu_argv(build, elf, [str(elf)]), capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
@@ -167,7 +170,7 @@ def code_size() -> list[dict]:
     """.text and .rodata of the runtime's own objects (no libc, no libgcc, no runner)."""
     from elftools.elf.elffile import ELFFile
     out = []
-    for build in ("cortex-m7", "cortex-m7-portable", "cortex-m3"):
+    for build in ("cortex-m7", "cortex-m7-speed", "cortex-m7-portable", "cortex-m3"):
         # the classifier alone: the tokenizer and its Unicode tables are optional, sized apart
         objs = sorted(o for o in (host.build(build) / "CMakeFiles" / "mcubert_objs.dir").rglob("*.obj")
                       if not o.name.startswith(("mcubert_tokenize", "mcubert_unicode_tables")))
@@ -278,16 +281,20 @@ def tables(res: Results) -> str:
         c = {r["config"]: r for r in res.inference if r["model"] == model and r["L"] == L}
         lines.append(f"| {model} | {L} | " + " | ".join(f"{c[k]['insns'] / c[k]['executed_macs']:.3f}"
                                                       for k in CONFIGS) + " |")
-    lines += ["", "| kernel | shape | MACs | SIMD insns | SIMD insn/MAC | portable insns | portable insn/MAC | speed-up |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    # SIMD: the default (Kconfig MCUBERT_CODE_SIZE) build; SIMD speed: MCUBERT_CODE_SPEED
+    lines += ["", "| kernel | shape | MACs | SIMD insns | SIMD insn/MAC | SIMD speed insns | SIMD speed insn/MAC "
+              "| portable insns | portable insn/MAC | speed-up (portable / SIMD) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     port = {(k["kernel"], k["shape"]): k for k in res.kernels if k["build"] == "cortex-m7-portable"}
+    fast = {(k["kernel"], k["shape"]): k for k in res.kernels if k["build"] == "cortex-m7-speed"}
     for k in res.kernels:
         if k["build"] != "cortex-m7":
             continue
-        p = port[(k["kernel"], k["shape"])]
+        p, f = port[(k["kernel"], k["shape"])], fast.get((k["kernel"], k["shape"]))
         per = (lambda n: f"{n / k['macs']:.3f}") if k["macs"] else (lambda n: f"{n / k['elems']:.1f}/elem")
+        sp = f"{f['insns']:,} | {per(f['insns'])}" if f else "- | -"
         lines.append(f"| {k['kernel']} | {k['shape']} | {k['macs']:,} | {k['insns']:,} | {per(k['insns'])} | "
-                     f"{p['insns']:,} | {per(p['insns'])} | {p['insns'] / k['insns']:.2f}x |")
+                     f"{sp} | {p['insns']:,} | {per(p['insns'])} | {p['insns'] / k['insns']:.2f}x |")
     lines += ["", "| build | runtime .text | runtime .rodata |", "|---|---:|---:|"]
     for c in res.code_size:
         lines.append(f"| {c['build']} -O2 | {c['text']:,} B | {c['rodata']:,} B |")

@@ -153,10 +153,17 @@ LINEAR_CASES = [
     (32, 2, 11, 5, 0, 5, 11, 5, 1, 2, True, 40),
     (8, 4, 96, 7, 1, 6, 96, 6, 1, 0, True, 1),        # 12 pairs: the 8-pair loop entered 3 in
     (16, 8, 160, 3, 0, 3, 160, 3, 1, 0, True, 1),     # 20 pairs, int16
+    # every shift 33..62 of the channel loop (MCUBERT_CODE_SPEED: one store block per
+    # shift), biases chosen so each output is in range; 16, 32 and 4k pairs
+    (8, 8, 128, 30, 0, 30, 128, 30, 1, 0, True, "sweep"),
+    (16, 4, 128, 30, 0, 30, 128, 30, 1, 0, True, "sweep"),
+    (8, 4, 256, 33, 2, 31, 256, 31, 1, 0, True, "sweep"),
+    (8, 4, 64, 30, 0, 30, 64, 1, 6, 0, True, "sweep"),  # transposed output, 8 pairs
 ]
 
 
-def _linear(h: Header, rng, i: int, c) -> None:
+def linear_data(rng, c) -> tuple:
+    """One LINEAR_CASES case's inputs: x (with stride gaps), its rows, W [O][K], bias, M, S."""
     bits, rows, K, O, o0, oc, xs, ys, ych, xoff, has_bias, spread = c
     x = _rand_s8(rng, xoff + (rows - 1) * xs + K)          # stride gaps hold garbage too
     xr = _rows(x, xoff, xs, rows, K)
@@ -166,9 +173,34 @@ def _linear(h: Header, rng, i: int, c) -> None:
     if has_bias and bits == 32:
         bias[0] = 2**30                                     # the largest bias mcubert_init accepts
     target = {8: 40.0, 16: 8000.0, 32: 2.0e8}[bits]
-    m, s = _mults(rng, O), _shifts(rng, O, acc_rms, target, spread)
+    m = _mults(rng, O)
+    if spread == "sweep":
+        # shift 33 + (o mod 30); the bias puts requant(acc) near +-target/2, or as far as
+        # a bias of at most 2^30 reaches (2^(61 - S) with M near 2^31), so a shift off by
+        # one shows in every channel up to S = 61
+        m = rng.integers(2**31 - 2**27, 2**31, size=O).astype(np.int64)
+        s = 33 + np.arange(O, dtype=np.int64) % 30
+        # low shifts: weights scaled down (to zero at S = 33) so the products stay in range
+        f = np.minimum(1.0, 0.3 * target * 2.0**(s - 31) / acc_rms)
+        w = np.round(w * f[:, None]).astype(np.int8)
+        want = rng.choice([-1.0, 1.0], size=O) * rng.uniform(0.2, 0.6, size=O) * target
+        bias = np.clip(np.round(want * 2.0**s / m), -2**30, 2**30).astype(np.int64)
+    else:
+        s = _shifts(rng, O, acc_rms, target, spread)
+    return x, xr, w, bias, m, s
+
+
+def _linear(h: Header, rng, i: int, c) -> None:
+    bits, rows, K, O, o0, oc, xs, ys, ych, xoff, has_bias, spread = c
+    x, xr, w, bias, m, s = linear_data(rng, c)
     acc = nx.linear(xr, w, bias, None)
     y = _requant_to(bits, acc, m, s)                        # [rows, O]
+    if spread == "sweep":
+        # a shift off by one must change some output of every channel up to S = 61
+        for o in range(o0, o0 + oc):
+            for d in (-1, 1):
+                if s[o] <= 61 and (_requant_to(bits, acc[:, o], m[o], s[o] + d) == y[:, o]).all():
+                    raise ValueError(f"linear case {i}: channel {o} (shift {s[o]}) hides a shift of {d:+d}")
     dtype = {8: np.int8, 16: np.int16, 32: np.int32}[bits]
     n_y = max(r * ys + (o - o0) * ych for r in range(rows) for o in range(o0, o0 + oc)) + 1 + 3
     info = np.iinfo(dtype)
