@@ -240,6 +240,31 @@ struct rows_job {
 	"add sp, sp, #48\n\t"                                                                     \
 	"pop {r4-r11, pc}\n"
 
+/* rows_asm's frame: the job's first twelve words on the stack, r1-r12 hold them, lr = w */
+#define MCUBERT_ROWS_ENTER                                                                        \
+	"push {r4-r11, lr}\n\t"                                                                   \
+	"sub sp, sp, #48\n\t"                                                                     \
+	"ldm r0, {r1-r12}\n\t"                                                                    \
+	"ldr lr, [r0, #48]\n\t"
+/* the frame stored (slots 32, 36 set), then each channel from label 5: bias, first pair,
+ * the jump into the pair loop */
+#define MCUBERT_ROWS_START                                                                        \
+	"stm sp, {r1-r12}\n\t"                                                                    \
+	"mov r8, r3\n\t"                                                                          \
+	"mov r2, lr\n\t"                                                                          \
+	"mov r3, r12\n\t"                                                                         \
+	"mov r11, r6\n"                                                                           \
+	"5:\n\t"                                                                                  \
+	"ldr r4, [r8, r11]\n\t" MCUBERT_PAIR_BIAS "ldr pc, [sp, #36]\n"
+/* after a channel's pairs: r10 = its shift, r0 = its mult, the frame's mult and y advanced
+ * (r2 already holds the next channel's weights: rows are 8 * pairs bytes) */
+#define MCUBERT_ROWS_CHANNEL_END                                                                  \
+	"ldm sp, {r1, r3, r8-r12, lr}\n\t"                                                        \
+	"ldr r10, [r8, r10]\n\t"                                                                  \
+	"ldr r0, [r8], #4\n\t"                                                                    \
+	"add lr, r9, lr\n\t"                                                                      \
+	"stm sp, {r1, r3, r8, lr}\n\t"
+
 #if MCUBERT_CODE_SPEED
 /*
  * MCUBERT_CODE_SPEED (about 2 KiB more .text): 16 pairs per loop step, and each int8
@@ -251,10 +276,7 @@ struct rows_job {
  */
 __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job)
 {
-	__asm__ volatile("push {r4-r11, lr}\n\t"
-			 "sub sp, sp, #48\n\t"
-			 "ldm r0, {r1-r12}\n\t"
-			 "ldr lr, [r0, #48]\n\t"
+	__asm__ volatile(MCUBERT_ROWS_ENTER
 			 /* slot 32: the store table for the output type, less 33 words */
 			 "adr.w r0, 11f\n\t"
 			 "cmp r9, #0\n\t"
@@ -267,14 +289,7 @@ __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job
 			 "ubfx r0, r0, #8, #2\n\t"
 			 "adr.w r10, 13f\n\t"
 			 "ldr r10, [r10, r0, lsl #2]\n\t"
-			 "stm sp, {r1-r12}\n\t"
-			 "mov r8, r3\n\t"
-			 "mov r2, lr\n\t"
-			 "mov r3, r12\n\t"
-			 "mov r11, r6\n"
-			 "5:\n\t"
-			 "ldr r4, [r8, r11]\n\t" MCUBERT_PAIR_BIAS
-			 "ldr pc, [sp, #36]\n"
+			 MCUBERT_ROWS_START
 			 "6:\n\t" MCUBERT_PAIR
 			 "61:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
 			 "65:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
@@ -282,11 +297,7 @@ __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job
 			 "73:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
 			 "cmp r1, r3\n\t"
 			 "bne.w 6b\n\t"
-			 "ldm sp, {r1, r3, r8-r12, lr}\n\t"
-			 "ldr r10, [r8, r10]\n\t"
-			 "ldr r0, [r8], #4\n\t"
-			 "add lr, r9, lr\n\t"
-			 "stm sp, {r1, r3, r8, lr}\n\t"
+			 MCUBERT_ROWS_CHANNEL_END
 			 /* hi(acc * mult) + 2^(S-33); the store block shifts by S - 32 */
 			 "ldr r3, [r3, r10, lsl #2]\n\t"
 			 "smmla r4, r4, r0, r3\n\t"
@@ -338,10 +349,7 @@ __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job
 #else
 __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job)
 {
-	__asm__ volatile("push {r4-r11, lr}\n\t"
-			 "sub sp, sp, #48\n\t"
-			 "ldm r0, {r1-r12}\n\t"
-			 "ldr lr, [r0, #48]\n\t"
+	__asm__ volatile(MCUBERT_ROWS_ENTER
 			 /* slot 32: the address (Thumb bit set) of the int8 or int16 store */
 			 "adr.w r0, 8f\n\t"
 			 "cmp r9, #0\n\t"
@@ -357,25 +365,13 @@ __attribute__((naked, noinline)) static void rows_asm(const struct rows_job *job
 			 "adr.w r0, 72f\n"
 			 "2:\n\t"
 			 "orr r10, r0, #1\n\t"
-			 "stm sp, {r1-r12}\n\t"
-			 "mov r8, r3\n\t"
-			 "mov r2, lr\n\t"
-			 "mov r3, r12\n\t"
-			 "mov r11, r6\n"
-			 "5:\n\t"
-			 "ldr r4, [r8, r11]\n\t" MCUBERT_PAIR_BIAS
-			 "ldr pc, [sp, #36]\n"
+			 MCUBERT_ROWS_START
 			 "6:\n\t" MCUBERT_PAIR
 			 "71:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
 			 "72:\n\t" MCUBERT_PAIR MCUBERT_PAIR MCUBERT_PAIR
 			 "cmp r1, r3\n\t"
 			 "bne 6b\n\t"
-			 /* r2: the next channel's weights (rows are 8 * pairs bytes) */
-			 "ldm sp, {r1, r3, r8-r12, lr}\n\t"
-			 "ldr r10, [r8, r10]\n\t"
-			 "ldr r0, [r8], #4\n\t"
-			 "add lr, r9, lr\n\t"
-			 "stm sp, {r1, r3, r8, lr}\n\t"
+			 MCUBERT_ROWS_CHANNEL_END
 			 /* v = (hi(acc * mult) + 2^(sh-1)) >> sh, sh = shift - 32 */
 			 "ldr r3, [r3, r10, lsl #2]\n\t"
 			 "sub r10, r10, #32\n\t"
