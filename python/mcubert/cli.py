@@ -549,7 +549,8 @@ def cmd_search(a) -> int:
             raise CliError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
-                                rank_floor=a.rank_floor, search_positions=searched, relax=a.relax))
+                                rank_floor=a.rank_floor, search_positions=searched, relax=a.relax,
+                                finetune_from=a.finetune_from))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))
@@ -628,7 +629,7 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit", "position_rank", "search_clusters", "search_relax"):
+              "limit", "position_rank", "search_clusters", "search_relax", "search_finetune_from"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -938,6 +939,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--relax", choices=["st", "soft"], default="st",
                    help="stages' forward pass: st = the discrete choice with the soft gradient (straight-through, "
                         "default); soft = the soft assignment and gates themselves")
+    s.add_argument("--finetune-from", choices=["search", "student"], default="search",
+                   help="fine-tuning starts from the stages' trained weights (search), or from the searched plan "
+                        "applied to the untouched student, as the baselines start (student)")
 
     s = cmd("baseline", "svd / fwsvd / adaptive / prune embedding (same budget and fine-tuning), or dense",
             cmd_search)
@@ -977,6 +981,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--search-clusters", type=_clusters,
                    help="the search's cluster count, or `auto` (default 4)")
     s.add_argument("--search-relax", choices=["st", "soft"], help="the search's relaxation (default st)")
+    s.add_argument("--search-finetune-from", choices=["search", "student"],
+                   help="the search's fine-tuning start (default search; see `mcubert search --help`)")
     s.add_argument("--report", action="store_true",
                    help="train nothing: report the points already finished (a sweep running or cut off)")
 

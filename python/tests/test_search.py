@@ -337,6 +337,53 @@ def test_resume_refuses_other_options(searched, tmp_path):
     assert search(SearchConfig(**{**cfg, "penalty": cfg["penalty"] + 1}), stop_after=("stage1", 0)) is None
 
 
+@pytest.mark.parametrize("start", ["search", "student"])
+def test_finetune_from(searched, student, tmp_path, start):
+    """--finetune-from: the searched plan (stage 2's clusters and ranks) on the stages' trained
+    weights, or on the untouched student's, cut by per-cluster truncated SVD of its own table.
+    With lr 0 the fine-tuning leaves its starting point as it is, so the saved model shows it."""
+    import shutil
+
+    cfg = json.loads((searched / "metrics.json").read_text())["config"]
+    out = tmp_path / start
+    for stage in ("stage1", "stage2"):                   # the stages are done; only the start differs
+        shutil.copytree(searched / stage, out / stage)
+    m = search(SearchConfig(**{**cfg, "out": str(out), "resume": True, "finetune_from": start,
+                               "finetune_epochs": 1, "lr": 0.0}))
+    assert f"finetune from {start}" in (out / "search.log").read_text()
+    s2 = torch.load(out / "stage2" / "result.pt", weights_only=False)
+    got = load_file(out / "model.safetensors")
+    dense = load_file(student / "model.safetensors")
+    body = [k for k in dense if "encoder" in k]
+    assert body
+    trained = {k: v for k, v in s2["rest"].items()}
+    for k in body:
+        want = dense[k] if start == "student" else trained[k]
+        assert torch.equal(got[k], want), k
+    if start == "student":
+        assert not all(torch.equal(dense[k], trained[k]) for k in body)   # the stages did move them
+    # the word table: each cluster's rows at its rank, from the student's table or stage 2's
+    own = McuBertForSequenceClassification.from_pretrained(student).get_input_embeddings().dense().detach()
+    table = (own if start == "student" else s2["table"]).double().numpy()
+    emb = McuBertForSequenceClassification.from_pretrained(out).get_input_embeddings()
+    assert list(emb.ranks) == list(s2["ranks"]) == m["cluster_ranks"]
+    of = np.asarray(s2["cluster_of"])
+    rebuilt = emb.dense().detach().double().numpy()
+    for c, r in enumerate(s2["ranks"]):
+        rows = table[of == c]
+        u, sv, vt = np.linalg.svd(rows, full_matrices=False)
+        np.testing.assert_allclose(rebuilt[of == c], (u[:, :r] * sv[:r]) @ vt[:r], atol=1e-4)
+
+
+def test_finetune_from_is_checked(student, tmp_path, capsys):
+    assert main(["search", "--student", str(student), "--out", str(tmp_path / "x"), "--finetune-from", "teacher"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "invalid choice: 'teacher'" in err[0], err
+    with pytest.raises(ValueError, match="finetune_from"):
+        search(SearchConfig(student=str(student), out=str(tmp_path / "y"), budget=BUDGET, finetune_from="teacher",
+                            limit=8))
+
+
 def test_stage1_sinks_unseen_tokens(student, tmp_path):
     """No frequency prior (uniform alpha; the soft expected bytes, which start far over budget):
     the budget term alone drives the never-seen tokens into the rank-0 candidate, while the
@@ -600,6 +647,8 @@ def test_sweep_points_resume_and_report(student, tmp_path, capsys):
     assert "another finetune_epochs" in capsys.readouterr().err
     assert main(args[:-2] + ["--search-clusters", "auto"]) == 2
     assert "another search_clusters" in capsys.readouterr().err
+    assert main(args[:-2] + ["--search-finetune-from", "student"]) == 2
+    assert "another search_finetune_from" in capsys.readouterr().err
     # a sweep written before --search-clusters existed resumes as the default
     f = out / "sweep_config.json"
     f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "search_clusters"}))

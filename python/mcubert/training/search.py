@@ -86,6 +86,10 @@ class SearchConfig(RunConfig):
                                       # (straight-through); "soft" = the soft mixture / gates themselves
     search_positions: bool = False    # stage 2 also gates the (dense) position table's singular
                                       # directions: the position rank is chosen under the same budget
+    finetune_from: str = "search"     # the fine-tuning's starting weights: "search" = the stages' trained
+                                      # network and factors; "student" = the searched plan (clusters,
+                                      # ranks, position rank) applied to the untouched student, as the
+                                      # baselines build theirs (per-cluster truncated SVD)
 
 
 def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
@@ -1024,6 +1028,8 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     log.info(f"search config {json.dumps(asdict(cfg))}")
     if cfg.search_positions and cfg.position_rank:
         raise ValueError("the search chooses the position rank itself: give no --position-rank R with it")
+    if cfg.finetune_from not in ("search", "student"):
+        raise ValueError(f"finetune_from must be 'search' or 'student', got {cfg.finetune_from!r}")
     student = load_student(cfg.student, cfg.position_rank)
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
@@ -1060,13 +1066,23 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         if name == "stage1":
             s1 = res
     s2 = res
-    model = _with_embedding(cfg, nn.Identity(), s2["rest"], s2.get("positions"))
+    if cfg.finetune_from == "student":
+        # the plan alone: the student's own weights, its tables cut to the searched ranks
+        from ..modeling.model import compress_positions
+        model = load_student(cfg.student, None if "positions" in s2 else cfg.position_rank)
+        if "positions" in s2:
+            compress_positions(model, int(s2["positions"][1]))   # as _with_embedding does, from the student's table
+        table = model.get_input_embeddings().dense().detach()
+    else:
+        model = _with_embedding(cfg, nn.Identity(), s2["rest"], s2.get("positions"))
+        table = s2["table"]
     if "positions" in s2:
         # the word embedding gets what the position table left of both budgets
         info = {**info, "budget": s2["summary"]["embedding_budget"], "rest_bytes": B.rest_flash_bytes(model),
                 "position_rank": s2["summary"]["position_rank"], "positions_searched": True}
     t0 = time.time()
-    m = finetune_and_save(cfg, model, s2["table"], s2["cluster_of"], s2["ranks"], dd, info, log, stop_after)
+    log.info(f"finetune from {cfg.finetune_from}")
+    m = finetune_and_save(cfg, model, table, s2["cluster_of"], s2["ranks"], dd, info, log, stop_after)
     if m is None:
         log.info(f"stopped during finetune (stop_after={stop_after})")
         return None

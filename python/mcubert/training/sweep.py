@@ -51,6 +51,7 @@ class SweepConfig:
     position_rank: int | None = None  # every method: the position table at this rank (None: dense)
     search_clusters: int | str = 4    # the search's cluster count, or "auto" (search.choose_clusters)
     search_relax: str = "st"          # the search's relaxation (SearchConfig.relax)
+    search_finetune_from: str = "search"  # the search's fine-tuning start (SearchConfig.finetune_from)
     limit: int | None = None          # smoke runs: every stage and the evaluation on N rows
     smoke: bool = False               # teacher and student: the pipeline's smoke recipe
 
@@ -102,7 +103,8 @@ def run_point(cfg: SweepConfig, student: Path, method: str, budget: int, seed: i
     try:
         if method == "search":
             m = search(SearchConfig(**rc, stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
-                                    clusters=cfg.search_clusters, relax=cfg.search_relax))
+                                    clusters=cfg.search_clusters, relax=cfg.search_relax,
+                                    finetune_from=cfg.search_finetune_from))
         else:
             m = baseline(method, RunConfig(**rc))
     except ValueError as e:
@@ -231,7 +233,8 @@ def run(cfg: SweepConfig, plot_to: Path | None = None, report_only: bool = False
     if f.is_file():
         old = json.loads(f.read_text())
         fixed = ("data", "data_options", "preset", "board", "stage_limit", "finetune_epochs", "stage1_epochs",
-                 "stage2_epochs", "calib_samples", "position_rank", "search_clusters", "search_relax", "limit",
+                 "stage2_epochs", "calib_samples", "position_rank", "search_clusters", "search_relax",
+                 "search_finetune_from", "limit",
                  "smoke")
         base = json.loads(json.dumps(asdict(SweepConfig())))   # a key an older sweep lacks has its default
         base["search_relax"] = "soft"                            # ... except the relaxation: before it, soft
