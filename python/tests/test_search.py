@@ -375,6 +375,30 @@ def test_finetune_from(searched, student, tmp_path, start):
         np.testing.assert_allclose(rebuilt[of == c], (u[:, :r] * sv[:r]) @ vt[:r], atol=1e-4)
 
 
+def test_resume_with_another_finetune_start_keeps_the_stages(searched, tmp_path):
+    """--finetune-from only changes the fine-tuning: a resumed run with the other value keeps
+    stages 1 and 2 (their results are not rewritten) and redoes the fine-tuning; any other
+    option is still refused. A run recorded before the option existed counts as `search`."""
+    import shutil
+
+    cfg = json.loads((searched / "metrics.json").read_text())["config"]
+    out = tmp_path / "r"
+    shutil.copytree(searched, out)
+    stamps = {s: (out / s / "result.pt").stat().st_mtime_ns for s in ("stage1", "stage2")}
+    rc = json.loads((out / "run_config.json").read_text())
+    rc.pop("finetune_from", None)                      # as written before the option existed
+    (out / "run_config.json").write_text(json.dumps(rc))
+    kw = {**cfg, "out": str(out), "resume": True, "finetune_epochs": 1}
+    with pytest.raises(ValueError, match="another finetune_epochs"):
+        search(SearchConfig(**kw))
+    kw["finetune_epochs"] = cfg["finetune_epochs"]
+    m = search(SearchConfig(**{**kw, "finetune_from": "student"}))
+    assert m["config"]["finetune_from"] == "student"
+    assert stamps == {s: (out / s / "result.pt").stat().st_mtime_ns for s in ("stage1", "stage2")}
+    assert "finetune from student" in (out / "search.log").read_text()
+    assert json.loads((out / "run_config.json").read_text())["finetune_from"] == "student"
+
+
 def test_finetune_from_is_checked(student, tmp_path, capsys):
     assert main(["search", "--student", str(student), "--out", str(tmp_path / "x"), "--finetune-from", "teacher"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

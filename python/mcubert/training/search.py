@@ -776,16 +776,37 @@ def _write_metrics(out: Path, metrics: dict) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
+# options that only the fine-tuning reads: a resumed run with another value keeps stages 1 and 2
+FINETUNE_ONLY = ("finetune_from",)
+# what a run recorded before an option existed ran with
+OLD_DEFAULTS = {"finetune_from": "search"}
+
+
+def _as_recorded(config: dict) -> dict:
+    """A recorded search's options, those it predates filled in with what it ran with."""
+    return {**OLD_DEFAULTS, **config}
+
+
 def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict) -> None:
     """Without resume, forget this output directory's earlier stage results. With resume, refuse
     a directory whose half-finished stages were made with other options (run_config.json):
-    resuming them would mix two configurations. config: the run's options, recorded."""
+    resuming them would mix two configurations; where only FINETUNE_ONLY options differ, the
+    fine-tuning alone starts over. config: the run's options, recorded."""
     f = out / "run_config.json"
     mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in ("out", "resume")}
     if resume:
         if f.is_file():
             old = json.loads(f.read_text())
+            if any(k in mine for k in OLD_DEFAULTS):
+                old = _as_recorded(old)
             diff = sorted(k for k in old.keys() | mine.keys() if old.get(k) != mine.get(k))
+            if diff and set(diff) <= set(FINETUNE_ONLY):
+                for junk in (out / "finetune", out / "metrics.json"):
+                    if junk.is_dir():
+                        shutil.rmtree(junk)
+                    elif junk.is_file():
+                        junk.unlink()
+                diff = []
             if diff:
                 raise ValueError(f"--resume: {out} holds a run with another {diff[0]} ({old.get(diff[0])!r}, "
                                  f"now {mine.get(diff[0])!r}); use another --out, or drop --resume")
@@ -1022,7 +1043,7 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     log = _log(out)
     if cfg.resume and (out / "metrics.json").is_file():
         m = json.loads((out / "metrics.json").read_text())
-        if m.get("config") == json.loads(json.dumps(asdict(cfg))):
+        if _as_recorded(m.get("config") or {}) == json.loads(json.dumps(asdict(cfg))):
             log.info("resume: already finished")
             return m
     log.info(f"search config {json.dumps(asdict(cfg))}")
