@@ -801,22 +801,23 @@ def _fresh(out: Path, resume: bool, stages: tuple[str, ...], config: dict) -> No
                 old = _as_recorded(old)
             diff = sorted(k for k in old.keys() | mine.keys() if old.get(k) != mine.get(k))
             if diff and set(diff) <= set(FINETUNE_ONLY):
-                for junk in (out / "finetune", out / "metrics.json"):
-                    if junk.is_dir():
-                        shutil.rmtree(junk)
-                    elif junk.is_file():
-                        junk.unlink()
+                _forget(out, ("finetune",))
                 diff = []
             if diff:
                 raise ValueError(f"--resume: {out} holds a run with another {diff[0]} ({old.get(diff[0])!r}, "
                                  f"now {mine.get(diff[0])!r}); use another --out, or drop --resume")
     else:
-        for s in stages:
-            if (out / s).is_dir():
-                shutil.rmtree(out / s)
-        if (out / "metrics.json").is_file():
-            (out / "metrics.json").unlink()
+        _forget(out, stages)
     f.write_text(json.dumps(mine, indent=2) + "\n")
+
+
+def _forget(out: Path, stages: tuple[str, ...]) -> None:
+    """Drop these stages' directories and the finished run's metrics.json."""
+    for s in stages:
+        if (out / s).is_dir():
+            shutil.rmtree(out / s)
+    if (out / "metrics.json").is_file():
+        (out / "metrics.json").unlink()
 
 
 def summary(m: dict) -> str:
