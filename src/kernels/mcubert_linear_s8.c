@@ -221,7 +221,7 @@ struct rows_job {
 	int32_t bias_off;     /* 20: bias - mult, bytes */
 	int32_t ystr;         /* 24: bytes between output rows */
 	int32_t ych;          /* 28: bytes between output channels */
-	int32_t s16;          /* 32: int16 outputs (else int8); the frame: the store's address */
+	int32_t s16;          /* 32: int16 outputs (else int8); the frame: the store (speed: its table) */
 	int32_t entry;        /* 36: the frame: where the first 8-pair block starts */
 	const int32_t *m_end; /* 40: mult past the last channel */
 	const int32_t *x_end; /* 44: xs past the last pair (4k pairs, k >= 1) */
