@@ -162,7 +162,7 @@ LINEAR_CASES = [
 ]
 
 
-def linear_data(rng, c) -> tuple:
+def _linear_data(rng, c) -> tuple:
     """One LINEAR_CASES case's inputs: x (with stride gaps), its rows, W [O][K], bias, M, S."""
     bits, rows, K, O, o0, oc, xs, ys, ych, xoff, has_bias, spread = c
     x = _rand_s8(rng, xoff + (rows - 1) * xs + K)          # stride gaps hold garbage too
@@ -173,7 +173,6 @@ def linear_data(rng, c) -> tuple:
     if has_bias and bits == 32:
         bias[0] = 2**30                                     # the largest bias mcubert_init accepts
     target = {8: 40.0, 16: 8000.0, 32: 2.0e8}[bits]
-    m = _mults(rng, O)
     if spread == "sweep":
         # shift 33 + (o mod 30); the bias puts requant(acc) near +-target/2, or as far as
         # a bias of at most 2^30 reaches (2^(61 - S) with M near 2^31), so a shift off by
@@ -186,13 +185,13 @@ def linear_data(rng, c) -> tuple:
         want = rng.choice([-1.0, 1.0], size=O) * rng.uniform(0.2, 0.6, size=O) * target
         bias = np.clip(np.round(want * 2.0**s / m), -2**30, 2**30).astype(np.int64)
     else:
-        s = _shifts(rng, O, acc_rms, target, spread)
+        m, s = _mults(rng, O), _shifts(rng, O, acc_rms, target, spread)
     return x, xr, w, bias, m, s
 
 
 def _linear(h: Header, rng, i: int, c) -> None:
     bits, rows, K, O, o0, oc, xs, ys, ych, xoff, has_bias, spread = c
-    x, xr, w, bias, m, s = linear_data(rng, c)
+    x, xr, w, bias, m, s = _linear_data(rng, c)
     acc = nx.linear(xr, w, bias, None)
     y = _requant_to(bits, acc, m, s)                        # [rows, O]
     if spread == "sweep":
