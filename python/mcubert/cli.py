@@ -545,12 +545,15 @@ def cmd_search(a) -> int:
               hidden_weight=a.hidden_weight, resume=a.resume, data=_data_spec(a.data) if a.data else None,
               position_rank=None if searched else a.position_rank)
     if a.cmd == "search":
+        if a.cluster_choice != "fisher" and a.clusters != "auto":
+            raise CliError("--cluster-choice is how --clusters auto chooses: give it with --clusters auto")
         if a.ranks and a.clusters == "auto":
             raise CliError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
         m = search(SearchConfig(**kw, clusters=len(a.ranks) if a.ranks else a.clusters, ranks=a.ranks,
                                 stage1_epochs=a.stage1_epochs, stage2_epochs=a.stage2_epochs,
                                 rank_floor=a.rank_floor, search_positions=searched, relax=a.relax,
-                                finetune_from=a.finetune_from))
+                                finetune_from=a.finetune_from, multiplier=a.multiplier, dual_lr=a.dual_lr,
+                                cluster_choice=a.cluster_choice))
     else:
         m = baseline(a.kind, RunConfig(**kw))
     print(summary(m))
@@ -629,7 +632,8 @@ def cmd_sweep(a) -> int:
     if a.smoke:
         cfg.limit, cfg.stage_limit, cfg.calib_samples = 300, 300, 32
     for k in ("budgets", "methods", "seeds", "stage_limit", "finetune_epochs", "stage1_epochs", "stage2_epochs",
-              "limit", "position_rank", "search_clusters", "search_relax", "search_finetune_from"):
+              "limit", "position_rank", "search_clusters", "search_relax", "search_finetune_from", "search_multiplier",
+              "search_cluster_choice"):
         if getattr(a, k) is not None:
             setattr(cfg, k, getattr(a, k))
     if a.full_stages:
@@ -942,6 +946,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--finetune-from", choices=["search", "student"], default="search",
                    help="fine-tuning starts from the stages' trained weights (search), or from the searched plan "
                         "applied to the untouched student, as the baselines start (student)")
+    s.add_argument("--multiplier", choices=["fixed", "dual"], default="fixed",
+                   help="the budget term's weight: fixed (--penalty 1 on the bytes over budget) or dual (dual "
+                        "ascent: it grows while the stage's discrete choice is over budget, shrinks once it fits)")
+    s.add_argument("--dual-lr", type=POSITIVE_FLOAT, default=0.05,
+                   help="dual: log-multiplier step per training step, per unit of (bytes - budget) / budget")
+    s.add_argument("--cluster-choice", choices=["fisher", "dev"], default="fisher",
+                   help="how --clusters auto chooses: the Fisher-weighted error of each starting plan (fisher), "
+                        "or its dev accuracy on the student, rank-0 floors tried too (dev)")
 
     s = cmd("baseline", "svd / fwsvd / adaptive / prune embedding (same budget and fine-tuning), or dense",
             cmd_search)
@@ -983,6 +995,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--search-relax", choices=["st", "soft"], help="the search's relaxation (default st)")
     s.add_argument("--search-finetune-from", choices=["search", "student"],
                    help="the search's fine-tuning start (default search; see `mcubert search --help`)")
+    s.add_argument("--search-multiplier", choices=["fixed", "dual"],
+                   help="the search's budget multiplier (default fixed; see `mcubert search --help`)")
+    s.add_argument("--search-cluster-choice", choices=["fisher", "dev"],
+                   help="how --search-clusters auto chooses (default fisher; see `mcubert search --help`)")
     s.add_argument("--report", action="store_true",
                    help="train nothing: report the points already finished (a sweep running or cut off)")
 

@@ -940,3 +940,143 @@ def test_sweep_made_before_the_relaxation_option_was_soft(tmp_path):
         sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none")))
     with pytest.raises(ValueError, match="no distill_set.npz"):    # past the check: it goes on to the student
         sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none"), search_relax="soft"))
+
+
+# ---------------------------------------------------------------- dual ascent and the choice by dev
+
+
+def test_budget_multiplier_grows_over_budget_and_shrinks_under():
+    """lambda * (bytes - budget) / budget, the hard bytes in value and the soft gradient; lambda
+    multiplied by exp(lr * excess) after each training step, never on an eval pass."""
+    from mcubert.training.search import BudgetMultiplier
+
+    p = torch.tensor([[0.6, 0.4], [0.3, 0.7]], requires_grad=True)
+    r = torch.tensor([0.0, 100.0])
+    soft, hard = (p.sum(0) * r).sum(), r[p.argmax(1)].sum()          # 110 expected, 100 chosen
+    mult = BudgetMultiplier(2.0, 0.5)
+    v = mult.term(soft, hard, 50, "hard", training=True)
+    assert v.item() == pytest.approx(2.0 * (100 - 50) / 50)          # the value before the step
+    g = torch.autograd.grad(v, p, retain_graph=True)[0]
+    assert torch.allclose(g, torch.autograd.grad(2.0 * soft / 50, p, retain_graph=True)[0])
+    assert float(mult.value) == pytest.approx(2.0 * np.exp(0.5 * 1.0))
+    before = float(mult.value)
+    mult.term(soft, hard, 50, "hard", training=False)
+    assert float(mult.value) == before
+    for _ in range(3):                                               # under budget: it shrinks
+        mult.term(soft, hard, 200, "hard", training=True)
+    assert float(mult.value) == pytest.approx(before * np.exp(3 * 0.5 * -0.5))
+    assert mult.term(soft, hard, 200, "soft", training=False).item() == pytest.approx(
+        float(mult.value) * (110 - 200) / 200)
+    for _ in range(200):
+        mult.term(soft, hard, 1, "hard", training=True)
+    assert float(mult.value) == BudgetMultiplier.LIMITS[1]
+    st = mult.state_dict()
+    again = BudgetMultiplier(1.0, 0.5)
+    again.load_state_dict(st)
+    assert float(again.value) == BudgetMultiplier.LIMITS[1]
+    with pytest.raises(ValueError, match="dual_lr > 0"):
+        BudgetMultiplier(1.0, 0.0)
+
+
+def test_dual_search_records_the_multiplier_and_resumes_exactly(student, tmp_path):
+    """--multiplier dual: stage 1 at a budget its start is far over grows lambda, each stage
+    reports lambda and what its own choice cost, and a run interrupted mid-stage ends with the
+    same weights (lambda is in the checkpoint)."""
+    cfg = dict(student=str(student), budget=BUDGET, limit=32, batch_size=16, stage1_epochs=2,
+               finetune_epochs=1, multiplier="dual", dual_lr=0.5, penalty=1.0)
+    m = search(SearchConfig(out=str(tmp_path / "a"), **cfg))
+    s1, s2 = m["stage1"], m["stage2"]
+    assert s1["multiplier_end"] != 1.0 and s2["multiplier_end"] > 0
+    assert s1["chosen_bytes_end"] >= s1["bytes"] and m["embedding_bytes"] <= BUDGET
+    assert m["config"]["multiplier"] == "dual"
+    part = tmp_path / "b"
+    assert search(SearchConfig(out=str(part), **cfg), stop_after=("stage1", 1)) is None
+    m2 = search(SearchConfig(out=str(part), resume=True, **cfg))
+    assert m2["stage1"]["multiplier_end"] == s1["multiplier_end"]
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(part / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="multiplier must be"):
+        search(SearchConfig(out=str(tmp_path / "c"), **{**cfg, "multiplier": "both"}))
+
+
+def test_dual_multiplier_pushes_harder_than_the_fixed_one(student, tmp_path):
+    """The same stage 1 with a tiny fixed penalty against dual ascent from that penalty: the
+    fixed term leaves the stage's own choice far over budget; dual ascent grows lambda and
+    ends with a cheaper choice."""
+    cfg = dict(student=str(student), budget=11_000, limit=32, batch_size=16, stage1_epochs=3,
+               finetune_epochs=1, penalty=1e-3, alpha_lr=0.2, init="uniform")
+    fixed = search(SearchConfig(out=str(tmp_path / "f"), **cfg))["stage1"]
+    dual = search(SearchConfig(out=str(tmp_path / "d"), multiplier="dual", dual_lr=2.0, **cfg))["stage1"]
+    assert fixed["chosen_bytes_end"] > 11_000
+    assert dual["multiplier_end"] > 1e-2
+    assert dual["chosen_bytes_end"] < fixed["chosen_bytes_end"]
+
+
+def test_candidate_ladders_add_the_rank_0_floor_only_when_the_floor_was_lowered():
+    from mcubert.training.search import candidate_ladders
+
+    assert candidate_ladders(4, 128, 30522, 10**7) == [[2, 8, 32, 128]]
+    assert candidate_ladders(4, 128, 30522, 48_000) == [[1, 8, 32, 128], [0, 8, 32, 128]]
+    assert candidate_ladders(1, 128, 30522, 48_000) == [[1]]
+
+
+def test_choose_clusters_by_dev_tries_both_floors_and_takes_the_best():
+    """With a dev scorer every ladder is scored with the plan stage 1 starts from (frequency
+    buckets at the candidate ranks); the best score wins, whatever the Fisher error says."""
+    from mcubert.training.search import choose_clusters, frequency_plan, normalize
+
+    rng = np.random.default_rng(3)
+    vocab, hidden, budget = 30522, 128, 48_000
+    dense = torch.as_tensor(rng.normal(size=(vocab, hidden)))
+    counts = np.zeros(vocab, np.int64)
+    counts[:3000] = rng.integers(1, 500, 3000)
+    seen = []
+
+    def score(of, ranks):                   # prefers plans whose largest cluster is at rank 0
+        seen.append((np.asarray(of).copy(), list(ranks)))
+        sizes = np.bincount(of)
+        return 0.9 if ranks[int(np.argmax(sizes))] == 0 else 0.5 + 0.01 * len(ranks)
+
+    k, rows = choose_clusters(dense, counts, counts.astype(float), budget, dev_score=score)
+    fit = [r for r in rows if r["fits"]]
+    assert len(seen) == len(fit) and all("dev_accuracy" in r for r in fit)
+    chosen = [r for r in rows if r.get("chosen")]
+    assert len(chosen) == 1 and chosen[0]["candidates"][0] == 0 and chosen[0]["dev_accuracy"] == 0.9
+    zero = [r for r in fit if r["candidates"][0] == 0]
+    assert chosen[0] is min(zero, key=lambda r: (r["error"], r["clusters"]))
+    # each score saw the frequency plan of its row
+    for (of, rk), r in zip(seen, fit):
+        want, ranks = frequency_plan(counts, r["clusters"], hidden, budget, r["candidates"])
+        want, rk0, _ = normalize(want, ranks, hidden)
+        assert np.array_equal(of, want) and rk == rk0
+    # the Fisher choice is unchanged: one ladder per count, the smallest error
+    k_f, rows_f = choose_clusters(dense, counts, counts.astype(float), budget)
+    assert [r["clusters"] for r in rows_f] == [1, 2, 3, 4]
+    assert min((r for r in rows_f if r["fits"]), key=lambda r: (r["error"], r["clusters"]))["chosen"]
+
+
+def test_search_with_dev_cluster_choice(student, tmp_path, capsys):
+    """--clusters auto --cluster-choice dev: the chosen row's dev accuracy is the student's with
+    that plan (recomputed here), it is the best of the rows, and stage 1 ran on its ladder."""
+    from mcubert.training.search import plan_dev_scorer, frequency_plan, normalize
+
+    out = tmp_path / "dev"
+    args = ["search", "--student", str(student), "--out", str(out), "--budget", str(BUDGET), "--clusters", "auto",
+            "--limit", "32", "--batch-size", "16", "--finetune-epochs", "1", "--threads", "1"]
+    assert main(args + ["--cluster-choice", "dev"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    fit = [r for r in m["cluster_choice"] if r["fits"]]
+    chosen = next(r for r in fit if r.get("chosen"))
+    assert chosen["dev_accuracy"] == max(r["dev_accuracy"] for r in fit)
+    s1 = torch.load(out / "stage1" / "result.pt", weights_only=False)
+    assert s1["candidate_ranks"] == sorted(chosen["candidates"])
+    model = McuBertForSequenceClassification.from_pretrained(str(student))
+    dense = model.get_input_embeddings().dense().detach()
+    dd = distill_data(student, VOCAB, 64, 32)
+    of, ranks = frequency_plan(dd.counts, chosen["clusters"], HIDDEN, BUDGET, chosen["candidates"])
+    of, rk, _ = normalize(of, ranks, HIDDEN)
+    cfg = SearchConfig(student=str(student), out=str(out), budget=BUDGET, limit=32)
+    assert plan_dev_scorer(cfg, dense)(of, rk) == pytest.approx(chosen["dev_accuracy"], abs=1e-6)
+    capsys.readouterr()
+    assert main(args[:-6] + ["--clusters", "4", "--cluster-choice", "dev"]) == 2
+    assert "give it with --clusters auto" in capsys.readouterr().err

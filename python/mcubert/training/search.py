@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from . import budget as B
-from .train import (HiddenDistill, TrainConfig, _dataset, _logger, batches, data_of, encode, fit, kd_loss,
+from .train import (HiddenDistill, TrainConfig, _dataset, _logger, accuracy, batches, data_of, encode, fit, kd_loss,
                     load_distill_set)
 
 
@@ -68,7 +69,14 @@ class SearchConfig(RunConfig):
     init: str = "frequency"           # alpha init: "frequency" or "uniform"
     stage1_epochs: int = 1
     stage2_epochs: int = 1
-    penalty: float = 1.0              # lambda of the budget term
+    penalty: float = 1.0              # lambda of the budget term (with multiplier "dual": its start)
+    multiplier: str = "fixed"         # "fixed": lambda = penalty throughout, a hinge on the bytes over
+                                      # budget; "dual": lambda follows dual ascent (BudgetMultiplier)
+    dual_lr: float = 0.05             # "dual": log-lambda step per training step, per unit of
+                                      # (bytes - budget) / budget
+    cluster_choice: str = "fisher"    # --clusters auto: "fisher" = the least Fisher-weighted structure
+                                      # error; "dev" = the best dev accuracy of each candidate plan on
+                                      # the student, with the lowered floor and the rank-0 floor both tried
     cost: str = "hard"                # budget term on the bytes of the argmax assignment / open gates
                                       # with the soft assignment's gradient (straight-through), or
                                       # "soft": on the expected bytes of the soft assignment / gates
@@ -381,12 +389,24 @@ def default_ranks(k: int, hidden: int, vocab: int, budget: int) -> list[int]:
     return ranks
 
 
-def frequency_plan(counts: np.ndarray, k: int, hidden: int, budget: int) -> tuple[np.ndarray, list[int]]:
-    """Stage 1's starting point for k clusters: frequency buckets over ladder_ranks(k, hidden),
-    with the floor lowered as default_ranks does when it is over budget. Returns (cluster per token,
-    indexing the candidates; candidate ranks, cheapest first)."""
+def candidate_ladders(k: int, hidden: int, vocab: int, budget: int) -> list[list[int]]:
+    """default_ranks(k), and when that lowered the ladder's floor, also the ladder with the floor
+    at 0 (the rule before it: frequent tokens keep more rank, the tail none)."""
+    lowered = default_ranks(k, hidden, vocab, budget)
+    ladder = ladder_ranks(k, hidden)
+    out = [lowered]
+    if k > 1 and lowered != ladder and lowered[0] > 0:
+        out.append([0] + ladder[1:])
+    return out
+
+
+def frequency_plan(counts: np.ndarray, k: int, hidden: int, budget: int,
+                   ranks: list[int] | None = None) -> tuple[np.ndarray, list[int]]:
+    """Stage 1's starting point for k clusters: frequency buckets over `ranks` (default: ladder_ranks(k,
+    hidden) with the floor lowered as default_ranks does when it is over budget). Returns (cluster
+    per token, indexing the candidates; candidate ranks, cheapest first)."""
     vocab = len(counts)
-    ranks = default_ranks(k, hidden, vocab, budget)
+    ranks = default_ranks(k, hidden, vocab, budget) if ranks is None else list(ranks)
     desc = np.argsort(ranks, kind="stable")[::-1]
     b, _ = frequency_buckets(counts, [ranks[i] for i in desc], hidden, budget, seen_only=True)
     return desc[b], ranks
@@ -410,32 +430,68 @@ def structure_error(dense: torch.Tensor, weight: np.ndarray, cluster_of: np.ndar
 
 
 def choose_clusters(dense: torch.Tensor, counts: np.ndarray, weight: np.ndarray, budget: int,
-                    candidates=AUTO_CLUSTERS) -> tuple[int, list[dict]]:
-    """The number of clusters, chosen before stage 1 by what it costs in flash: every cluster
-    adds to the index tables (ceil(log2 K) bits a token), which at small budgets is worth more
-    as rank. For each K, stage 1's frequency plan is scored by structure_error under the exact
-    budget (weight: the Fisher information of each row); the smallest error wins, ties to fewer
-    clusters. Counts that do not fit are skipped. Returns (K, one row per candidate)."""
-    hidden = dense.shape[1]
+                    candidates=AUTO_CLUSTERS, dev_score=None) -> tuple[int, list[dict]]:
+    """The number of clusters (and the candidate ranks), chosen before stage 1 by what it costs in
+    flash: every cluster adds to the index tables (ceil(log2 K) bits a token), which at small
+    budgets is worth more as rank. For each K, stage 1's frequency plan is scored by
+    structure_error under the exact budget (weight: the Fisher information of each row); the
+    smallest error wins, ties to fewer clusters. Counts that do not fit are skipped.
+
+    dev_score: a function (cluster_of, ranks) -> dev accuracy of that plan on the student. Then
+    every ladder of candidate_ladders is a candidate (the lowered floor and the rank-0 floor), and
+    the best dev accuracy wins (ties: the smaller error, then fewer clusters). The Fisher score
+    cannot make that choice: tokens the distillation set never shows weigh nothing in it.
+    Returns (K, one row per candidate; the chosen row has "chosen": true and its "candidates")."""
+    hidden, vocab = dense.shape[1], dense.shape[0]
     rows = []
     for k in candidates:
         try:
-            of, ranks = frequency_plan(counts, k, hidden, budget)
-            of, _, _ = normalize(of, ranks, hidden)
-            n = int(of.max()) + 1
-            err, rk = structure_error(dense, weight, of, n, budget)
+            ladders = candidate_ladders(k, hidden, vocab, budget) if dev_score else [None]
         except ValueError as e:
             if not str(e).startswith("budget "):
                 raise
             rows.append({"clusters": k, "fits": False})
             continue
-        rows.append({"clusters": k, "fits": True, "sizes": np.bincount(of, minlength=n).tolist(), "ranks": rk,
-                     "bytes": B.embedding_flash_bytes(np.bincount(of, minlength=n).tolist(), rk, len(of), hidden),
-                     "error": round(err, 6)})
+        for ladder in ladders:
+            try:
+                of0, ranks = frequency_plan(counts, k, hidden, budget, ladder)
+                of, rk0, _ = normalize(of0, ranks, hidden)
+                n = int(of.max()) + 1
+                err, rk = structure_error(dense, weight, of, n, budget)
+            except ValueError as e:
+                if not str(e).startswith("budget "):
+                    raise
+                rows.append({"clusters": k, "fits": False, **({"candidates": ladder} if ladder else {})})
+                continue
+            sizes = np.bincount(of, minlength=n).tolist()
+            row = {"clusters": k, "fits": True, "candidates": ranks, "sizes": sizes, "ranks": rk,
+                   "bytes": B.embedding_flash_bytes(sizes, rk, len(of), hidden), "error": round(err, 6)}
+            if dev_score:
+                # the plan stage 1 starts from: the candidate ranks themselves
+                row["dev_accuracy"] = round(float(dev_score(of, rk0)), 6)
+            rows.append(row)
     ok = [r for r in rows if r["fits"]]
     if not ok:
         raise ValueError(f"budget {budget} B: no cluster count in {list(candidates)} fits")
-    return min(ok, key=lambda r: (r["error"], r["clusters"]))["clusters"], rows
+    key = (lambda r: (-r["dev_accuracy"], r["error"], r["clusters"])) if dev_score else \
+        (lambda r: (r["error"], r["clusters"]))
+    best = min(ok, key=key)
+    best["chosen"] = True
+    return best["clusters"], rows
+
+
+def plan_dev_scorer(cfg: RunConfig, dense: torch.Tensor):
+    """dev_score for choose_clusters: the student with its word table cut to a plan (per-cluster
+    truncated SVD of `dense`, as the baselines build theirs), dev accuracy at cfg.max_len."""
+    from ..modeling.model import compress_embedding
+
+    dev_ids, dev_y = encode(_dataset(run_data(cfg), cfg.data_seed).splits["dev"], cfg.max_len, cfg.limit)
+    model = load_student(cfg.student, cfg.position_rank)
+
+    def score(cluster_of: np.ndarray, ranks: list[int]) -> float:
+        compress_embedding(model, torch.as_tensor(np.asarray(cluster_of), dtype=torch.long), list(ranks), dense=dense)
+        return accuracy(model, dev_ids, dev_y)
+    return score
 
 
 # ---------------------------------------------------------------- searchable embeddings
@@ -450,6 +506,55 @@ def budget_penalty(soft: torch.Tensor, hard, budget: int, penalty: float, cost: 
     elif cost != "soft":
         raise ValueError(f"cost must be 'hard' or 'soft', got {cost!r}")
     return penalty * torch.relu(soft - budget) / budget
+
+
+class BudgetMultiplier(nn.Module):
+    """Dual ascent on the constraint bytes <= budget, the Lagrangian's multiplier as a buffer (so
+    a resumed stage continues with it). The term is lambda * (bytes - budget) / budget, with
+    bytes as budget_penalty's `cost` reads them. After each training step lambda is multiplied by
+    exp(lr * (bytes - budget) / budget) (exponentiated, so the step does not depend on lambda's
+    scale and lambda stays positive): it grows while the discrete choice is over budget, until
+    even the tokens the task loss pulls hardest move, and shrinks once the choice fits."""
+
+    LIMITS = (1e-4, 1e4)
+
+    def __init__(self, start: float, lr: float):
+        super().__init__()
+        if not start > 0 or not lr > 0:
+            raise ValueError(f"dual ascent needs penalty > 0 and dual_lr > 0, got {start} and {lr}")
+        self.lr = float(lr)
+        self.register_buffer("value", torch.tensor(float(start), dtype=torch.float64))
+
+    def term(self, soft: torch.Tensor, hard, budget: int, cost: str, training: bool) -> torch.Tensor:
+        if cost == "hard":
+            soft = soft + (torch.as_tensor(hard, dtype=soft.dtype) - soft).detach()
+        elif cost != "soft":
+            raise ValueError(f"cost must be 'hard' or 'soft', got {cost!r}")
+        g = (soft - budget) / budget
+        out = float(self.value) * g          # a copy: the update below must not touch the graph
+        if training:
+            with torch.no_grad():
+                self.value.mul_(math.exp(self.lr * float(g))).clamp_(*self.LIMITS)
+        return out
+
+
+def _budget_term(cfg: SearchConfig, mult: BudgetMultiplier | None, soft, hard, budget: int, training: bool):
+    if mult is None:
+        return budget_penalty(soft, hard, budget, cfg.penalty, cfg.cost)
+    return mult.term(soft, hard, budget, cfg.cost, training)
+
+
+def _multiplier(cfg: SearchConfig) -> BudgetMultiplier | None:
+    if cfg.multiplier not in ("fixed", "dual"):
+        raise ValueError(f"multiplier must be 'fixed' or 'dual', got {cfg.multiplier!r}")
+    return BudgetMultiplier(cfg.penalty, cfg.dual_lr) if cfg.multiplier == "dual" else None
+
+
+def _end_state(summary: dict, mult: BudgetMultiplier | None, chosen_bytes: float) -> None:
+    """What a stage's own discrete choice cost before the budget fix-up, and lambda at the end."""
+    summary["chosen_bytes_end"] = int(round(chosen_bytes))
+    if mult is not None:
+        summary["multiplier_end"] = float(mult.value)
 
 
 def _relax(relax: str) -> str:
@@ -779,7 +884,7 @@ def _write_metrics(out: Path, metrics: dict) -> None:
 # options that only the fine-tuning reads: a resumed run with another value keeps stages 1 and 2
 FINETUNE_ONLY = ("finetune_from",)
 # what a run recorded before an option existed ran with
-OLD_DEFAULTS = {"finetune_from": "search"}
+OLD_DEFAULTS = {"finetune_from": "search", "multiplier": "fixed", "dual_lr": 0.05, "cluster_choice": "fisher"}
 
 
 def _as_recorded(config: dict) -> dict:
@@ -867,6 +972,9 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     total = _steps(cfg, dd, cfg.stage1_epochs)
     emb = SoftAssignEmbedding(dense, ranks, alpha0, cfg.alpha_lr / cfg.lr, (cfg.tau_start, cfg.tau_end), total,
                                cfg.relax)
+    mult = _multiplier(cfg)
+    if mult is not None:
+        emb.multiplier = mult               # in the module's state: checkpoints carry lambda
     model = _with_embedding(cfg, emb, None)
     del student
     fixed = B.embedding_fixed_bytes(K, vocab, hidden) + hidden * sum(ranks)
@@ -880,8 +988,8 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
         if mdl.training:
             emb.step += 1
         p = emb.probs()
-        return kd(mdl, x, m, y, idx) + budget_penalty(fixed + (p.sum(0) * r).sum(), fixed + r[p.argmax(1)].sum(),
-                                                      budget, cfg.penalty, cfg.cost)
+        return kd(mdl, x, m, y, idx) + _budget_term(cfg, mult, fixed + (p.sum(0) * r).sum(),
+                                                    fixed + r[p.argmax(1)].sum(), budget, mdl.training)
 
     t0 = time.time()
     stop = _stopped(stop_after, "stage1", cfg.stage1_epochs)
@@ -907,6 +1015,7 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
                     "changed_from_init": int((argmax != init).sum()), "expected_bytes_end": round(expected),
                     "bytes": assignment_bytes(assign, ranks, hidden), "seconds": round(time.time() - t0, 1)},
     }
+    _end_state(res["summary"], mult, float(fixed + r[torch.as_tensor(argmax)].sum()))
     log.info(f"stage 1 done: {json.dumps(res['summary'])}; clusters {np.bincount(cluster_of).tolist()} "
              f"ranks {cranks}")
     torch.save(res, dirs / "result.pt")
@@ -961,6 +1070,9 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     floors = [min(floor, r, v.shape[0]) for r, v in zip(r1, vs)]   # never above where stage 1 left it
     emb = GatedRankEmbedding(cluster_of, us, vs, [float(x) for x in r1], cfg.rank_lr / cfg.lr,
                              (cfg.gate_temp_start, cfg.gate_temp_end), total, floors, cfg.relax)
+    mult = _multiplier(cfg)
+    if mult is not None:
+        emb.multiplier = mult
     model = _with_embedding(cfg, emb, s1["rest"])
     sizes = torch.tensor(emb.sizes, dtype=torch.float32)
     fixed = B.embedding_fixed_bytes(K, vocab, hidden)
@@ -987,7 +1099,7 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
         hard = fixed + sum((sizes[c] + hidden) * r for c, r in enumerate(emb.hard_ranks()))
         if pos is not None:
             hard += B.position_flash_bytes(hidden, pos.U.shape[0], pos.hard_rank() + 1)
-        return kd(mdl, x, m, y, idx) + budget_penalty(soft_bytes(), hard, budget, cfg.penalty, cfg.cost)
+        return kd(mdl, x, m, y, idx) + _budget_term(cfg, mult, soft_bytes(), hard, budget, mdl.training)
 
     t0 = time.time()
     stop = _stopped(stop_after, "stage2", cfg.stage2_epochs)
@@ -1028,6 +1140,10 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     }
     if pos is not None:
         res["summary"].update(pos_summary)
+    gate_bytes = B.embedding_flash_bytes(emb.sizes, gate_ranks, vocab, hidden)
+    if pos is not None:
+        gate_bytes += B.position_flash_bytes(hidden, pos.U.shape[0], pos.hard_rank() + 1)
+    _end_state(res["summary"], mult, gate_bytes)
     log.info(f"stage 2 done: {json.dumps(res['summary'])}")
     torch.save(res, dirs / "result.pt")
     return res
@@ -1064,10 +1180,15 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     if cfg.clusters == "auto":
         if cfg.ranks:
             raise ValueError("--clusters auto chooses the candidate ranks too: give no --ranks with it")
-        k, rows = choose_clusters(dense, dd.counts, fisher_rows(cfg, dense, dd), info["budget"])
-        log.info(f"clusters: {k} of {list(AUTO_CLUSTERS)}, by Fisher-weighted error under the budget: "
+        if cfg.cluster_choice not in ("fisher", "dev"):
+            raise ValueError(f"cluster_choice must be 'fisher' or 'dev', got {cfg.cluster_choice!r}")
+        scorer = plan_dev_scorer(cfg, dense) if cfg.cluster_choice == "dev" else None
+        k, rows = choose_clusters(dense, dd.counts, fisher_rows(cfg, dense, dd), info["budget"], dev_score=scorer)
+        chosen = next(r for r in rows if r.get("chosen"))
+        how = "dev accuracy of each plan" if scorer else "Fisher-weighted error under the budget"
+        log.info(f"clusters: {k} of {list(AUTO_CLUSTERS)}, candidates {chosen['candidates']}, by {how}: "
                  f"{json.dumps(rows)}")
-        cfg = replace(cfg, clusters=k)
+        cfg = replace(cfg, clusters=k, ranks=list(chosen["candidates"]))
         info = {**info, "clusters_chosen": k, "cluster_choice": rows}
     del dense
 

@@ -52,6 +52,8 @@ class SweepConfig:
     search_clusters: int | str = 4    # the search's cluster count, or "auto" (search.choose_clusters)
     search_relax: str = "st"          # the search's relaxation (SearchConfig.relax)
     search_finetune_from: str = "search"  # the search's fine-tuning start (SearchConfig.finetune_from)
+    search_multiplier: str = "fixed"  # the search's budget multiplier (SearchConfig.multiplier)
+    search_cluster_choice: str = "fisher"  # how search_clusters "auto" chooses (SearchConfig.cluster_choice)
     limit: int | None = None          # smoke runs: every stage and the evaluation on N rows
     smoke: bool = False               # teacher and student: the pipeline's smoke recipe
 
@@ -104,7 +106,8 @@ def run_point(cfg: SweepConfig, student: Path, method: str, budget: int, seed: i
         if method == "search":
             m = search(SearchConfig(**rc, stage1_epochs=cfg.stage1_epochs, stage2_epochs=cfg.stage2_epochs,
                                     clusters=cfg.search_clusters, relax=cfg.search_relax,
-                                    finetune_from=cfg.search_finetune_from))
+                                    finetune_from=cfg.search_finetune_from, multiplier=cfg.search_multiplier,
+                                    cluster_choice=cfg.search_cluster_choice))
         else:
             m = baseline(method, RunConfig(**rc))
     except ValueError as e:
@@ -234,8 +237,7 @@ def run(cfg: SweepConfig, plot_to: Path | None = None, report_only: bool = False
         old = json.loads(f.read_text())
         fixed = ("data", "data_options", "preset", "board", "stage_limit", "finetune_epochs", "stage1_epochs",
                  "stage2_epochs", "calib_samples", "position_rank", "search_clusters", "search_relax",
-                 "search_finetune_from", "limit",
-                 "smoke")
+                 "search_finetune_from", "search_multiplier", "search_cluster_choice", "limit", "smoke")
         base = json.loads(json.dumps(asdict(SweepConfig())))   # a key an older sweep lacks has its default
         base["search_relax"] = "soft"                            # ... except the relaxation: before it, soft
         diff = [k for k in fixed if old.get(k, base[k]) != mine.get(k)]
