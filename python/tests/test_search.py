@@ -1080,3 +1080,20 @@ def test_search_with_dev_cluster_choice(student, tmp_path, capsys):
     capsys.readouterr()
     assert main(args[:-6] + ["--clusters", "4", "--cluster-choice", "dev"]) == 2
     assert "give it with --clusters auto" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,value", [("search_multiplier", "dual"), ("search_cluster_choice", "dev")])
+def test_sweep_refuses_to_mix_search_options(tmp_path, key, value):
+    """A sweep directory's search points were all made one way: another multiplier or cluster
+    choice needs another --out; a sweep recorded before the option continues under the default."""
+    from dataclasses import asdict
+
+    from mcubert.training import sweep
+
+    old = asdict(sweep.SweepConfig(out=str(tmp_path)))
+    del old[key]
+    (tmp_path / "sweep_config.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=f"another {key}"):
+        sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none"), **{key: value}))
+    with pytest.raises(ValueError, match="no distill_set.npz"):
+        sweep.run(sweep.SweepConfig(out=str(tmp_path), student=str(tmp_path / "none")))
