@@ -982,12 +982,12 @@ def test_dual_search_records_the_multiplier_and_resumes_exactly(student, tmp_pat
     """--multiplier dual: stage 1 at a budget its start is far over grows lambda, each stage
     reports lambda and what its own choice cost, and a run interrupted mid-stage ends with the
     same weights (lambda is in the checkpoint)."""
-    cfg = dict(student=str(student), budget=BUDGET, limit=32, batch_size=16, stage1_epochs=2,
-               finetune_epochs=1, multiplier="dual", dual_lr=0.5, penalty=1.0)
+    cfg = dict(student=str(student), budget=11_000, limit=32, batch_size=16, stage1_epochs=2,
+               finetune_epochs=1, multiplier="dual", dual_lr=2.0, penalty=1e-3, alpha_lr=0.2, init="uniform")
     m = search(SearchConfig(out=str(tmp_path / "a"), **cfg))
     s1, s2 = m["stage1"], m["stage2"]
-    assert s1["multiplier_end"] != 1.0 and s2["multiplier_end"] > 0
-    assert s1["chosen_bytes_end"] >= s1["bytes"] and m["embedding_bytes"] <= BUDGET
+    assert s1["multiplier_end"] != 1e-3 and s2["multiplier_end"] > 0
+    assert s1["chosen_bytes_end"] >= s1["bytes"] and m["embedding_bytes"] <= 11_000
     assert m["config"]["multiplier"] == "dual"
     part = tmp_path / "b"
     assert search(SearchConfig(out=str(part), **cfg), stop_after=("stage1", 1)) is None
@@ -1006,7 +1006,7 @@ def test_dual_multiplier_pushes_harder_than_the_fixed_one(student, tmp_path):
     cfg = dict(student=str(student), budget=11_000, limit=32, batch_size=16, stage1_epochs=3,
                finetune_epochs=1, penalty=1e-3, alpha_lr=0.2, init="uniform")
     fixed = search(SearchConfig(out=str(tmp_path / "f"), **cfg))["stage1"]
-    dual = search(SearchConfig(out=str(tmp_path / "d"), multiplier="dual", dual_lr=2.0, **cfg))["stage1"]
+    dual = search(SearchConfig(out=str(tmp_path / "d"), multiplier="dual", dual_lr=5.0, **cfg))["stage1"]
     assert fixed["chosen_bytes_end"] > 11_000
     assert dual["multiplier_end"] > 1e-2
     assert dual["chosen_bytes_end"] < fixed["chosen_bytes_end"]

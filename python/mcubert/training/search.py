@@ -988,8 +988,13 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
         if mdl.training:
             emb.step += 1
         p = emb.probs()
-        return kd(mdl, x, m, y, idx) + _budget_term(cfg, mult, fixed + (p.sum(0) * r).sum(),
-                                                    fixed + r[p.argmax(1)].sum(), budget, mdl.training)
+        choice = p.argmax(1)
+        # dual ascent drives the measured bytes to the budget, so it measures them exactly: empty
+        # clusters cost nothing (the fixed term counts every candidate's V and index bits, which at
+        # small budgets is over budget with every token at rank 0, and lambda would never stop)
+        hard = assignment_bytes(choice.numpy(), ranks, hidden) if mult is not None else fixed + r[choice].sum()
+        return kd(mdl, x, m, y, idx) + _budget_term(cfg, mult, fixed + (p.sum(0) * r).sum(), hard, budget,
+                                                    mdl.training)
 
     t0 = time.time()
     stop = _stopped(stop_after, "stage1", cfg.stage1_epochs)
@@ -1015,7 +1020,7 @@ def _stage1(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
                     "changed_from_init": int((argmax != init).sum()), "expected_bytes_end": round(expected),
                     "bytes": assignment_bytes(assign, ranks, hidden), "seconds": round(time.time() - t0, 1)},
     }
-    _end_state(res["summary"], mult, float(fixed + r[torch.as_tensor(argmax)].sum()))
+    _end_state(res["summary"], mult, assignment_bytes(argmax, ranks, hidden))
     log.info(f"stage 1 done: {json.dumps(res['summary'])}; clusters {np.bincount(cluster_of).tolist()} "
              f"ranks {cranks}")
     torch.save(res, dirs / "result.pt")
