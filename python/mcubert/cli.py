@@ -947,7 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tuning starts from the stages' trained weights (search), or from the searched plan "
                         "applied to the untouched student, as the baselines start (student)")
     s.add_argument("--multiplier", choices=["fixed", "dual"], default="fixed",
-                   help="the budget term's weight: fixed (--penalty 1 on the bytes over budget) or dual (dual "
+                   help="the budget term's weight: fixed (1, on the bytes over budget) or dual (dual "
                         "ascent: it grows while the stage's discrete choice is over budget, shrinks once it fits)")
     s.add_argument("--dual-lr", type=POSITIVE_FLOAT, default=0.05,
                    help="dual: log-multiplier step per training step, per unit of (bytes - budget) / budget")

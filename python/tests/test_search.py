@@ -1080,6 +1080,8 @@ def test_search_with_dev_cluster_choice(student, tmp_path, capsys):
     capsys.readouterr()
     assert main(args[:-6] + ["--clusters", "4", "--cluster-choice", "dev"]) == 2
     assert "give it with --clusters auto" in capsys.readouterr().err
+    assert main(args[:-6] + ["--multiplier", "dual", "--dual-lr", "0"]) == 2
+    assert "--dual-lr: 0 must be at least" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("key,value", [("search_multiplier", "dual"), ("search_cluster_choice", "dev")])
