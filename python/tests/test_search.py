@@ -1036,6 +1036,7 @@ def test_choose_clusters_by_dev_tries_both_floors_and_takes_the_best():
         seen.append((np.asarray(of).copy(), list(ranks)))
         sizes = np.bincount(of)
         return 0.9 if ranks[int(np.argmax(sizes))] == 0 else 0.5 + 0.01 * len(ranks)
+    score.n = 10**6                         # no noise: only the 0.9 plans are level
 
     k, rows = choose_clusters(dense, counts, counts.astype(float), budget, dev_score=score)
     fit = [r for r in rows if r["fits"]]
@@ -1053,6 +1054,21 @@ def test_choose_clusters_by_dev_tries_both_floors_and_takes_the_best():
     k_f, rows_f = choose_clusters(dense, counts, counts.astype(float), budget)
     assert [r["clusters"] for r in rows_f] == [1, 2, 3, 4]
     assert min((r for r in rows_f if r["fits"]), key=lambda r: (r["error"], r["clusters"]))["chosen"]
+    # dev differences within one standard error decide nothing: the smallest error among them wins
+    by_error = sorted(fit, key=lambda r: (r["error"], r["clusters"]))
+    worst = by_error[-1]
+
+    def near(of, ranks):                    # the worst-error plan 0.01 ahead, 100 dev sentences
+        key = (len(ranks), list(ranks))
+        return 0.81 if key == (len(worst["ranks"]), list(normalize(*frequency_plan(
+            counts, worst["clusters"], hidden, budget, worst["candidates"]), hidden)[1])) else 0.80
+    near.n = 100
+    _, rows_n = choose_clusters(dense, counts, counts.astype(float), budget, dev_score=near)
+    chosen = next(r for r in rows_n if r.get("chosen"))
+    assert chosen["dev_accuracy"] == 0.80 and chosen["candidates"] == by_error[0]["candidates"]
+    near.n = 10**6                          # the same 0.01 with a large dev set is a real lead
+    _, rows_n = choose_clusters(dense, counts, counts.astype(float), budget, dev_score=near)
+    assert next(r for r in rows_n if r.get("chosen"))["dev_accuracy"] == 0.81
 
 
 def test_search_with_dev_cluster_choice(student, tmp_path, capsys):

@@ -437,10 +437,12 @@ def choose_clusters(dense: torch.Tensor, counts: np.ndarray, weight: np.ndarray,
     structure_error under the exact budget (weight: the Fisher information of each row); the
     smallest error wins, ties to fewer clusters. Counts that do not fit are skipped.
 
-    dev_score: a function (cluster_of, ranks) -> dev accuracy of that plan on the student. Then
-    every ladder of candidate_ladders is a candidate (the lowered floor and the rank-0 floor), and
-    the best dev accuracy wins (ties: the smaller error, then fewer clusters). The Fisher score
-    cannot make that choice: tokens the distillation set never shows weigh nothing in it.
+    dev_score: a function (cluster_of, ranks) -> dev accuracy of that plan on the student, with
+    the dev set's size as dev_score.n. Then every ladder of candidate_ladders is a candidate (the
+    lowered floor and the rank-0 floor). The candidates within one standard error of the best dev
+    accuracy (sqrt(a (1 - a) / n)) are level, and among them the smallest error wins, then fewer
+    clusters: dev accuracy rules out what the Fisher score cannot see (tokens the distillation set
+    never shows weigh nothing in it), and a dev difference below the noise decides nothing.
     Returns (K, one row per candidate; the chosen row has "chosen": true and its "candidates")."""
     hidden, vocab = dense.shape[1], dense.shape[0]
     rows = []
@@ -473,9 +475,11 @@ def choose_clusters(dense: torch.Tensor, counts: np.ndarray, weight: np.ndarray,
     ok = [r for r in rows if r["fits"]]
     if not ok:
         raise ValueError(f"budget {budget} B: no cluster count in {list(candidates)} fits")
-    key = (lambda r: (-r["dev_accuracy"], r["error"], r["clusters"])) if dev_score else \
-        (lambda r: (r["error"], r["clusters"]))
-    best = min(ok, key=key)
+    if dev_score:
+        top = max(r["dev_accuracy"] for r in ok)
+        se = math.sqrt(top * (1 - top) / max(1, int(dev_score.n)))
+        ok = [r for r in ok if r["dev_accuracy"] >= top - se - 1e-9]
+    best = min(ok, key=lambda r: (r["error"], r["clusters"]))
     best["chosen"] = True
     return best["clusters"], rows
 
@@ -491,6 +495,7 @@ def plan_dev_scorer(cfg: RunConfig, dense: torch.Tensor):
     def score(cluster_of: np.ndarray, ranks: list[int]) -> float:
         compress_embedding(model, torch.as_tensor(np.asarray(cluster_of), dtype=torch.long), list(ranks), dense=dense)
         return accuracy(model, dev_ids, dev_y)
+    score.n = len(dev_y)
     return score
 
 
