@@ -946,8 +946,9 @@ def test_sweep_made_before_the_relaxation_option_was_soft(tmp_path):
 
 
 def test_budget_multiplier_grows_over_budget_and_shrinks_under():
-    """lambda * (bytes - budget) / budget, the hard bytes in value and the soft gradient; lambda
-    multiplied by exp(lr * excess) after each training step, never on an eval pass."""
+    """lambda * relu(bytes - budget) / budget, the hard bytes in value and the soft gradient;
+    lambda multiplied by exp(lr * excess) after each training step (never on an eval pass),
+    never below its start."""
     from mcubert.training.search import BudgetMultiplier
 
     p = torch.tensor([[0.6, 0.4], [0.3, 0.7]], requires_grad=True)
@@ -959,21 +960,29 @@ def test_budget_multiplier_grows_over_budget_and_shrinks_under():
     g = torch.autograd.grad(v, p, retain_graph=True)[0]
     assert torch.allclose(g, torch.autograd.grad(2.0 * soft / 50, p, retain_graph=True)[0])
     assert float(mult.value) == pytest.approx(2.0 * np.exp(0.5 * 1.0))
-    before = float(mult.value)
+    for _ in range(3):
+        mult.term(soft, hard, 50, "hard", training=True)
+    grown = float(mult.value)
+    assert grown == pytest.approx(2.0 * np.exp(4 * 0.5))
     mult.term(soft, hard, 50, "hard", training=False)
-    assert float(mult.value) == before
-    for _ in range(3):                                               # under budget: it shrinks
+    assert float(mult.value) == grown
+    # within budget: no push (value and gradient 0), and lambda shrinks, to its start at most
+    v = mult.term(soft, hard, 200, "hard", training=True)
+    assert v.item() == 0 and (torch.autograd.grad(v, p, retain_graph=True)[0] == 0).all()
+    assert float(mult.value) == pytest.approx(grown * np.exp(0.5 * -0.5))
+    for _ in range(20):
         mult.term(soft, hard, 200, "hard", training=True)
-    assert float(mult.value) == pytest.approx(before * np.exp(3 * 0.5 * -0.5))
-    assert mult.term(soft, hard, 200, "soft", training=False).item() == pytest.approx(
-        float(mult.value) * (110 - 200) / 200)
+    assert float(mult.value) == 2.0
+    # cost "soft" reads the expected bytes, for the value and for the step
+    v = mult.term(soft, hard, 105, "soft", training=True)
+    assert v.item() == pytest.approx(2.0 * 5 / 105)
+    assert float(mult.value) == pytest.approx(2.0 * np.exp(0.5 * 5 / 105))
     for _ in range(200):
         mult.term(soft, hard, 1, "hard", training=True)
-    assert float(mult.value) == BudgetMultiplier.LIMITS[1]
-    st = mult.state_dict()
+    assert float(mult.value) == BudgetMultiplier.CEILING
     again = BudgetMultiplier(1.0, 0.5)
-    again.load_state_dict(st)
-    assert float(again.value) == BudgetMultiplier.LIMITS[1]
+    again.load_state_dict(mult.state_dict())
+    assert float(again.value) == BudgetMultiplier.CEILING
     with pytest.raises(ValueError, match="dual_lr > 0"):
         BudgetMultiplier(1.0, 0.0)
 
