@@ -943,9 +943,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--relax", choices=["st", "soft"], default="st",
                    help="stages' forward pass: st = the discrete choice with the soft gradient (straight-through, "
                         "default); soft = the soft assignment and gates themselves")
-    s.add_argument("--finetune-from", choices=["search", "student"], default="search",
-                   help="fine-tuning starts from the stages' trained weights (search), or from the searched plan "
-                        "applied to the untouched student, as the baselines start (student)")
+    s.add_argument("--finetune-from", choices=["search", "student", "best"], default="search",
+                   help="fine-tuning starts from the stages' trained weights (search), from the searched plan "
+                        "applied to the untouched student, as the baselines start (student), or from whichever "
+                        "of those and stage 1's starting plan on the student has the best dev accuracy (best)")
     s.add_argument("--multiplier", choices=["fixed", "dual"], default="fixed",
                    help="the budget term's weight: fixed (1, on the bytes over budget) or dual (dual "
                         "ascent: it grows while the stage's discrete choice is over budget, shrinks once it fits)")
@@ -993,7 +994,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--search-clusters", type=_clusters,
                    help="the search's cluster count, or `auto` (default 4)")
     s.add_argument("--search-relax", choices=["st", "soft"], help="the search's relaxation (default st)")
-    s.add_argument("--search-finetune-from", choices=["search", "student"],
+    s.add_argument("--search-finetune-from", choices=["search", "student", "best"],
                    help="the search's fine-tuning start (default search; see `mcubert search --help`)")
     s.add_argument("--search-multiplier", choices=["fixed", "dual"],
                    help="the search's budget multiplier (default fixed; see `mcubert search --help`)")

@@ -375,6 +375,42 @@ def test_finetune_from(searched, student, tmp_path, start):
         np.testing.assert_allclose(rebuilt[of == c], (u[:, :r] * sv[:r]) @ vt[:r], atol=1e-4)
 
 
+def test_finetune_from_best_takes_the_start_with_the_best_dev_accuracy(searched, student, tmp_path):
+    """--finetune-from best: the dev accuracy of each start (the stages' network, stage 2's plan
+    on the student, stage 1's starting plan on the student) is recorded, each equals that start's
+    own (lr 0: the fine-tuning keeps it), and the model saved is the best one's."""
+    import shutil
+
+    from mcubert.training.search import normalize
+    from mcubert.training.train import accuracy
+
+    cfg = json.loads((searched / "metrics.json").read_text())["config"]
+    runs = {}
+    for start in ("search", "student", "best"):
+        out = tmp_path / start
+        for stage in ("stage1", "stage2"):
+            shutil.copytree(searched / stage, out / stage)
+        runs[start] = search(SearchConfig(**{**cfg, "out": str(out), "resume": True, "finetune_from": start,
+                                             "finetune_epochs": 1, "lr": 0.0}))
+    starts = runs["best"]["start_dev_accuracy"]
+    assert set(starts) == {"search", "student", "start"}
+    assert starts["search"] == runs["search"]["dev_accuracy"]
+    assert starts["student"] == runs["student"]["dev_accuracy"]
+    s1 = torch.load(searched / "stage1" / "result.pt", weights_only=False)
+    model = McuBertForSequenceClassification.from_pretrained(str(student))
+    of, rk, _ = normalize(s1["init"], s1["candidate_ranks"], HIDDEN)
+    compress_embedding(model, torch.as_tensor(of), rk)
+    ids, y = encode(corpus.load()["dev"], 64, cfg["limit"])
+    assert starts["start"] == accuracy(model, ids, y)
+    best = max(("search", "student", "start"), key=lambda k: starts[k])
+    assert runs["best"]["finetune_start"] == best and runs["best"]["dev_accuracy"] == starts[best]
+    if best != "start":
+        a, b = load_file(tmp_path / best / "model.safetensors"), load_file(tmp_path / "best" / "model.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    else:
+        assert runs["best"]["cluster_ranks"] == rk
+
+
 def test_resume_with_another_finetune_start_keeps_the_stages(searched, tmp_path):
     """--finetune-from only changes the fine-tuning: a resumed run with the other value keeps
     stages 1 and 2 (their results are not rewritten) and redoes the fine-tuning; any other

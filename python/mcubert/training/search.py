@@ -97,7 +97,9 @@ class SearchConfig(RunConfig):
     finetune_from: str = "search"     # the fine-tuning's starting weights: "search" = the stages' trained
                                       # network and factors; "student" = the searched plan (clusters,
                                       # ranks, position rank) applied to the untouched student, as the
-                                      # baselines build theirs (per-cluster truncated SVD)
+                                      # baselines build theirs (per-cluster truncated SVD); "best" = of
+                                      # those two and stage 1's starting plan on the student, the one
+                                      # with the best dev accuracy (_finetune_start)
 
 
 def ladder_ranks(k: int, hidden: int, factor: int = 4) -> list[int]:
@@ -489,7 +491,7 @@ def plan_dev_scorer(cfg: RunConfig, dense: torch.Tensor):
     truncated SVD of `dense`, as the baselines build theirs), dev accuracy at cfg.max_len."""
     from ..modeling.model import compress_embedding
 
-    dev_ids, dev_y = encode(_dataset(run_data(cfg), cfg.data_seed).splits["dev"], cfg.max_len, cfg.limit)
+    dev_ids, dev_y = _dev_set(cfg)
     model = load_student(cfg.student, cfg.position_rank)
 
     def score(cluster_of: np.ndarray, ranks: list[int]) -> float:
@@ -1158,6 +1160,34 @@ def _stage2(cfg: SearchConfig, dd: DistillData, info: dict, out: Path, log, stop
     return res
 
 
+FINETUNE_STARTS = ("search", "student", "best")
+
+
+def _dev_set(cfg: RunConfig):
+    return encode(_dataset(run_data(cfg), cfg.data_seed).splits["dev"], cfg.max_len, cfg.limit)
+
+
+def _finetune_start(cfg: SearchConfig, kind: str, s1: dict, s2: dict):
+    """(model, table, cluster_of, ranks) the fine-tuning starts from:
+    search   the stages' trained network, stage 2's table and plan;
+    student  stage 2's plan on the untouched student (its table cut by per-cluster SVD, as the
+             baselines build theirs; a searched position rank cut from its position table);
+    start    stage 1's starting plan (the frequency buckets over the chosen ladder) on the
+             untouched student: the search's own starting point."""
+    if kind == "search":
+        return _with_embedding(cfg, nn.Identity(), s2["rest"], s2.get("positions")), s2["table"], \
+            s2["cluster_of"], s2["ranks"]
+    from ..modeling.model import compress_positions
+    model = load_student(cfg.student, None if "positions" in s2 else cfg.position_rank)
+    if "positions" in s2:
+        compress_positions(model, int(s2["positions"][1]))   # as _with_embedding does, from the student's table
+    table = model.get_input_embeddings().dense().detach()
+    if kind == "student":
+        return model, table, s2["cluster_of"], s2["ranks"]
+    of, rk, _ = normalize(s1["init"], s1["candidate_ranks"], table.shape[1])
+    return model, table, of, rk
+
+
 def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict | None:
     """Run (or with cfg.resume, continue) the two-stage search and the fine-tuning; returns the
     metrics written to cfg.out/metrics.json. stop_after=(stage, epochs) ends the run after that
@@ -1175,8 +1205,8 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
     log.info(f"search config {json.dumps(asdict(cfg))}")
     if cfg.search_positions and cfg.position_rank:
         raise ValueError("the search chooses the position rank itself: give no --position-rank R with it")
-    if cfg.finetune_from not in ("search", "student"):
-        raise ValueError(f"finetune_from must be 'search' or 'student', got {cfg.finetune_from!r}")
+    if cfg.finetune_from not in FINETUNE_STARTS:
+        raise ValueError(f"finetune_from must be one of {', '.join(FINETUNE_STARTS)}, got {cfg.finetune_from!r}")
     student = load_student(cfg.student, cfg.position_rank)
     vocab = student.config.vocab_size
     info = resolve_budget(cfg, student)
@@ -1218,28 +1248,33 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         if name == "stage1":
             s1 = res
     s2 = res
-    if cfg.finetune_from == "student":
-        # the plan alone: the student's own weights, its tables cut to the searched ranks
-        from ..modeling.model import compress_positions
-        model = load_student(cfg.student, None if "positions" in s2 else cfg.position_rank)
-        if "positions" in s2:
-            compress_positions(model, int(s2["positions"][1]))   # as _with_embedding does, from the student's table
-        table = model.get_input_embeddings().dense().detach()
+    starts = {}
+    if cfg.finetune_from == "best":
+        from ..modeling.model import compress_embedding
+        kinds = ("search", "student") + (() if "positions" in s2 else ("start",))
+        dev_ids, dev_y = _dev_set(cfg)
+        for kind in kinds:
+            mdl, tab, of, rk = _finetune_start(cfg, kind, s1, s2)
+            compress_embedding(mdl, torch.as_tensor(np.asarray(of), dtype=torch.long), list(rk), dense=tab)
+            starts[kind] = accuracy(mdl, dev_ids, dev_y)
+        start = max(kinds, key=lambda k: starts[k])      # ties: the earlier kind
+        log.info(f"finetune start by dev accuracy: {json.dumps(starts)} -> {start}")
     else:
-        model = _with_embedding(cfg, nn.Identity(), s2["rest"], s2.get("positions"))
-        table = s2["table"]
+        start = cfg.finetune_from
+    model, table, cluster_of, ranks = _finetune_start(cfg, start, s1, s2)
     if "positions" in s2:
         # the word embedding gets what the position table left of both budgets
         info = {**info, "budget": s2["summary"]["embedding_budget"], "rest_bytes": B.rest_flash_bytes(model),
                 "position_rank": s2["summary"]["position_rank"], "positions_searched": True}
     t0 = time.time()
-    log.info(f"finetune from {cfg.finetune_from}")
-    m = finetune_and_save(cfg, model, table, s2["cluster_of"], s2["ranks"], dd, info, log, stop_after)
+    log.info(f"finetune from {start}")
+    m = finetune_and_save(cfg, model, table, cluster_of, ranks, dd, info, log, stop_after)
     if m is None:
         log.info(f"stopped during finetune (stop_after={stop_after})")
         return None
     times["finetune"] = round(time.time() - t0, 1)
     m = {"method": "search", **m, **data_fields(cfg), "stage1": s1["summary"], "stage2": s2["summary"],
+         "finetune_start": start, **({"start_dev_accuracy": starts} if starts else {}),
          "seconds_this_run": times, "config": asdict(asked)}
     _write_metrics(out, m)
     return m
