@@ -538,7 +538,7 @@ class BudgetMultiplier(nn.Module):
     def term(self, soft: torch.Tensor, hard, budget: int, cost: str, training: bool) -> torch.Tensor:
         out = budget_penalty(soft, hard, budget, float(self.value), cost)   # float(): a copy
         if training:
-            g = (float(hard if cost == "hard" else soft) - budget) / budget
+            g = (float(hard if cost == "hard" else soft.detach()) - budget) / budget
             with torch.no_grad():
                 self.value.mul_(math.exp(self.lr * g)).clamp_(self.start, self.CEILING)
         return out
