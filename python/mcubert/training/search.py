@@ -1253,15 +1253,19 @@ def search(cfg: SearchConfig, stop_after: tuple[str, int] | None = None) -> dict
         from ..modeling.model import compress_embedding
         kinds = ("search", "student") + (() if "positions" in s2 else ("start",))
         dev_ids, dev_y = _dev_set(cfg)
+        built = {}
         for kind in kinds:
-            mdl, tab, of, rk = _finetune_start(cfg, kind, s1, s2)
+            built[kind] = mdl, tab, of, rk = _finetune_start(cfg, kind, s1, s2)
+            # finetune_and_save cuts the same table to the same plan again: the chosen model is reused
             compress_embedding(mdl, torch.as_tensor(np.asarray(of), dtype=torch.long), list(rk), dense=tab)
             starts[kind] = accuracy(mdl, dev_ids, dev_y)
         start = max(kinds, key=lambda k: starts[k])      # ties: the earlier kind
         log.info(f"finetune start by dev accuracy: {json.dumps(starts)} -> {start}")
+        model, table, cluster_of, ranks = built[start]
+        del built
     else:
         start = cfg.finetune_from
-    model, table, cluster_of, ranks = _finetune_start(cfg, start, s1, s2)
+        model, table, cluster_of, ranks = _finetune_start(cfg, start, s1, s2)
     if "positions" in s2:
         # the word embedding gets what the position table left of both budgets
         info = {**info, "budget": s2["summary"]["embedding_budget"], "rest_bytes": B.rest_flash_bytes(model),
